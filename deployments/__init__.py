@@ -1,0 +1,1 @@
+"""How somearkiv runs: the CLI, the embedded services, the demo, deployments."""

@@ -1,0 +1,262 @@
+"""The `somearkiv` command."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from somearkiv.models import CaptureStatus, SnapshotSummary, Trigger
+from somearkiv.settings import Settings, get_settings
+from somearkiv.yamlfile import ConfigError
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(no_args_is_help=True, add_completion=False,
+                  help="somearkiv: social media accounts kept as public records (allmänna handlingar).")
+register_app = typer.Typer(no_args_is_help=True, help="The account register (förteckning).")
+s3_app = typer.Typer(no_args_is_help=True, help="The embedded S3 server (SeaweedFS).")
+app.add_typer(register_app, name="register")
+app.add_typer(s3_app, name="s3")
+
+
+def _fail(message: str, code: int = 2) -> typer.Exit:
+    typer.secho(message, err=True, fg=typer.colors.RED)
+    return typer.Exit(code)
+
+
+def _settings() -> Settings:
+    try:
+        return get_settings()
+    except Exception as exc:  # pydantic's message names the variable or the TOML key
+        raise _fail(f"configuration error: {exc}") from None
+
+
+# -- register ---------------------------------------------------------------------------------
+
+
+@register_app.command("check")
+def register_check(path: Annotated[Path, typer.Argument(help="The register file, e.g. accounts.yaml.")]) -> None:
+    """Validate a register (and its retention classes) without capturing anything."""
+    from tasks.register import read_register
+    from tasks.retention import read_retention_schedule
+
+    settings = _settings()
+    try:
+        schedule = read_retention_schedule(settings.retention_config)
+        register = read_register(path, schedule.ids)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            typer.secho(str(problem), err=True, fg=typer.colors.RED)
+        raise typer.Exit(1) from None
+    typer.echo(f"{path}: OK, {len(register.accounts)} accounts ({len(register.active)} active) "
+               f"for {register.municipality}")
+
+
+# -- snapshot ---------------------------------------------------------------------------------
+
+
+def _print_summary(summary: SnapshotSummary, ui_url: str | None) -> None:
+    for outcome in summary.outcomes:
+        if outcome.status is CaptureStatus.captured:
+            typer.secho(f"✔ {outcome.account_id} ({outcome.platform.value}): {outcome.capture_id}", fg=typer.colors.GREEN)
+            for key in outcome.object_keys:
+                typer.echo(f"    s3://{summary.bucket}/{key}")
+            typer.echo(f"    local PDF/A copy: {Path(outcome.local_folder or '.') / 'startpage.pdf'}")
+        else:
+            typer.secho(f"✘ {outcome.account_id} ({outcome.platform.value}): failed at {outcome.failed_stage}: "
+                        f"{outcome.error}", fg=typer.colors.RED)
+    typer.echo(f"{len(summary.captured)} captured, {len(summary.failed)} failed; flow run {summary.flow_run_id}")
+    if ui_url and summary.flow_run_id:
+        typer.echo(f"Prefect UI: {ui_url}/runs/flow-run/{summary.flow_run_id}")
+
+
+def _run_snapshot(account_ids: list[str] | None, register: Path, trigger: Trigger, reason: str | None,
+                  requested_by: str | None) -> SnapshotSummary:
+    from flows.snapshot import snapshot_accounts
+    from tasks.register import read_register
+    from tasks.retention import read_retention_schedule
+
+    settings = _settings()
+    try:  # refuse a broken register or unknown account before any run is created
+        schedule = read_retention_schedule(settings.retention_config)
+        known = read_register(register, schedule.ids)
+    except ConfigError as exc:
+        raise _fail(str(exc)) from None
+    unknown = [a for a in account_ids or [] if a not in {x.id for x in known.accounts}]
+    if unknown:
+        raise _fail(f"unknown account(s) in {register}: {', '.join(unknown)}")
+    state = snapshot_accounts(account_ids=account_ids, trigger=trigger, reason=reason, requested_by=requested_by,
+                              register_path=str(register), return_state=True)
+    result = state.result(raise_on_failure=False)
+    if not isinstance(result, SnapshotSummary):
+        raise _fail(f"the snapshot run failed: {state.message or result}", 1)
+    return result
+
+
+@app.command()
+def snapshot(
+    all_accounts: Annotated[bool, typer.Option("--all", help="Every active account in the register.")] = False,
+    account: Annotated[list[str] | None, typer.Option("--account", "-a", help="An account id (repeatable).")] = None,
+    register: Annotated[Path | None, typer.Option(help="The register; default SOMEARKIV_REGISTER_PATH.")] = None,
+    trigger: Annotated[Trigger, typer.Option(help="Why the capture is taken.")] = Trigger.manual,
+    reason: Annotated[str | None, typer.Option(help="The reason in words, kept in the record.")] = None,
+    by: Annotated[str | None, typer.Option("--by", help="Who asked for it.")] = None,
+) -> None:
+    """Take an ögonblicksbild of accounts now: capture, PDF/A, file in S3 with retention."""
+    if all_accounts == bool(account):
+        raise _fail("say either --all or --account ID")
+    summary = _run_snapshot(account, register or _settings().register_path, trigger, reason, by)
+    _print_summary(summary, _ui_url())
+    raise typer.Exit(1 if summary.failed else 0)
+
+
+def _ui_url() -> str | None:
+    from prefect.settings import PREFECT_API_URL, PREFECT_UI_URL
+
+    api = PREFECT_API_URL.value()
+    return PREFECT_UI_URL.value() or (api.removesuffix("/api") if api else None)
+
+
+# -- the archive ------------------------------------------------------------------------------
+
+
+def _archive():
+    from storage import Archive
+
+    return Archive.from_settings(_settings())
+
+
+@app.command()
+def captures(
+    account: Annotated[str | None, typer.Option("--account", "-a", help="Only this account.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON records.")] = False,
+) -> None:
+    """List archived captures: key, account, time, trigger, retention, files."""
+    records = _archive().list_captures(account)
+    if as_json:
+        typer.echo(json.dumps([r.model_dump(mode="json") for r in records], indent=2, ensure_ascii=False))
+        return
+    if not records:
+        typer.echo("no captures filed" + (f" for {account}" if account else ""))
+        return
+    for r in records:
+        lock = r.lock
+        hold = "legal hold" if lock and lock.legal_hold else "no hold"
+        until = f"{lock.mode.value} until {lock.retain_until:%Y-%m-%d}" if lock else "no lock"
+        typer.echo(f"{r.record_key}\n    account={r.account.id} platform={r.account.platform.value} "
+                   f"captured={r.started_at:%Y-%m-%d %H:%M:%S}Z trigger={r.trigger.value} "
+                   f"class={r.retention_class} ({until}, {hold}) pdfa={r.pdfa.conformance if r.pdfa else '-'}")
+        for f in r.files:
+            typer.echo(f"    {f.name:15} {f.size:>10} B  sha256={f.sha256[:16]}…  {f.key}")
+
+
+@app.command()
+def get(
+    key: Annotated[str, typer.Argument(help="The object key, e.g. captures/<account>/<time>-<trigger>/startpage.pdf")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Where to write the file.")],
+    version_id: Annotated[str | None, typer.Option(help="A specific version.")] = None,
+) -> None:
+    """Download one archived object, checking its SHA-256 against the one it was filed with."""
+    from botocore.exceptions import ClientError
+
+    from storage import FixityError
+
+    try:
+        info = _archive().download(key, output, version_id)
+    except FixityError as exc:
+        raise _fail(f"FIXITY ERROR: {exc}", 3) from None
+    except ClientError as exc:
+        raise _fail(f"{key}: {exc.response['Error'].get('Message') or exc.response['Error']['Code']}") from None
+    typer.echo(f"{output}: {info.size} bytes, sha256 {info.sha256} verified")
+
+
+# -- services ---------------------------------------------------------------------------------
+
+
+def _embedded():
+    from storage import EmbeddedS3
+
+    settings = _settings()
+    return EmbeddedS3(settings.data_dir / "seaweedfs", settings.s3_embedded_port)
+
+
+@s3_app.command("start")
+def s3_start() -> None:
+    """Start the embedded S3 server (reused if it runs)."""
+    server = _embedded()
+    started = server.start()
+    typer.echo(f"{'started' if started else 'already running'}: {server.endpoint_url}")
+
+
+@s3_app.command("stop")
+def s3_stop() -> None:
+    """Stop the embedded S3 server."""
+    typer.echo("stopped" if _embedded().stop() else "not running")
+
+
+@s3_app.command("status")
+def s3_status() -> None:
+    server = _embedded()
+    typer.echo(f"{'running' if server.is_running() else 'not running'}: {server.endpoint_url}")
+
+
+def _local_prefect():
+    from deployments.prefect_server import LocalPrefectServer
+
+    settings = _settings()
+    return LocalPrefectServer(settings.data_dir / "prefect", settings.prefect_port)
+
+
+@app.command()
+def demo(
+    sample_port: Annotated[int, typer.Option(help="Port for the sample pages (the demo register uses 8791).")] = 8791,
+) -> None:
+    """Run the whole pipeline on one machine: embedded S3, local Prefect server, bundled sample pages."""
+    from prefect.settings import PREFECT_API_URL, PREFECT_UI_URL, temporary_settings
+
+    from deployments.sample_site import SampleSite
+    from somearkiv.settings import PROJECT_ROOT
+
+    server = _local_prefect()
+    typer.echo("starting the embedded S3 server (SeaweedFS) …")
+    _embedded().start()
+    typer.echo(f"starting the Prefect server on {server.url} (SQLite, {server.home}) …")
+    server.start()
+    register = PROJECT_ROOT / "samples" / "accounts.yaml"
+    with SampleSite(port=sample_port) as site, temporary_settings(
+        updates={PREFECT_API_URL: server.api_url, PREFECT_UI_URL: server.url}
+    ):
+        typer.echo(f"serving the sample start pages on {site.url}; capturing every account of {register} …")
+        summary = _run_snapshot(None, register, Trigger.manual, "demo run", "somearkiv demo")
+        _print_summary(summary, server.url)
+    typer.echo("\nThe S3 server and the Prefect server keep running so you can look around:\n"
+               "  .venv/bin/somearkiv captures            list what is archived\n"
+               "  .venv/bin/somearkiv get KEY -o FILE     fetch a file, checking its SHA-256\n"
+               "  .venv/bin/somearkiv down                stop both servers")
+    raise typer.Exit(1 if summary.failed else 0)
+
+
+@app.command()
+def down() -> None:
+    """Stop the embedded S3 server and the local Prefect server that the demo started."""
+    typer.echo(f"S3 server: {'stopped' if _embedded().stop() else 'not running'}")
+    typer.echo(f"Prefect server: {'stopped' if _local_prefect().stop() else 'not running (or not ours)'}")
+
+
+def main() -> None:
+    from somearkiv.log import configure_logging
+
+    configure_logging()
+    try:
+        app()
+    except ConfigError as exc:
+        typer.secho(str(exc), err=True, fg=typer.colors.RED)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,94 @@
+"""A local Prefect server on SQLite, bound to 127.0.0.1, started in the background and reused."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["LocalPrefectServer"]
+
+
+@dataclass(frozen=True)
+class LocalPrefectServer:
+    home: Path  # PREFECT_HOME: the SQLite database and the server's log live here
+    port: int = 4200
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "home", Path(self.home).resolve())
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def api_url(self) -> str:
+        return f"{self.url}/api"
+
+    @property
+    def log_file(self) -> Path:
+        return self.home / "server.log"
+
+    @property
+    def _pid_file(self) -> Path:
+        return self.home / "server.pid"
+
+    def healthy(self) -> bool:
+        try:
+            with urllib.request.urlopen(f"{self.api_url}/health", timeout=2) as response:
+                return response.status == 200
+        except OSError:
+            return False
+
+    def start(self, timeout: float = 90) -> bool:
+        """Start the server unless one answers on the port; True if this call started it."""
+        if self.healthy():
+            return False
+        self.home.mkdir(parents=True, exist_ok=True)
+        env = {
+            **os.environ,
+            "PREFECT_HOME": str(self.home.resolve()),
+            "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+            "PREFECT_UI_API_URL": self.api_url,
+        }
+        env.pop("PREFECT_API_URL", None)
+        with open(self.log_file, "ab") as log:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(self.port)],
+                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True, env=env)
+        self._pid_file.write_text(str(proc.pid))
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise RuntimeError(f"the Prefect server exited with {proc.returncode}; see {self.log_file}")
+            if self.healthy():
+                return True
+            time.sleep(0.5)
+        self.stop()
+        raise RuntimeError(f"the Prefect server did not answer within {timeout:g} s; see {self.log_file}")
+
+    def stop(self) -> bool:
+        """Stop the server this project started (by its pid file); True if one was running."""
+        try:
+            pid = int(self._pid_file.read_text())
+            os.killpg(pid, signal.SIGTERM)
+        except (FileNotFoundError, ValueError, ProcessLookupError):
+            self._pid_file.unlink(missing_ok=True)
+            return False
+        for _ in range(60):
+            try:
+                os.waitpid(pid, os.WNOHANG)  # reap it if it is our own child
+            except ChildProcessError:
+                pass
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.25)
+        self._pid_file.unlink(missing_ok=True)
+        return True

@@ -1,0 +1,72 @@
+"""snapshot_accounts: the ögonblicksbild of every registered account (P1, P2, P3, P7)."""
+
+from __future__ import annotations
+
+from prefect import flow
+from prefect.futures import PrefectFuture, wait
+from prefect.runtime import flow_run
+from prefect.states import Completed, Failed, State
+from prefect.task_runners import ThreadPoolTaskRunner
+
+from somearkiv.models import AccountOutcome, CaptureStatus, SnapshotSummary, Trigger
+from somearkiv.settings import get_settings
+from tasks.capture import capture_start_page
+from tasks.filing import file_capture, prepare_archive
+from tasks.pdfa import convert_to_pdfa
+from tasks.register import load_register, select_accounts
+from tasks.retention import load_retention_schedule
+
+__all__ = ["snapshot_accounts"]
+
+_STAGES = ("capture", "pdfa", "filing")
+
+
+@flow(name="snapshot-accounts", task_runner=ThreadPoolTaskRunner(max_workers=8))
+def snapshot_accounts(
+    account_ids: list[str] | None = None,
+    trigger: Trigger = Trigger.scheduled,
+    reason: str | None = None,
+    requested_by: str | None = None,
+    register_path: str | None = None,
+) -> State:
+    """Capture, convert to PDF/A and file each account; one failing account never stops the others.
+
+    account_ids: the accounts to capture (any status); default every active account.
+    trigger: why (scheduled, before-change, before-close, manual); reason: the why in words.
+    """
+    settings = get_settings()
+    schedule = load_retention_schedule(str(settings.retention_config))
+    register = load_register(str(register_path or settings.register_path), sorted(schedule.ids))
+    accounts = select_accounts(register, account_ids)
+    bucket = prepare_archive()
+
+    pipelines: dict[str, tuple[PrefectFuture, ...]] = {}
+    for account in accounts:
+        captured = capture_start_page.submit(account, register.municipality, trigger, reason, requested_by)
+        converted = convert_to_pdfa.submit(captured)
+        filed = file_capture.submit(converted, schedule.get(account.retention_class))
+        pipelines[account.id] = (captured, converted, filed)
+    wait([stages[-1] for stages in pipelines.values()])
+
+    summary = SnapshotSummary(
+        trigger=trigger, reason=reason, bucket=bucket, flow_run_id=flow_run.id,
+        outcomes=tuple(_outcome(account, pipelines[account.id]) for account in accounts),
+    )
+    message = f"{len(summary.captured)} of {len(accounts)} accounts captured and filed"
+    if summary.failed:
+        return Failed(message=f"{message}; failed: {', '.join(o.account_id for o in summary.failed)}", data=summary)
+    return Completed(message=message, data=summary)
+
+
+def _outcome(account, stages: tuple[PrefectFuture, ...]) -> AccountOutcome:
+    """Read one account's pipeline: the filed record, or the first stage that failed and why."""
+    for stage, future in zip(_STAGES, stages):
+        if future.state.is_failed() or future.state.is_crashed():
+            return AccountOutcome(account_id=account.id, platform=account.platform, status=CaptureStatus.failed,
+                                  failed_stage=stage, error=future.state.message)
+    record, folder = stages[-1].result()
+    return AccountOutcome(
+        account_id=account.id, platform=account.platform, status=CaptureStatus.captured,
+        capture_id=record.capture_id, object_keys=(*(f.key for f in record.files if f.key), record.record_key),
+        local_folder=str(folder), pdfa=record.pdfa.conformance if record.pdfa else None,
+    )

@@ -1,0 +1,312 @@
+"""The typed domain of somearkiv, in one place and imported everywhere.
+
+Everything that travels between flows, tasks and storage is one of these models. They are
+serialised once, at the edge: ``record.json`` and S3 metadata (storage), XMP (tasks.pdfa),
+the register YAML (tasks.register).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, UrlConstraints, model_validator
+
+__all__ = [
+    "Account",
+    "AccountStatus",
+    "ArchivedFile",
+    "BrowserInfo",
+    "CaptureRecord",
+    "CaptureStatus",
+    "DecisionRef",
+    "FileRole",
+    "LockMode",
+    "ObjectLock",
+    "PageInfo",
+    "PdfaInfo",
+    "Platform",
+    "Register",
+    "RetentionAction",
+    "RetentionClass",
+    "Trigger",
+    "WebUrl",
+    "ACCOUNT_ID_PATTERN",
+    "make_capture_id",
+    "AccountOutcome",
+    "SnapshotSummary",
+]
+
+ACCOUNT_ID_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}$"
+
+# Only http and https start pages are archived: file:, data: and the like are refused at the
+# register already.
+WebUrl = Annotated[AnyHttpUrl, UrlConstraints(allowed_schemes=["http", "https"])]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, use_enum_values=False)
+
+
+class Platform(StrEnum):
+    facebook = "facebook"
+    instagram = "instagram"
+    x = "x"
+    linkedin = "linkedin"
+    youtube = "youtube"
+    mastodon = "mastodon"
+    bluesky = "bluesky"
+    tiktok = "tiktok"
+    blog = "blog"
+    other = "other"
+
+
+class AccountStatus(StrEnum):
+    active = "active"
+    closed = "closed"
+
+
+class Trigger(StrEnum):
+    """Why a capture was taken (P1, P2, P5)."""
+
+    scheduled = "scheduled"  # the half-yearly ögonblicksbild
+    before_change = "before-change"  # inför stora ändringar
+    before_close = "before-close"  # the last capture of an inactive account before closing
+    manual = "manual"  # an operator's own run, e.g. the demo
+
+
+class Account(_Model):
+    """One entry of the account register (förteckning över sociala medier)."""
+
+    id: str = Field(pattern=ACCOUNT_ID_PATTERN, description="Stable id: lowercase, digits, dashes.")
+    platform: Platform
+    handle: str = Field(min_length=1, description="The account's name on the platform, e.g. @perstorp.")
+    name: str = Field(min_length=1, description="Display name, e.g. 'Perstorps kommun'.")
+    url: WebUrl = Field(description="The account's start page (startsida).")
+    department: str = Field(min_length=1, description="Owning department (förvaltning).")
+    responsible: str = Field(min_length=1, description="Responsible officer, by role or name.")
+    substitute: str = Field(min_length=1, description="Substitute (ersättare), by role or name.")
+    purpose: str = Field(min_length=1, description="Why the municipality is on this platform.")
+    status: AccountStatus = AccountStatus.active
+    opened: dt.date
+    closed: dt.date | None = None
+    retention_class: str = "bevaras"
+
+    @model_validator(mode="after")
+    def _closed_needs_date(self) -> Account:
+        if self.status is AccountStatus.closed and self.closed is None:
+            raise ValueError("a closed account needs a 'closed' date")
+        if self.closed is not None and self.closed < self.opened:
+            raise ValueError("'closed' is before 'opened'")
+        return self
+
+
+class Register(_Model):
+    """The whole register file, after validation."""
+
+    municipality: str
+    accounts: tuple[Account, ...]
+    source: str = Field(description="Where the register was read from.")
+
+    def get(self, account_id: str) -> Account:
+        for account in self.accounts:
+            if account.id == account_id:
+                return account
+        raise KeyError(account_id)
+
+    @property
+    def active(self) -> tuple[Account, ...]:
+        return tuple(a for a in self.accounts if a.status is AccountStatus.active)
+
+
+class RetentionAction(StrEnum):
+    bevaras = "bevaras"  # keep permanently
+    gallras = "gallras"  # dispose of after the gallringsfrist, under a decision
+
+
+class LockMode(StrEnum):
+    GOVERNANCE = "GOVERNANCE"
+    COMPLIANCE = "COMPLIANCE"
+
+
+class DecisionRef(_Model):
+    """Where the retention rule was decided (gallringsbeslut / IHP)."""
+
+    body: str
+    date: dt.date
+    paragraph: str
+
+
+class ObjectLock(_Model):
+    """The S3 Object Lock one archived object is filed with."""
+
+    mode: LockMode
+    retain_until: dt.datetime
+    legal_hold: bool
+
+
+class RetentionClass(_Model):
+    """A row of the retention schedule (informationshanteringsplan) as it applies to captures."""
+
+    id: str = Field(pattern=ACCOUNT_ID_PATTERN)
+    name: str
+    ihp_row: str = Field(description="The row of the informationshanteringsplan it implements.")
+    decision: DecisionRef
+    action: RetentionAction
+    period_days: int | None = Field(default=None, gt=0, description="gallringsfrist, for gallras.")
+    lock_mode: LockMode = LockMode.GOVERNANCE
+    lock_days: int | None = Field(
+        default=None,
+        gt=0,
+        description="For bevaras: how long the S3 retention date is set ahead; the legal hold keeps it after.",
+    )
+    legal_hold: bool = False
+
+    @model_validator(mode="after")
+    def _consistent(self) -> RetentionClass:
+        if self.action is RetentionAction.gallras and self.period_days is None:
+            raise ValueError("a 'gallras' class needs 'period_days' (gallringsfrist)")
+        if self.action is RetentionAction.bevaras:
+            if self.period_days is not None:
+                raise ValueError("a 'bevaras' class has no 'period_days'; it is never disposed of")
+            if not self.legal_hold:
+                raise ValueError("a 'bevaras' class must set 'legal_hold: true'")
+            if self.lock_days is None:
+                raise ValueError("a 'bevaras' class needs 'lock_days' for its S3 retention date")
+        return self
+
+    def lock_for(self, captured_at: dt.datetime) -> ObjectLock:
+        days = self.period_days if self.action is RetentionAction.gallras else self.lock_days
+        assert days is not None  # guaranteed by _consistent
+        return ObjectLock(
+            mode=self.lock_mode,
+            retain_until=captured_at + dt.timedelta(days=days),
+            legal_hold=self.legal_hold,
+        )
+
+
+class CaptureStatus(StrEnum):
+    captured = "captured"
+    failed = "failed"
+
+
+class FileRole(StrEnum):
+    archival = "archival"  # the PDF/A ögonblicksbild, the record proper
+    screenshot = "screenshot"  # the lossless full-page PNG it was made from
+    dom = "dom"  # the page's HTML after load
+    print_pdf = "print-pdf"  # Chromium's own print rendering (real text and links)
+
+
+class ArchivedFile(_Model):
+    name: str
+    role: FileRole
+    media_type: str
+    size: int
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    key: str | None = None
+    version_id: str | None = None
+
+
+class PageInfo(_Model):
+    requested_url: str
+    final_url: str
+    http_status: int | None
+    title: str
+    redirect_chain: tuple[str, ...] = ()
+
+
+class BrowserInfo(_Model):
+    name: str
+    version: str
+    user_agent: str
+    viewport_width: int
+    viewport_height: int
+    device_scale_factor: float
+    locale: str
+    timezone: str
+    page_height: int
+
+
+class PdfaInfo(_Model):
+    conformance: Literal["PDF/A-2b"] = "PDF/A-2b"
+    valid: bool
+    validator: str
+    findings: tuple[str, ...] = ()
+    pages: int
+
+
+class CaptureRecord(_Model):
+    """The single source of truth about one capture (filed as record.json).
+
+    Built up stage by stage (capture, PDF/A, filing); S3 metadata, XMP and reports are derived
+    from it.
+    """
+
+    record_version: Literal[1] = 1
+    capture_id: str = Field(description="'<account>/<UTC time>-<trigger>', also the key prefix.")
+    municipality: str
+    account: Account
+    trigger: Trigger
+    reason: str | None = None
+    requested_by: str | None = None
+    status: CaptureStatus
+    started_at: dt.datetime
+    finished_at: dt.datetime
+    page: PageInfo
+    browser: BrowserInfo
+    timings: dict[str, float] = Field(default_factory=dict)
+    notes: tuple[str, ...] = Field(default=(), description="What the capture had to bound or work around.")
+    files: tuple[ArchivedFile, ...] = ()
+    pdfa: PdfaInfo | None = None
+    retention_class: str
+    lock: ObjectLock | None = None
+    software: dict[str, str] = Field(default_factory=dict)
+    flow_run_id: str | None = None
+    filed_at: dt.datetime | None = None
+    bucket: str | None = None
+    record_key: str | None = Field(default=None, description="Where this record itself is filed.")
+
+    def file(self, name: str) -> ArchivedFile:
+        for f in self.files:
+            if f.name == name:
+                return f
+        raise KeyError(name)
+
+
+def make_capture_id(account_id: str, started_at: dt.datetime, trigger: Trigger) -> str:
+    """'<account>/<YYYY-MM-DDTHHMMSSZ>-<trigger>': sortable by time, readable by people."""
+    stamp = started_at.astimezone(dt.UTC).strftime("%Y-%m-%dT%H%M%SZ")
+    return f"{account_id}/{stamp}-{Trigger(trigger).value}"
+
+
+class AccountOutcome(_Model):
+    """What a snapshot run did for one account."""
+
+    account_id: str
+    platform: Platform
+    status: CaptureStatus
+    capture_id: str | None = None
+    object_keys: tuple[str, ...] = ()
+    local_folder: str | None = None
+    pdfa: str | None = None
+    failed_stage: str | None = None
+    error: str | None = None
+
+
+class SnapshotSummary(_Model):
+    """What a snapshot run did, account by account (the flow's result)."""
+
+    trigger: Trigger
+    reason: str | None = None
+    bucket: str | None = None
+    flow_run_id: str | None = None
+    outcomes: tuple[AccountOutcome, ...] = ()
+
+    @property
+    def failed(self) -> tuple[AccountOutcome, ...]:
+        return tuple(o for o in self.outcomes if o.status is CaptureStatus.failed)
+
+    @property
+    def captured(self) -> tuple[AccountOutcome, ...]:
+        return tuple(o for o in self.outcomes if o.status is CaptureStatus.captured)

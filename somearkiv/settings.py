@@ -1,0 +1,80 @@
+"""Configuration: environment variables (SOMEARKIV_*) over an optional TOML file over defaults.
+
+The TOML file is ``somearkiv.toml`` in the working directory, or the path in
+``SOMEARKIV_CONFIG``. S3 credentials are never configured here: they come from the standard
+AWS chain (environment, profile, instance role), or from the embedded server's generated file.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
+
+__all__ = ["Settings", "get_settings", "PROJECT_ROOT"]
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _config_file() -> Path:
+    return Path(os.environ.get("SOMEARKIV_CONFIG", "somearkiv.toml"))
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SOMEARKIV_", extra="forbid")
+
+    municipality: str = "Perstorps kommun"
+    data_dir: Path = Field(default=Path("data"), description="Local copies, embedded S3 data, logs.")
+    register_path: Path = Field(default=Path("accounts.yaml"), description="The account register.")
+    retention_config: Path = Field(
+        default=PROJECT_ROOT / "config" / "retention.yaml",
+        description="Retention classes (informationshanteringsplan) the archive owns.",
+    )
+
+    # Object storage
+    s3_endpoint_url: str | None = Field(default=None, description="Any S3 service; unset = AWS or embedded.")
+    s3_embedded: bool | None = Field(
+        default=None, description="Run the embedded SeaweedFS. Default: yes when no endpoint is set."
+    )
+    s3_embedded_port: int = Field(default=18330, description="First of ten loopback ports SeaweedFS uses.")
+    s3_bucket: str = "somearkiv"
+    s3_region: str | None = None
+
+    # Browser
+    browser_path: str | None = Field(default=None, description="Chromium binary; default: auto-detect.")
+    viewport_width: int = 1366
+    viewport_height: int = 900
+    navigation_timeout_s: float = 30.0
+    capture_timeout_s: float = Field(default=120.0, description="Hard limit for one whole capture.")
+    max_page_height: int = Field(default=30000, description="Stop scrolling infinite feeds here (px).")
+    max_scroll_s: float = Field(default=15.0, description="Stop scrolling infinite feeds after this.")
+    capture_concurrency: int = Field(default=2, ge=1, description="Captures at once in one process.")
+
+    keep_local: bool = Field(default=True, description="Keep a local copy of each capture in data_dir.")
+    prefect_port: int = Field(default=4200, description="Port of the local Prefect server (demo, serve).")
+
+    @property
+    def use_embedded_s3(self) -> bool:
+        if self.s3_embedded is not None:
+            return self.s3_embedded
+        return self.s3_endpoint_url is None
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls, toml_file=_config_file()))
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process's settings, read once."""
+    return Settings()

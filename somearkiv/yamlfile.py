@@ -1,0 +1,111 @@
+"""Read a YAML file into a typed model, with errors that name the file, the line and the field.
+
+Used for the account register and the retention classes: the people who edit those files are
+communicators and archivists, and "line 14, accounts[2].url: ..." is what they need to fix it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+__all__ = ["ConfigError", "Problem", "load_model", "line_of"]
+
+M = TypeVar("M", bound=BaseModel)
+
+
+@dataclass(frozen=True)
+class Problem:
+    path: str
+    line: int | None
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.path}:{self.line}" if self.line else self.path
+        return f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
+
+
+class ConfigError(Exception):
+    """A configuration file is broken; ``problems`` lists every finding."""
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+def _field_name(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def line_of(node: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
+    """1-based line of the value at *loc* in a composed YAML tree (nearest existing parent)."""
+    line = node.start_mark.line + 1 if node is not None else None
+    for part in loc:
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                if key.value == part:
+                    line, node = key.start_mark.line + 1, value
+                    break
+            else:
+                return line
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+            node = node.value[part]
+            line = node.start_mark.line + 1
+        else:
+            return line
+    return line
+
+
+def _duplicate_keys(node: yaml.Node, path: str, loc: tuple[Any, ...] = ()) -> list[Problem]:
+    problems: list[Problem] = []
+    if isinstance(node, yaml.MappingNode):
+        seen: dict[Any, int] = {}
+        for key, value in node.value:
+            line = key.start_mark.line + 1
+            if key.value in seen:
+                problems.append(Problem(path, line, _field_name((*loc, key.value)),
+                                        f"duplicate key (first at line {seen[key.value]})"))
+            seen.setdefault(key.value, line)
+            problems += _duplicate_keys(value, path, (*loc, key.value))
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            problems += _duplicate_keys(item, path, (*loc, i))
+    return problems
+
+
+def load_model(path: Path, model: type[M], **context: Any) -> tuple[M, yaml.Node]:
+    """Parse *path* and validate it as *model*; raise ConfigError listing every problem."""
+    shown = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError([Problem(shown, None, "", "file not found")]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError([Problem(shown, None, "", f"cannot read: {exc}")]) from None
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        message = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError([Problem(shown, mark.line + 1 if mark else None, "", f"not valid YAML: {message}")]) from None
+    if not isinstance(data, dict):
+        raise ConfigError([Problem(shown, 1, "", "expected a mapping at the top of the file")])
+    problems = _duplicate_keys(node, shown)
+    if problems:
+        raise ConfigError(problems)
+    try:
+        return model.model_validate(data, context=context), node
+    except ValidationError as exc:
+        raise ConfigError([
+            Problem(shown, line_of(node, tuple(err["loc"])), _field_name(tuple(err["loc"])), err["msg"])
+            for err in exc.errors()
+        ]) from None

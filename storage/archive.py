@@ -1,0 +1,246 @@
+"""The archive in S3: the only place that knows the bucket, the key layout, checksums and locks.
+
+Every object is filed once: with its SHA-256 checked by the server on upload, with its
+retention (and legal hold) set in the PUT itself, and with ``If-None-Match: *`` so nothing
+archived is ever overwritten. ``record.json`` is filed last, so a capture whose record exists
+is complete.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import os
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import quote, unquote
+
+import boto3
+from botocore.client import BaseClient
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from somearkiv import __version__
+from somearkiv.models import CaptureRecord, ObjectLock
+from somearkiv.settings import Settings
+from storage.embedded import EmbeddedS3
+
+__all__ = [
+    "Archive",
+    "ArchiveError",
+    "FixityError",
+    "ObjectInfo",
+    "CAPTURES_PREFIX",
+    "RECORD_NAME",
+    "capture_prefix",
+]
+
+CAPTURES_PREFIX = "captures/"
+RECORD_NAME = "record.json"
+
+
+class ArchiveError(RuntimeError):
+    pass
+
+
+class FixityError(ArchiveError):
+    """Bytes read back do not match the SHA-256 they were filed with."""
+
+
+def capture_prefix(capture_id: str) -> str:
+    """captures/<account>/<YYYY-MM-DDTHHMMSSZ>-<trigger>/"""
+    return f"{CAPTURES_PREFIX}{capture_id}/"
+
+
+def _meta(value: str) -> str:
+    """S3 user metadata is ASCII: percent-encode anything else (å, ä, ö ...)."""
+    return quote(value, safe=" /:@,;=+-_.()")
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    key: str
+    version_id: str | None
+    size: int
+    media_type: str
+    sha256: str | None
+    metadata: dict[str, str]
+    lock_mode: str | None
+    retain_until: dt.datetime | None
+    legal_hold: bool
+
+
+class Archive:
+    def __init__(self, client: BaseClient, bucket: str):
+        self.client = client
+        self.bucket = bucket
+
+    @classmethod
+    def from_settings(cls, settings: Settings, start_embedded: bool = True) -> Archive:
+        """Connect as configured; with the embedded default, start SeaweedFS if it is not running."""
+        config = Config(
+            s3={"addressing_style": "path"},
+            retries={"mode": "standard", "max_attempts": 5},
+            request_checksum_calculation="when_required",
+            response_checksum_validation="when_required",
+            connect_timeout=10,
+            read_timeout=60,
+        )
+        if settings.use_embedded_s3:
+            server = EmbeddedS3(settings.data_dir / "seaweedfs", settings.s3_embedded_port)
+            if start_embedded:
+                server.start()
+            key, secret = server.credentials()
+            client = boto3.client("s3", endpoint_url=server.endpoint_url, aws_access_key_id=key,
+                                  aws_secret_access_key=secret, region_name="us-east-1", config=config)
+        else:  # credentials from the standard AWS chain
+            client = boto3.client("s3", endpoint_url=settings.s3_endpoint_url, region_name=settings.s3_region,
+                                  config=config)
+        return cls(client, settings.s3_bucket)
+
+    # -- bucket ---------------------------------------------------------------------------------
+
+    def ensure_bucket(self) -> None:
+        """Create the bucket with Object Lock if missing; refuse a bucket without Object Lock."""
+        try:
+            self.client.head_bucket(Bucket=self.bucket)
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] not in ("404", "NoSuchBucket", "NotFound"):
+                raise
+            kwargs: dict = {"Bucket": self.bucket, "ObjectLockEnabledForBucket": True}
+            region = self.client.meta.region_name
+            if region and region != "us-east-1":
+                kwargs["CreateBucketConfiguration"] = {"LocationConstraint": region}
+            self.client.create_bucket(**kwargs)
+        try:
+            conf = self.client.get_object_lock_configuration(Bucket=self.bucket)["ObjectLockConfiguration"]
+        except ClientError as exc:
+            raise ArchiveError(f"bucket {self.bucket!r} has no Object Lock; archived objects could be deleted. "
+                               "Create a bucket with Object Lock enabled.") from exc
+        if conf.get("ObjectLockEnabled") != "Enabled":
+            raise ArchiveError(f"bucket {self.bucket!r} has Object Lock disabled")
+
+    # -- filing ---------------------------------------------------------------------------------
+
+    def _put(self, key: str, body: bytes, sha256: str, media_type: str, metadata: dict[str, str],
+             lock: ObjectLock) -> str | None:
+        """PUT one object, never over an existing one; return its version id.
+
+        A retried upload that finds its own bytes already there (same SHA-256) is accepted.
+        """
+        try:
+            response = self.client.put_object(
+                Bucket=self.bucket, Key=key, Body=body, ContentType=media_type,
+                ChecksumSHA256=base64.b64encode(bytes.fromhex(sha256)).decode(),
+                Metadata={**metadata, "sha256": sha256, "media-type": _meta(media_type)},
+                ObjectLockMode=lock.mode.value, ObjectLockRetainUntilDate=lock.retain_until,
+                ObjectLockLegalHoldStatus="ON" if lock.legal_hold else "OFF",
+                IfNoneMatch="*",
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] not in ("PreconditionFailed", "412"):
+                raise
+            existing = self.head(key)
+            if existing.sha256 != sha256:
+                raise ArchiveError(f"{key} already exists with other content; it is never overwritten") from exc
+            return existing.version_id
+        return response.get("VersionId")
+
+    def file_capture(self, record: CaptureRecord, folder: Path, lock: ObjectLock) -> CaptureRecord:
+        """File every file of *record* from *folder*, then record.json; return the filed record."""
+        prefix = capture_prefix(record.capture_id)
+        common = {
+            "capture-id": record.capture_id,
+            "account": record.account.id,
+            "platform": record.account.platform.value,
+            "captured-at": record.started_at.astimezone(dt.UTC).isoformat(timespec="seconds"),
+            "trigger": record.trigger.value,
+            "retention-class": record.retention_class,
+            "municipality": _meta(record.municipality),
+            "created-by": f"somearkiv/{__version__}",
+            "origin": "upprattad",  # created by the authority itself, not received (P7)
+        }
+        filed = []
+        for f in record.files:
+            body = (folder / f.name).read_bytes()
+            if hashlib.sha256(body).hexdigest() != f.sha256:
+                raise FixityError(f"{folder / f.name} changed since it was captured")
+            version = self._put(prefix + f.name, body, f.sha256, f.media_type, {**common, "role": f.role.value}, lock)
+            filed.append(f.model_copy(update={"key": prefix + f.name, "version_id": version}))
+        if record.pdfa is not None:
+            common["pdfa"] = f"{record.pdfa.conformance} valid={str(record.pdfa.valid).lower()}"
+        final = record.model_copy(update={
+            "files": tuple(filed), "lock": lock, "bucket": self.bucket, "filed_at": dt.datetime.now(dt.UTC),
+            "record_key": prefix + RECORD_NAME,
+        })
+        body = final.model_dump_json(indent=2).encode()
+        self._put(prefix + RECORD_NAME, body, hashlib.sha256(body).hexdigest(), "application/json",
+                  {**common, "role": "record"}, lock)
+        return final
+
+    # -- reading --------------------------------------------------------------------------------
+
+    def head(self, key: str, version_id: str | None = None) -> ObjectInfo:
+        kwargs = {"Bucket": self.bucket, "Key": key, "ChecksumMode": "ENABLED"}
+        if version_id:
+            kwargs["VersionId"] = version_id
+        h = self.client.head_object(**kwargs)
+        meta = {k: unquote(v) for k, v in h.get("Metadata", {}).items()}
+        return ObjectInfo(
+            key=key, version_id=h.get("VersionId"), size=h["ContentLength"],
+            media_type=meta.get("media-type") or h.get("ContentType", "application/octet-stream"),
+            sha256=meta.get("sha256") or _b64_to_hex(h.get("ChecksumSHA256")), metadata=meta,
+            lock_mode=h.get("ObjectLockMode"), retain_until=h.get("ObjectLockRetainUntilDate"),
+            legal_hold=h.get("ObjectLockLegalHoldStatus") == "ON",
+        )
+
+    def read_record(self, key: str) -> CaptureRecord:
+        body = self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+        return CaptureRecord.model_validate_json(body)
+
+    def iter_record_keys(self, account_id: str | None = None) -> Iterator[str]:
+        prefix = CAPTURES_PREFIX + (f"{account_id}/" if account_id else "")
+        for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix):
+            for obj in page.get("Contents", []):
+                if obj["Key"].endswith("/" + RECORD_NAME):
+                    yield obj["Key"]
+
+    def list_captures(self, account_id: str | None = None) -> list[CaptureRecord]:
+        """Every filed capture (those whose record.json exists), oldest first."""
+        records = [self.read_record(key) for key in self.iter_record_keys(account_id)]
+        return sorted(records, key=lambda r: (r.started_at, r.capture_id))
+
+    def download(self, key: str, dest: Path, version_id: str | None = None) -> ObjectInfo:
+        """Fetch *key* to *dest*, checking its bytes against the SHA-256 it was filed with."""
+        info = self.head(key, version_id)
+        if not info.sha256:
+            raise FixityError(f"{key} carries no SHA-256 to check against")
+        kwargs = {"Bucket": self.bucket, "Key": key}
+        if version_id:
+            kwargs["VersionId"] = version_id
+        body = self.client.get_object(**kwargs)["Body"]
+        dest = Path(dest)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        digest = hashlib.sha256()
+        fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.")
+        try:
+            with os.fdopen(fd, "wb") as out:
+                for chunk in body.iter_chunks(1 << 20):
+                    digest.update(chunk)
+                    out.write(chunk)
+            if digest.hexdigest() != info.sha256:
+                raise FixityError(f"{key}: SHA-256 {digest.hexdigest()} does not match the filed {info.sha256}")
+            os.replace(tmp, dest)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+        return info
+
+
+def _b64_to_hex(value: str | None) -> str | None:
+    if not value or "-" in value:  # multipart checksums are checksums of checksums
+        return None
+    return base64.b64decode(value).hex()

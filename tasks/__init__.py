@@ -1,0 +1,1 @@
+"""Tasks: each module does one thing (register, retention, capture, pdfa, ...)."""

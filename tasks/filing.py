@@ -1,0 +1,37 @@
+"""File a converted capture in the archive, with the lock its retention class asks for."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from somearkiv.log import get_logger
+from somearkiv.models import CaptureRecord, RetentionClass
+from somearkiv.settings import get_settings
+from storage import Archive
+
+__all__ = ["file_capture", "prepare_archive"]
+
+
+@task(name="prepare-archive", retries=2, retry_delay_seconds=5, cache_policy=NO_CACHE)
+def prepare_archive() -> str:
+    """Make sure the bucket exists with Object Lock (starting the embedded S3 if that is the set-up)."""
+    archive = Archive.from_settings(get_settings())
+    archive.ensure_bucket()
+    return archive.bucket
+
+
+@task(name="file-capture", retries=3, retry_delay_seconds=[2, 10, 30], cache_policy=NO_CACHE)
+def file_capture(converted: tuple[CaptureRecord, Path], retention: RetentionClass) -> tuple[CaptureRecord, Path]:
+    """Task: upload every file of the capture, then its record.json; return the filed record."""
+    record, folder = converted
+    archive = Archive.from_settings(get_settings(), start_embedded=False)
+    filed = archive.file_capture(record, folder, retention.lock_for(record.started_at))
+    (folder / "record.json").write_text(filed.model_dump_json(indent=2), encoding="utf-8")
+    get_logger(account=record.account.id, capture_id=record.capture_id).info(
+        "capture.filed", bucket=filed.bucket, files=len(filed.files), retention_class=retention.id,
+        retain_until=filed.lock.retain_until.isoformat() if filed.lock else None,
+        legal_hold=filed.lock.legal_hold if filed.lock else None)
+    return filed, folder

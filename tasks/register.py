@@ -1,0 +1,77 @@
+"""The account register (accounts.yaml): read, validate, select.
+
+Every error names the file, the line and the field. Duplicate ids, unknown fields,
+non-http(s) URLs and retention classes the archive does not know are refused.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Literal
+
+from prefect import task
+from pydantic import BaseModel, ConfigDict
+
+from somearkiv.models import Account, Register
+from somearkiv.yamlfile import ConfigError, Problem, line_of, load_model
+
+__all__ = ["read_register", "load_register", "select_accounts", "UnknownAccountError"]
+
+
+class _RegisterFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    register_version: Literal[1] = 1
+    municipality: str
+    accounts: list[Account]
+
+
+class UnknownAccountError(KeyError):
+    def __str__(self) -> str:
+        return f"unknown account id(s): {', '.join(self.args[0])}"
+
+
+def read_register(path: Path | str, retention_classes: Iterable[str] | None = None) -> Register:
+    """Read and validate the register at *path*.
+
+    retention_classes: the class ids the archive knows; when given, every account's
+    retention_class must be one of them.
+    """
+    path = Path(path)
+    parsed, node = load_model(path, _RegisterFile)
+    problems: list[Problem] = []
+    first_line: dict[str, int | None] = {}
+    known = frozenset(retention_classes) if retention_classes is not None else None
+    for i, account in enumerate(parsed.accounts):
+        line = line_of(node, ("accounts", i, "id"))
+        if account.id in first_line:
+            problems.append(Problem(str(path), line, f"accounts[{i}].id",
+                                    f"duplicate id {account.id!r} (first at line {first_line[account.id]})"))
+        first_line.setdefault(account.id, line)
+        if known is not None and account.retention_class not in known:
+            problems.append(Problem(str(path), line_of(node, ("accounts", i, "retention_class")),
+                                    f"accounts[{i}].retention_class",
+                                    f"unknown retention class {account.retention_class!r}; "
+                                    f"known: {', '.join(sorted(known))}"))
+    if problems:
+        raise ConfigError(problems)
+    return Register(municipality=parsed.municipality, accounts=tuple(parsed.accounts), source=str(path))
+
+
+def select_accounts(register: Register, account_ids: Iterable[str] | None) -> list[Account]:
+    """The accounts a run captures: the named ones (any status), or every active one."""
+    if account_ids is None:
+        return list(register.active)
+    wanted = list(dict.fromkeys(account_ids))
+    known = {a.id: a for a in register.accounts}
+    missing = [i for i in wanted if i not in known]
+    if missing:
+        raise UnknownAccountError(missing)
+    return [known[i] for i in wanted]
+
+
+@task(name="load-register")
+def load_register(path: str, retention_classes: list[str] | None = None) -> Register:
+    """Task form of read_register, so a broken register fails the run with the file's errors."""
+    return read_register(path, retention_classes)

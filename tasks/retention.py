@@ -1,0 +1,53 @@
+"""Retention classes: which S3 lock each capture is filed with (the archive's own config file)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from prefect import task
+from pydantic import BaseModel, ConfigDict, model_validator
+
+from somearkiv.models import RetentionClass
+from somearkiv.yamlfile import load_model
+
+__all__ = ["RetentionSchedule", "load_retention_schedule", "read_retention_schedule"]
+
+
+class RetentionSchedule(BaseModel):
+    """The retention classes file (config/retention.yaml)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    default_class: str = "bevaras"
+    classes: tuple[RetentionClass, ...]
+
+    @model_validator(mode="after")
+    def _ids(self) -> RetentionSchedule:
+        ids = [c.id for c in self.classes]
+        dupes = sorted({i for i in ids if ids.count(i) > 1})
+        if dupes:
+            raise ValueError(f"duplicate class ids: {', '.join(dupes)}")
+        if self.default_class not in ids:
+            raise ValueError(f"default_class {self.default_class!r} is not one of the classes")
+        return self
+
+    def get(self, class_id: str) -> RetentionClass:
+        for c in self.classes:
+            if c.id == class_id:
+                return c
+        raise KeyError(class_id)
+
+    @property
+    def ids(self) -> frozenset[str]:
+        return frozenset(c.id for c in self.classes)
+
+
+def read_retention_schedule(path: Path) -> RetentionSchedule:
+    schedule, _node = load_model(Path(path), RetentionSchedule)
+    return schedule
+
+
+@task(name="load-retention-schedule")
+def load_retention_schedule(path: str) -> RetentionSchedule:
+    """Task form of read_retention_schedule."""
+    return read_retention_schedule(Path(path))
