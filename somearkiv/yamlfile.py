@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
-__all__ = ["ConfigError", "Problem", "load_model", "line_of"]
+__all__ = ["ConfigError", "Problem", "load_model", "line_of", "validation_problems"]
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -105,7 +105,13 @@ def load_model(path: Path, model: type[M], **context: Any) -> tuple[M, yaml.Node
     try:
         return model.model_validate(data, context=context), node
     except ValidationError as exc:
-        raise ConfigError([
-            Problem(shown, line_of(node, tuple(err["loc"])), _field_name(tuple(err["loc"])), err["msg"])
-            for err in exc.errors()
-        ]) from None
+        raise ConfigError(validation_problems(shown, node, exc)) from None
+
+
+def validation_problems(path: str, node: yaml.Node, exc: ValidationError, prefix: tuple[Any, ...] = ()) -> list[Problem]:
+    """One Problem per pydantic error; *prefix* is where the validated value sits in the file."""
+    found = []
+    for err in exc.errors():
+        loc = (*prefix, *err["loc"])
+        found.append(Problem(path, line_of(node, loc), _field_name(loc), err["msg"]))
+    return found

@@ -18,7 +18,7 @@ from typing import TypeVar
 
 from playwright.async_api import Browser, Playwright, async_playwright
 
-__all__ = ["BrowserPool", "find_browser", "get_pool", "LAUNCH_ARGS"]
+__all__ = ["BrowserPool", "close_pool", "find_browser", "get_pool", "LAUNCH_ARGS"]
 
 T = TypeVar("T")
 
@@ -124,3 +124,12 @@ def get_pool(executable_path: str | None, max_concurrent: int) -> BrowserPool:
         if _pool is None:
             _pool = BrowserPool(executable_path, max_concurrent)
         return _pool
+
+
+def close_pool() -> None:
+    """Close the process's pool, if one was made (end of a CLI command or test session)."""
+    global _pool
+    with _pool_lock:
+        if _pool is not None:
+            _pool.close()
+            _pool = None

@@ -8,23 +8,25 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from prefect import task
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from somearkiv.models import Account, Register
-from somearkiv.yamlfile import ConfigError, Problem, line_of, load_model
+from somearkiv.yamlfile import ConfigError, Problem, line_of, load_model, validation_problems
 
 __all__ = ["read_register", "load_register", "select_accounts", "UnknownAccountError"]
 
 
 class _RegisterFile(BaseModel):
+    """The file's frame; each account is validated on its own so every problem is reported."""
+
     model_config = ConfigDict(extra="forbid")
 
     register_version: Literal[1] = 1
     municipality: str
-    accounts: list[Account]
+    accounts: list[dict[str, Any]]
 
 
 class UnknownAccountError(KeyError):
@@ -41,22 +43,27 @@ def read_register(path: Path | str, retention_classes: Iterable[str] | None = No
     path = Path(path)
     parsed, node = load_model(path, _RegisterFile)
     problems: list[Problem] = []
+    accounts: list[Account] = []
     first_line: dict[str, int | None] = {}
     known = frozenset(retention_classes) if retention_classes is not None else None
-    for i, account in enumerate(parsed.accounts):
-        line = line_of(node, ("accounts", i, "id"))
-        if account.id in first_line:
+    for i, raw in enumerate(parsed.accounts):
+        try:
+            accounts.append(Account.model_validate(raw))
+        except ValidationError as exc:
+            problems += validation_problems(str(path), node, exc, ("accounts", i))
+        account_id, line = str(raw.get("id")), line_of(node, ("accounts", i, "id"))
+        if account_id in first_line:
             problems.append(Problem(str(path), line, f"accounts[{i}].id",
-                                    f"duplicate id {account.id!r} (first at line {first_line[account.id]})"))
-        first_line.setdefault(account.id, line)
-        if known is not None and account.retention_class not in known:
+                                    f"duplicate id {account_id!r} (first at line {first_line[account_id]})"))
+        first_line.setdefault(account_id, line)
+        retention_class = str(raw.get("retention_class", "bevaras"))
+        if known is not None and retention_class not in known:
             problems.append(Problem(str(path), line_of(node, ("accounts", i, "retention_class")),
                                     f"accounts[{i}].retention_class",
-                                    f"unknown retention class {account.retention_class!r}; "
-                                    f"known: {', '.join(sorted(known))}"))
+                                    f"unknown retention class {retention_class!r}; known: {', '.join(sorted(known))}"))
     if problems:
-        raise ConfigError(problems)
-    return Register(municipality=parsed.municipality, accounts=tuple(parsed.accounts), source=str(path))
+        raise ConfigError(sorted(problems, key=lambda p: p.line or 0))
+    return Register(municipality=parsed.municipality, accounts=tuple(accounts), source=str(path))
 
 
 def select_accounts(register: Register, account_ids: Iterable[str] | None) -> list[Account]:

@@ -1,0 +1,111 @@
+"""Shared test fixtures: real SeaweedFS, real Chromium, a real Prefect server (test harness).
+
+Everything listens on 127.0.0.1 only. The embedded S3 server of the tests uses its own ports
+(18400-18409) and data directory, so a running demo is not disturbed.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("SOMEARKIV_LOG_FORMAT", "json")
+
+from deployments.sample_site import SampleSite  # noqa: E402
+from somearkiv.settings import PROJECT_ROOT, get_settings  # noqa: E402
+from storage import Archive, EmbeddedS3  # noqa: E402
+
+TEST_S3_PORT = 18400
+
+
+@pytest.fixture(scope="session")
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("somearkiv-data")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _environment(data_dir: Path):
+    """Point the settings at the test data dir and the test S3 server for the whole session."""
+    saved = dict(os.environ)
+    os.environ.update({
+        "SOMEARKIV_DATA_DIR": str(data_dir),
+        "SOMEARKIV_S3_EMBEDDED_PORT": str(TEST_S3_PORT),
+        "SOMEARKIV_S3_BUCKET": "somearkiv-test",
+        "SOMEARKIV_CONFIG": str(data_dir / "none.toml"),
+        "SOMEARKIV_NAVIGATION_TIMEOUT_S": "15",
+        "SOMEARKIV_CAPTURE_TIMEOUT_S": "60",
+    })
+    get_settings.cache_clear()
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
+    get_settings.cache_clear()
+
+
+@pytest.fixture(scope="session")
+def s3_server(data_dir: Path):
+    server = EmbeddedS3(data_dir / "seaweedfs", TEST_S3_PORT)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def archive(s3_server: EmbeddedS3) -> Archive:
+    archive = Archive.from_settings(get_settings(), start_embedded=False)
+    archive.ensure_bucket()
+    return archive
+
+
+@pytest.fixture(scope="session")
+def sample_site():
+    with SampleSite() as site:
+        yield site
+
+
+@pytest.fixture(scope="session")
+def sample_register(sample_site: SampleSite, data_dir: Path) -> Path:
+    """The demo register, pointed at this session's sample site, plus one account whose page is missing."""
+    text = (PROJECT_ROOT / "samples" / "accounts.yaml").read_text(encoding="utf-8")
+    text = text.replace("http://127.0.0.1:8791/", sample_site.url)
+    text += f"""  - id: demo-missing
+    platform: blog
+    handle: nedlagd-blogg
+    name: En sida som inte finns
+    url: {sample_site.url}no-such-page/
+    department: Kommunledningsförvaltningen
+    responsible: Kommunikatör
+    substitute: Kommunsekreterare
+    purpose: Visar att ett konto som inte går att fånga inte stoppar de andra.
+    opened: 2020-01-01
+"""
+    path = data_dir / "accounts.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="session")
+def prefect_server():
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=90):
+        yield
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _close_browser():
+    yield
+    from tasks.browser import close_pool
+
+    close_pool()
+
+
+def pytest_report_header() -> str:
+    from tasks.browser import find_browser
+
+    return f"browser: {find_browser(os.environ.get('SOMEARKIV_BROWSER_PATH')) or 'playwright default'}; " \
+           f"weed: {shutil.which('weed') or 'venv'}"
