@@ -150,8 +150,16 @@ class Archive:
         return response.get("VersionId")
 
     def file_capture(self, record: CaptureRecord, folder: Path, lock: ObjectLock) -> CaptureRecord:
-        """File every file of *record* from *folder*, then record.json; return the filed record."""
+        """File every file of *record* from *folder*, then record.json; return the filed record.
+
+        Filing the same capture again (a retried task) returns the record already filed.
+        """
         prefix = capture_prefix(record.capture_id)
+        already = self._filed_record(prefix + RECORD_NAME)
+        if already is not None:
+            if {(f.name, f.sha256) for f in already.files} != {(f.name, f.sha256) for f in record.files}:
+                raise ArchiveError(f"{record.capture_id} is already filed with other content; it is never overwritten")
+            return already
         common = {
             "capture-id": record.capture_id,
             "account": record.account.id,
@@ -196,6 +204,14 @@ class Archive:
             lock_mode=h.get("ObjectLockMode"), retain_until=h.get("ObjectLockRetainUntilDate"),
             legal_hold=h.get("ObjectLockLegalHoldStatus") == "ON",
         )
+
+    def _filed_record(self, key: str) -> CaptureRecord | None:
+        try:
+            return self.read_record(key)
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] in ("NoSuchKey", "404"):
+                return None
+            raise
 
     def read_record(self, key: str) -> CaptureRecord:
         body = self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()

@@ -1,0 +1,40 @@
+"""Small builders for domain objects used by several tests."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from somearkiv.models import (
+    Account,
+    BrowserInfo,
+    CaptureRecord,
+    CaptureStatus,
+    PageInfo,
+    Platform,
+    Trigger,
+    make_capture_id,
+)
+
+
+def account(**overrides) -> Account:
+    values = dict(id="perstorp-facebook", platform=Platform.facebook, handle="perstorpskommun",
+                  name="Perstorps kommun", url="https://www.facebook.com/perstorpskommun",
+                  department="Kommunledningsförvaltningen", responsible="Kommunikatör",
+                  substitute="Kommunsekreterare", purpose="Information", opened=dt.date(2012, 5, 2))
+    return Account(**{**values, **overrides})
+
+
+def record(started_at: dt.datetime | None = None, trigger: Trigger = Trigger.manual, **overrides) -> CaptureRecord:
+    started_at = started_at or dt.datetime(2026, 7, 1, 4, 0, 0, tzinfo=dt.UTC)
+    acc = overrides.pop("account", None) or account()
+    values = dict(
+        capture_id=make_capture_id(acc.id, started_at, trigger), municipality="Perstorps kommun", account=acc,
+        trigger=trigger, reason="inför byte av profilbild", status=CaptureStatus.captured, started_at=started_at,
+        finished_at=started_at + dt.timedelta(seconds=9),
+        page=PageInfo(requested_url=str(acc.url), final_url=str(acc.url), http_status=200, title="Perstorp"),
+        browser=BrowserInfo(name="chromium", version="156.0", user_agent="test", viewport_width=1366,
+                            viewport_height=900, device_scale_factor=1.0, locale="sv-SE",
+                            timezone="Europe/Stockholm", page_height=3000),
+        retention_class=acc.retention_class, software={"somearkiv": "0.1.0"},
+    )
+    return CaptureRecord(**{**values, **overrides})

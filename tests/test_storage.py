@@ -1,0 +1,120 @@
+"""The archive against a real SeaweedFS with Object Lock: checksums, locks, no overwrite, no delete."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import json
+
+import pytest
+from botocore.exceptions import ClientError
+
+from somearkiv.fixity import sha256_file
+from somearkiv.models import ArchivedFile, FileRole, LockMode, ObjectLock
+from storage import Archive, ArchiveError, FixityError
+
+from .factories import account, record
+
+LOCK = ObjectLock(mode=LockMode.GOVERNANCE, retain_until=dt.datetime.now(dt.UTC) + dt.timedelta(days=30),
+                  legal_hold=True)
+
+
+def captured(tmp_path, started_at, content=b"<html>Perstorp</html>"):
+    folder = tmp_path / "capture"
+    folder.mkdir(exist_ok=True)
+    (folder / "page.html").write_bytes(content)
+    (folder / "startpage.png").write_bytes(b"\x89PNG fake " + content)
+    files = tuple(
+        ArchivedFile(name=name, role=role, media_type=mt, size=(folder / name).stat().st_size,
+                     sha256=sha256_file(folder / name))
+        for name, role, mt in [("startpage.png", FileRole.screenshot, "image/png"),
+                               ("page.html", FileRole.dom, "text/html; charset=utf-8")])
+    return record(started_at=started_at, files=files, account=account(name="Perstorps kommun – Åby")), folder
+
+
+def test_filed_objects_carry_checksum_lock_and_metadata(archive: Archive, tmp_path):
+    rec, folder = captured(tmp_path, dt.datetime(2026, 1, 1, 6, 0, tzinfo=dt.UTC))
+    filed = archive.file_capture(rec, folder, LOCK)
+    assert filed.record_key == f"captures/{rec.capture_id}/record.json"
+    assert filed.record_key.startswith("captures/perstorp-facebook/2026-01-01T060000Z-manual/")
+    for f in filed.files:
+        info = archive.head(f.key)
+        assert info.version_id == f.version_id
+        assert info.sha256 == f.sha256
+        assert info.lock_mode == "GOVERNANCE" and info.legal_hold
+        assert abs((info.retain_until - LOCK.retain_until).total_seconds()) < 1
+        assert info.media_type == f.media_type
+        assert info.metadata["account"] == "perstorp-facebook"
+        assert info.metadata["trigger"] == "manual"
+        assert info.metadata["captured-at"] == "2026-01-01T06:00:00+00:00"
+        assert info.metadata["retention-class"] == "bevaras"
+        assert info.metadata["origin"] == "upprattad"
+        raw = archive.client.head_object(Bucket=archive.bucket, Key=f.key, ChecksumMode="ENABLED")
+        assert base64.b64decode(raw["ChecksumSHA256"]).hex() == f.sha256  # the server's own checksum
+    # record.json: every file's key, size and sha256 match the stored bytes
+    stored = json.loads(archive.client.get_object(Bucket=archive.bucket, Key=filed.record_key)["Body"].read())
+    assert stored["account"]["name"] == "Perstorps kommun – Åby"
+    for f in stored["files"]:
+        body = archive.client.get_object(Bucket=archive.bucket, Key=f["key"])["Body"].read()
+        assert hashlib.sha256(body).hexdigest() == f["sha256"] and len(body) == f["size"]
+    assert archive.head(filed.record_key).legal_hold
+    assert [r.capture_id for r in archive.list_captures("perstorp-facebook")].count(rec.capture_id) == 1
+
+
+def test_nothing_filed_is_overwritten_or_deleted(archive: Archive, tmp_path):
+    rec, folder = captured(tmp_path, dt.datetime(2026, 1, 2, 6, 0, tzinfo=dt.UTC))
+    filed = archive.file_capture(rec, folder, LOCK)
+    again = archive.file_capture(rec, folder, LOCK)  # a retried upload of the same bytes is accepted
+    assert [f.version_id for f in again.files] == [f.version_id for f in filed.files]
+
+    (tmp_path / "other").mkdir()
+    other, other_folder = captured(tmp_path / "other", dt.datetime(2026, 1, 2, 6, 0, tzinfo=dt.UTC),
+                                   content=b"<html>changed</html>")
+    with pytest.raises(ArchiveError, match="never overwritten"):
+        archive.file_capture(other, other_folder, LOCK)
+    # even when the record is not there yet (a capture that died half-filed), no object is replaced
+    half = other.model_copy(update={"capture_id": other.capture_id + "-half"})
+    archive._put(f"captures/{half.capture_id}/page.html", b"first", hashlib.sha256(b"first").hexdigest(),
+                 "text/html", {}, LOCK)
+    with pytest.raises(ArchiveError, match="never overwritten"):
+        archive.file_capture(half, other_folder, LOCK)
+    assert archive.head(filed.files[0].key).sha256 == filed.files[0].sha256
+
+    png = filed.file("startpage.png")
+    with pytest.raises(ClientError) as refused:
+        archive.client.delete_object(Bucket=archive.bucket, Key=png.key, VersionId=png.version_id)
+    assert refused.value.response["Error"]["Code"] == "AccessDenied"
+    with pytest.raises(ClientError):  # not even with the governance bypass: the legal hold holds
+        archive.client.delete_object(Bucket=archive.bucket, Key=png.key, VersionId=png.version_id,
+                                     BypassGovernanceRetention=True)
+    assert archive.head(png.key, png.version_id).sha256 == png.sha256
+
+
+def test_download_checks_sha256(archive: Archive, tmp_path):
+    rec, folder = captured(tmp_path, dt.datetime(2026, 1, 3, 6, 0, tzinfo=dt.UTC))
+    filed = archive.file_capture(rec, folder, LOCK)
+    html = filed.file("page.html")
+    info = archive.download(html.key, tmp_path / "out" / "page.html")
+    assert (tmp_path / "out" / "page.html").read_bytes() == (folder / "page.html").read_bytes()
+    assert info.sha256 == html.sha256
+
+    # An object whose bytes do not match the SHA-256 it claims is caught, and nothing is written.
+    archive.client.put_object(Bucket=archive.bucket, Key="captures/tampered/x.html", Body=b"other bytes",
+                              Metadata={"sha256": html.sha256})
+    with pytest.raises(FixityError, match="does not match"):
+        archive.download("captures/tampered/x.html", tmp_path / "out" / "bad.html")
+    assert not (tmp_path / "out" / "bad.html").exists()
+
+
+def test_bucket_without_object_lock_is_refused(archive: Archive):
+    archive.client.create_bucket(Bucket="plain-no-lock")
+    with pytest.raises(ArchiveError, match="Object Lock"):
+        Archive(archive.client, "plain-no-lock").ensure_bucket()
+
+
+def test_wrong_checksum_is_refused_by_the_server(archive: Archive, tmp_path):
+    rec, folder = captured(tmp_path, dt.datetime(2026, 1, 4, 6, 0, tzinfo=dt.UTC))
+    (folder / "page.html").write_bytes(b"changed after capture")
+    with pytest.raises(FixityError, match="changed since it was captured"):
+        archive.file_capture(rec, folder, LOCK)
