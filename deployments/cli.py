@@ -66,10 +66,16 @@ def _print_summary(summary: SnapshotSummary, ui_url: str | None) -> None:
             for key in outcome.object_keys:
                 typer.echo(f"    s3://{summary.bucket}/{key}")
             typer.echo(f"    local PDF/A copy: {Path(outcome.local_folder or '.') / 'startpage.pdf'}")
+        elif outcome.status is CaptureStatus.blocked:
+            typer.secho(f"⚠ {outcome.account_id} ({outcome.platform.value}): BLOCKED, not an ögonblicksbild: "
+                        f"{outcome.error}", fg=typer.colors.YELLOW)
+            for key in outcome.object_keys:
+                typer.echo(f"    evidence: s3://{summary.bucket}/{key}")
         else:
             typer.secho(f"✘ {outcome.account_id} ({outcome.platform.value}): failed at {outcome.failed_stage}: "
                         f"{outcome.error}", fg=typer.colors.RED)
-    typer.echo(f"{len(summary.captured)} captured, {len(summary.failed)} failed; flow run {summary.flow_run_id}")
+    typer.echo(f"{len(summary.captured)} captured, {len(summary.blocked)} blocked, {len(summary.failed)} failed; "
+               f"flow run {summary.flow_run_id}")
     if ui_url and summary.flow_run_id:
         typer.echo(f"Prefect UI: {ui_url}/runs/flow-run/{summary.flow_run_id}")
 
@@ -111,7 +117,7 @@ def snapshot(
         raise _fail("say either --all or --account ID")
     summary = _run_snapshot(account, register or _settings().register_path, trigger, reason, by)
     _print_summary(summary, _ui_url())
-    raise typer.Exit(1 if summary.failed else 0)
+    raise typer.Exit(1 if summary.failed or summary.blocked else 0)
 
 
 def _ui_url() -> str | None:
@@ -221,6 +227,11 @@ def demo(
     from deployments.sample_site import SampleSite
     from somearkiv.settings import PROJECT_ROOT
 
+    import os
+
+    # The sample pages live on 127.0.0.1, which the egress guard refuses unless allowed.
+    os.environ.setdefault("SOMEARKIV_ALLOWED_HOSTS", '["127.0.0.1"]')
+    get_settings.cache_clear()
     server = _local_prefect()
     typer.echo("starting the embedded S3 server (SeaweedFS) …")
     _embedded().start()

@@ -53,6 +53,8 @@ def snapshot_accounts(
         outcomes=tuple(_outcome(account, pipelines[account.id]) for account in accounts),
     )
     message = f"{len(summary.captured)} of {len(accounts)} accounts captured and filed"
+    if summary.blocked:
+        message += f"; blocked by a wall (evidence filed): {', '.join(o.account_id for o in summary.blocked)}"
     if summary.failed:
         return Failed(message=f"{message}; failed: {', '.join(o.account_id for o in summary.failed)}", data=summary)
     return Completed(message=message, data=summary)
@@ -66,7 +68,8 @@ def _outcome(account, stages: tuple[PrefectFuture, ...]) -> AccountOutcome:
                                   failed_stage=stage, error=future.state.message)
     record, folder = stages[-1].result()
     return AccountOutcome(
-        account_id=account.id, platform=account.platform, status=CaptureStatus.captured,
+        account_id=account.id, platform=account.platform, status=record.status,
+        error=f"{record.wall.kind}: {record.wall.reason}" if record.wall else None,
         capture_id=record.capture_id, object_keys=(*(f.key for f in record.files if f.key), record.record_key),
         local_folder=str(folder), pdfa=record.pdfa.conformance if record.pdfa else None,
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from enum import StrEnum
+from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, UrlConstraints, model_validator
@@ -17,8 +18,10 @@ __all__ = [
     "Account",
     "AccountStatus",
     "ArchivedFile",
+    "BlockedRequestInfo",
     "BrowserInfo",
     "CaptureRecord",
+    "ConsentInfo",
     "CaptureStatus",
     "DecisionRef",
     "FileRole",
@@ -31,6 +34,8 @@ __all__ = [
     "RetentionAction",
     "RetentionClass",
     "Trigger",
+    "ViewInfo",
+    "WallInfo",
     "WebUrl",
     "ACCOUNT_ID_PATTERN",
     "make_capture_id",
@@ -92,6 +97,11 @@ class Account(_Model):
     opened: dt.date
     closed: dt.date | None = None
     retention_class: str = "bevaras"
+    session_file: Path | None = Field(
+        default=None,
+        exclude=True,  # never written into records: where the login lives is nobody's business
+        description="A Playwright storage-state file (cookies) for a logged-in view; read, never written.",
+    )
 
     @model_validator(mode="after")
     def _closed_needs_date(self) -> Account:
@@ -188,6 +198,7 @@ class RetentionClass(_Model):
 
 class CaptureStatus(StrEnum):
     captured = "captured"
+    blocked = "blocked"  # a wall (login, bot check, rate limit, error, other site): evidence only
     failed = "failed"
 
 
@@ -196,6 +207,9 @@ class FileRole(StrEnum):
     screenshot = "screenshot"  # the lossless full-page PNG it was made from
     dom = "dom"  # the page's HTML after load
     print_pdf = "print-pdf"  # Chromium's own print rendering (real text and links)
+    screenshot_mobile = "screenshot-mobile"  # the same page in a phone's viewport
+    evidence = "evidence"  # what was in the way: a consent popup before dismissal, a wall
+    warc = "warc"  # the page load as the browser received it
 
 
 class ArchivedFile(_Model):
@@ -228,6 +242,43 @@ class BrowserInfo(_Model):
     page_height: int
 
 
+class ViewInfo(_Model):
+    """One rendering of the page (desktop is the primary record, mobile the second view)."""
+
+    name: Literal["desktop", "mobile"]
+    user_agent: str
+    viewport_width: int
+    viewport_height: int
+    device_scale_factor: float
+    is_mobile: bool
+    page_height: int = 0
+    screenshot: str | None = None
+    tiles: int = 1
+    notes: tuple[str, ...] = ()
+
+
+class ConsentInfo(_Model):
+    found: bool
+    dismissed: bool
+    method: str | None = None
+    platform: str | None = None
+    action: str | None = None
+    evidence: str | None = None
+    errors: tuple[str, ...] = ()
+    rules: str | None = Field(default=None, description="The rule set and its version.")
+
+
+class WallInfo(_Model):
+    kind: str
+    reason: str
+    evidence: str | None = None
+
+
+class BlockedRequestInfo(_Model):
+    target: str
+    reason: str
+
+
 class PdfaInfo(_Model):
     conformance: Literal["PDF/A-2b"] = "PDF/A-2b"
     valid: bool
@@ -256,6 +307,11 @@ class CaptureRecord(_Model):
     page: PageInfo
     browser: BrowserInfo
     timings: dict[str, float] = Field(default_factory=dict)
+    views: tuple[ViewInfo, ...] = ()
+    consent: ConsentInfo | None = None
+    wall: WallInfo | None = None
+    blocked_requests: tuple[BlockedRequestInfo, ...] = ()
+    outbound_ip: str | None = None
     notes: tuple[str, ...] = Field(default=(), description="What the capture had to bound or work around.")
     files: tuple[ArchivedFile, ...] = ()
     pdfa: PdfaInfo | None = None
@@ -310,3 +366,7 @@ class SnapshotSummary(_Model):
     @property
     def captured(self) -> tuple[AccountOutcome, ...]:
         return tuple(o for o in self.outcomes if o.status is CaptureStatus.captured)
+
+    @property
+    def blocked(self) -> tuple[AccountOutcome, ...]:
+        return tuple(o for o in self.outcomes if o.status is CaptureStatus.blocked)

@@ -52,6 +52,18 @@ class Settings(BaseSettings):
     max_page_height: int = Field(default=30000, description="Stop scrolling infinite feeds here (px).")
     max_scroll_s: float = Field(default=15.0, description="Stop scrolling infinite feeds after this.")
     capture_concurrency: int = Field(default=2, ge=1, description="Captures at once in one process.")
+    tile_height: int = Field(default=8192, ge=1024, description="Pages taller than two tiles are shot in tiles.")
+    mobile_view: bool = Field(default=True, description="Also capture the page in a phone's viewport.")
+    mobile_width: int = 390
+    mobile_height: int = 844
+    mobile_scale: float = Field(default=2.0, description="Device scale factor of the mobile view.")
+    record_warc: bool = Field(default=True, description="Record the desktop page load as a WARC file.")
+    consent_timeout_s: float = Field(default=4.0, description="How long to look for a consent popup.")
+    allowed_hosts: list[str] = Field(
+        default_factory=list,
+        description="Hosts, addresses or networks the browser may reach although they are not public.",
+    )
+    outbound_ip: str | None = Field(default=None, description="This host's public address, for the records.")
 
     keep_local: bool = Field(default=True, description="Keep a local copy of each capture in data_dir.")
     prefect_port: int = Field(default=4200, description="Port of the local Prefect server (demo, serve).")

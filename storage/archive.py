@@ -24,7 +24,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from somearkiv import __version__
-from somearkiv.models import CaptureRecord, ObjectLock
+from somearkiv.models import CaptureRecord, CaptureStatus, ObjectLock
 from somearkiv.settings import Settings
 from storage.embedded import EmbeddedS3
 
@@ -39,6 +39,7 @@ __all__ = [
 ]
 
 CAPTURES_PREFIX = "captures/"
+BLOCKED_PREFIX = "blocked/"  # evidence of walls: kept, but never taken for an ögonblicksbild
 RECORD_NAME = "record.json"
 
 
@@ -50,9 +51,9 @@ class FixityError(ArchiveError):
     """Bytes read back do not match the SHA-256 they were filed with."""
 
 
-def capture_prefix(capture_id: str) -> str:
-    """captures/<account>/<YYYY-MM-DDTHHMMSSZ>-<trigger>/"""
-    return f"{CAPTURES_PREFIX}{capture_id}/"
+def capture_prefix(capture_id: str, status: CaptureStatus = CaptureStatus.captured) -> str:
+    """captures/<account>/<YYYY-MM-DDTHHMMSSZ>-<trigger>/ (blocked/... for a wall's evidence)"""
+    return f"{BLOCKED_PREFIX if status is CaptureStatus.blocked else CAPTURES_PREFIX}{capture_id}/"
 
 
 def _meta(value: str) -> str:
@@ -154,7 +155,7 @@ class Archive:
 
         Filing the same capture again (a retried task) returns the record already filed.
         """
-        prefix = capture_prefix(record.capture_id)
+        prefix = capture_prefix(record.capture_id, record.status)
         already = self._filed_record(prefix + RECORD_NAME)
         if already is not None:
             if {(f.name, f.sha256) for f in already.files} != {(f.name, f.sha256) for f in record.files}:
@@ -170,6 +171,7 @@ class Archive:
             "municipality": _meta(record.municipality),
             "created-by": f"somearkiv/{__version__}",
             "origin": "upprattad",  # created by the authority itself, not received (P7)
+            "status": record.status.value,
         }
         filed = []
         for f in record.files:

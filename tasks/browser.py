@@ -4,7 +4,8 @@ Prefect runs tasks in worker threads, and Playwright objects belong to the event
 made them. So the browser lives in a private event-loop thread; a task hands it a coroutine
 and waits for the answer. A semaphore bounds how many captures run at once (the machine is
 CPU-bound at about two renders per two cores), and a browser that crashed is started again
-for the next capture.
+for the next capture. All of the browser's traffic goes through the egress guard's proxy
+(tasks.egress), which runs in the same loop.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from pathlib import Path
 from typing import TypeVar
 
 from playwright.async_api import Browser, Playwright, async_playwright
+
+from tasks.egress import EgressPolicy, EgressProxy
 
 __all__ = ["BrowserPool", "close_pool", "find_browser", "get_pool", "LAUNCH_ARGS"]
 
@@ -51,9 +54,10 @@ def find_browser(configured: str | None = None) -> str | None:
 
 
 class BrowserPool:
-    def __init__(self, executable_path: str | None, max_concurrent: int = 2):
+    def __init__(self, executable_path: str | None, max_concurrent: int = 2, policy: EgressPolicy | None = None):
         self.executable_path = executable_path
         self.max_concurrent = max_concurrent
+        self.proxy = EgressProxy(policy or EgressPolicy())
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="somearkiv-browser", daemon=True)
         self._thread.start()
@@ -70,8 +74,10 @@ class BrowserPool:
                 return self._browser
             if self._playwright is None:
                 self._playwright = await async_playwright().start()
+                await self.proxy.start()
             self._browser = await self._playwright.chromium.launch(
-                executable_path=self.executable_path, headless=True, args=LAUNCH_ARGS
+                executable_path=self.executable_path, headless=True, args=LAUNCH_ARGS,
+                proxy=self.proxy.settings_for("browser"),
             )
             self.launches += 1
             return self._browser
@@ -103,6 +109,7 @@ class BrowserPool:
                 await self._browser.close()
             if self._playwright is not None:
                 await self._playwright.stop()
+            await self.proxy.stop()
 
         if self._thread.is_alive():
             try:
@@ -117,12 +124,13 @@ _pool: BrowserPool | None = None
 _pool_lock = threading.Lock()
 
 
-def get_pool(executable_path: str | None, max_concurrent: int) -> BrowserPool:
-    """The process's shared pool (made on first use)."""
+def get_pool(executable_path: str | None, max_concurrent: int, policy: EgressPolicy) -> BrowserPool:
+    """The process's shared pool (made on first use; the egress policy is the latest one given)."""
     global _pool
     with _pool_lock:
         if _pool is None:
-            _pool = BrowserPool(executable_path, max_concurrent)
+            _pool = BrowserPool(executable_path, max_concurrent, policy)
+        _pool.proxy.policy = policy
         return _pool
 
 

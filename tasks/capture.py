@@ -1,22 +1,30 @@
-"""Capture one account's start page with Chromium: full-page PNG, DOM, print PDF, provenance.
+"""Capture one account's start page with Chromium, the way an archivist would want it.
 
 A capture is a chain of small steps with one signature, ``async step(state) -> None``, over
-one CaptureState (navigate, settle, screenshot, save the DOM, print). Adding a step is adding
-one item to CAPTURE_STEPS; each step runs under its own timeout and the whole capture under a
-hard limit, so a page that never finishes loading fails clearly instead of hanging.
+one CaptureState: navigate, dismiss consent, detect walls, settle (scroll so lazy content
+loads, bounded for infinite feeds), screenshot (in tiles for tall pages), save the DOM,
+print. Adding a step is adding one item to a list; each step runs under its own timeout and
+the whole capture under a hard limit, so a page that never finishes fails clearly.
+
+The desktop view is the primary record; a mobile view (phone viewport and user agent) is
+taken in a second, fresh context. Each view's traffic goes through the egress guard, and the
+desktop view's traffic is kept as a WARC.
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import secrets
 import shutil
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from PIL import Image
 from playwright.async_api import Browser, BrowserContext, Page, Response
+from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import TimeoutError as PlaywrightTimeout
 from prefect import task
 from prefect.cache_policies import NO_CACHE
@@ -27,30 +35,41 @@ from somearkiv.log import get_logger
 from somearkiv.models import (
     Account,
     ArchivedFile,
+    BlockedRequestInfo,
     BrowserInfo,
     CaptureRecord,
     CaptureStatus,
+    ConsentInfo,
     FileRole,
     PageInfo,
     Trigger,
+    ViewInfo,
+    WallInfo,
     make_capture_id,
 )
 from somearkiv.settings import Settings, get_settings
 from tasks.browser import find_browser, get_pool
+from tasks.consent import ConsentFinding, ConsentWatcher, autoconsent_version
+from tasks.egress import BlockedRequest, EgressPolicy, EgressProxy
+from tasks.walls import SIGNALS_JS, PageSignals, Wall, classify
+from tasks.warc import har_to_warc
 
 __all__ = [
-    "CAPTURE_STEPS",
+    "DESKTOP_STEPS",
+    "MOBILE_STEPS",
     "CaptureError",
-    "CaptureOptions",
     "CaptureState",
     "PageUnavailableError",
+    "View",
     "capture_account",
     "capture_start_page",
-    "run_capture",
+    "run_view",
 ]
 
 LOCALE = "sv-SE"
 TIMEZONE = "Europe/Stockholm"
+MOBILE_USER_AGENT = ("Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) "
+                     "Chrome/{major}.0.0.0 Mobile Safari/537.36")
 
 
 class CaptureError(Exception):
@@ -58,38 +77,58 @@ class CaptureError(Exception):
 
 
 class PageUnavailableError(CaptureError):
-    """The page answered, but not with the start page (4xx); retrying will not help."""
+    """The start page's address is refused or unusable; retrying will not help."""
+
+
+class _Blocked(Exception):
+    def __init__(self, wall: Wall):
+        super().__init__(wall.reason)
+        self.wall = wall
 
 
 @dataclass(frozen=True)
-class CaptureOptions:
-    viewport_width: int = 1366
-    viewport_height: int = 900
+class View:
+    """How one rendering is made."""
+
+    name: str = "desktop"
+    width: int = 1366
+    height: int = 900
+    scale: float = 1.0
+    mobile: bool = False
     navigation_timeout_s: float = 30.0
     step_timeout_s: float = 90.0
     max_page_height: int = 30000
     max_scroll_s: float = 15.0
+    tile_height: int = 8192
+    consent_timeout_s: float = 4.0
+    record_har: bool = False
 
     @classmethod
-    def from_settings(cls, s: Settings) -> CaptureOptions:
-        return cls(
-            viewport_width=s.viewport_width,
-            viewport_height=s.viewport_height,
-            navigation_timeout_s=s.navigation_timeout_s,
-            max_page_height=s.max_page_height,
-            max_scroll_s=s.max_scroll_s,
-        )
+    def desktop(cls, s: Settings) -> View:
+        return cls(width=s.viewport_width, height=s.viewport_height, navigation_timeout_s=s.navigation_timeout_s,
+                   max_page_height=s.max_page_height, max_scroll_s=s.max_scroll_s, tile_height=s.tile_height,
+                   consent_timeout_s=s.consent_timeout_s, record_har=s.record_warc)
+
+    def as_mobile(self, s: Settings) -> View:
+        return replace(self, name="mobile", width=s.mobile_width, height=s.mobile_height, scale=s.mobile_scale,
+                       mobile=True, record_har=False)
+
+    def file(self, stem: str, suffix: str = ".png") -> str:
+        return f"{stem}{suffix}" if self.name == "desktop" else f"{stem}-{self.name}{suffix}"
 
 
 @dataclass
 class CaptureState:
-    """What the steps share and fill in."""
+    """What the steps of one view share and fill in."""
 
     account: Account
-    options: CaptureOptions
+    view: View
     out_dir: Path
     context: BrowserContext
     page: Page
+    proxy: EgressProxy
+    token: str
+    consent_watcher: ConsentWatcher
     user_agent: str = ""
     response: Response | None = None
     http_status: int | None = None
@@ -97,6 +136,11 @@ class CaptureState:
     redirect_chain: list[str] = field(default_factory=list)
     title: str = ""
     page_height: int = 0
+    tiles: int = 1
+    consent: ConsentFinding | None = None
+    wall: Wall | None = None
+    popups: int = 0
+    blocked: list[BlockedRequest] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     outputs: list[tuple[str, FileRole, str]] = field(default_factory=list)
@@ -109,15 +153,22 @@ class CaptureState:
 Step = Callable[[CaptureState], Awaitable[None]]
 
 
+# -- steps ------------------------------------------------------------------------------------
+
+
 async def navigate(state: CaptureState) -> None:
-    """Open the start page; record the HTTP status, final URL and redirects."""
-    o = state.options
+    """Open the start page; record status, final URL and redirects; refuse unsafe targets."""
+    v, url = state.view, str(state.account.url)
     try:
-        response = await state.page.goto(
-            str(state.account.url), wait_until="domcontentloaded", timeout=o.navigation_timeout_s * 1000
-        )
+        response = await state.page.goto(url, wait_until="domcontentloaded", timeout=v.navigation_timeout_s * 1000)
     except PlaywrightTimeout as exc:
-        raise CaptureError(f"the page did not load within {o.navigation_timeout_s:g} s") from exc
+        raise CaptureError(f"the page did not load within {v.navigation_timeout_s:g} s") from exc
+    except PlaywrightError as exc:
+        refused = state.proxy.blocked_so_far(state.token)
+        if refused:
+            raise _Blocked(Wall("unsafe-target", f"the egress guard refused {refused[0].target}: "
+                                                 f"{refused[0].reason}")) from exc
+        raise CaptureError(f"the page could not be opened: {str(exc).splitlines()[0]}") from exc
     state.response = response
     state.final_url = state.page.url
     if response is not None:
@@ -126,14 +177,44 @@ async def navigate(state: CaptureState) -> None:
         while hop is not None:
             state.redirect_chain.insert(0, hop.url)
             hop = hop.redirected_from
+    refused = [b for b in state.proxy.blocked_so_far(state.token) if _is_document(b, state.final_url)]
+    if refused:
+        raise _Blocked(Wall("unsafe-target", f"the egress guard refused {refused[0].target}: {refused[0].reason}"))
     if state.http_status is not None and state.http_status >= 500:
         raise CaptureError(f"the server answered HTTP {state.http_status}")
-    if state.http_status is not None and state.http_status >= 400:
-        raise PageUnavailableError(f"the server answered HTTP {state.http_status}")
+    wall = classify(PageSignals(str(state.account.url), state.final_url, state.http_status))
+    if wall is not None:  # an error page or another site: no need to look further
+        raise _Blocked(wall)
     try:  # images and fonts, but never wait unbounded for 'load'
-        await state.page.wait_for_load_state("load", timeout=min(10.0, o.navigation_timeout_s) * 1000)
+        await state.page.wait_for_load_state("load", timeout=min(10.0, v.navigation_timeout_s) * 1000)
     except PlaywrightTimeout:
         state.notes.append("load event not reached within 10 s; captured after DOMContentLoaded")
+
+
+def _is_document(blocked: BlockedRequest, final_url: str) -> bool:
+    from urllib.parse import urlsplit
+
+    host = urlsplit(final_url).hostname or ""
+    return blocked.target.startswith((final_url, f"{host}:")) or final_url in ("", "about:blank")
+
+
+async def dismiss_consent(state: CaptureState) -> None:
+    """Screenshot a consent popup as evidence, then refuse it (see tasks.consent)."""
+    evidence = state.out_dir / state.view.file("consent-before")
+    state.consent = await state.consent_watcher.dismiss(state.page, evidence, state.view.consent_timeout_s)
+    if state.consent.evidence:
+        state.outputs.append((evidence.name, FileRole.evidence, "image/png"))
+    if state.consent.found and not state.consent.dismissed:
+        state.notes.append(f"consent popup could not be dismissed ({state.consent.action or 'no reject button'})")
+
+
+async def detect_wall(state: CaptureState) -> None:
+    """Stop here if the page is a login, bot-check, rate-limit or error page, or another site."""
+    raw = await state.page.evaluate(SIGNALS_JS)
+    wall = classify(PageSignals(requested_url=str(state.account.url), final_url=state.final_url,
+                                http_status=state.http_status, **raw))
+    if wall is not None:
+        raise _Blocked(wall)
 
 
 _AT_BOTTOM = "() => [window.scrollY + window.innerHeight, document.documentElement.scrollHeight]"
@@ -145,20 +226,20 @@ _IMAGES_DONE = """(ms) => Promise.race([
 
 async def settle(state: CaptureState) -> None:
     """Scroll down in steps so lazy content loads, within the height and time bounds; back to top."""
-    o, page = state.options, state.page
+    v, page = state.view, state.page
     started = time.monotonic()
-    step = int(o.viewport_height * 0.9)
-    await page.mouse.move(o.viewport_width / 2, o.viewport_height / 2)
+    step = int(v.height * 0.9)
+    await page.mouse.move(v.width / 2, v.height / 2)
     stuck, last = 0, -1
     while True:
         bottom, height = await page.evaluate(_AT_BOTTOM)
         if bottom >= height - 2:
             break
-        if height > o.max_page_height:
-            state.notes.append(f"feed bounded at {o.max_page_height} px (page kept growing)")
+        if bottom >= v.max_page_height:
+            state.notes.append(f"feed bounded at {v.max_page_height} px (the page kept growing)")
             break
-        if time.monotonic() - started > o.max_scroll_s:
-            state.notes.append(f"scrolling stopped after {o.max_scroll_s:g} s")
+        if time.monotonic() - started > v.max_scroll_s:
+            state.notes.append(f"scrolling stopped after {v.max_scroll_s:g} s")
             break
         stuck = stuck + 1 if bottom == last else 0
         if stuck >= 3:
@@ -177,21 +258,44 @@ async def settle(state: CaptureState) -> None:
 
 
 async def screenshot(state: CaptureState) -> None:
-    """The full-page PNG (RGB, lossless): the source of the archival PDF/A."""
-    await state.page.screenshot(
-        path=state.output("startpage.png", FileRole.screenshot, "image/png"),
-        full_page=True,
-        type="png",
-        animations="disabled",
-        caret="hide",
-        timeout=state.options.step_timeout_s * 1000,
-    )
+    """The full-page PNG (RGB, lossless), in tiles stitched without gaps when the page is tall."""
+    v, page = state.view, state.page
+    height = min(state.page_height or v.height, v.max_page_height)
+    if state.page_height > v.max_page_height:
+        state.notes.append(f"screenshot cut at {v.max_page_height} px of {state.page_height} px")
+    out = state.output(v.file("startpage"), FileRole.screenshot if v.name == "desktop"
+                       else FileRole.screenshot_mobile, "image/png")
+    timeout = v.step_timeout_s * 1000
+    if height <= 2 * v.tile_height:
+        await page.screenshot(path=out, full_page=True, type="png", animations="disabled", caret="hide",
+                              clip={"x": 0, "y": 0, "width": v.width, "height": height}, timeout=timeout)
+        return
+    tiles = []
+    for top in range(0, height, v.tile_height):
+        clip = {"x": 0, "y": top, "width": v.width, "height": min(v.tile_height, height - top)}
+        tiles.append(await page.screenshot(full_page=True, type="png", animations="disabled", caret="hide",
+                                           clip=clip, timeout=timeout))
+    state.tiles = len(tiles)
+    await asyncio.get_running_loop().run_in_executor(None, _stitch, tiles, out)
+
+
+def _stitch(tiles: list[bytes], out: Path) -> None:
+    from io import BytesIO
+
+    images = [Image.open(BytesIO(t)).convert("RGB") for t in tiles]
+    sheet = Image.new("RGB", (images[0].width, sum(i.height for i in images)))
+    top = 0
+    for image in images:
+        sheet.paste(image, (0, top))
+        top += image.height
+    sheet.save(out, format="PNG", compress_level=6)
 
 
 async def save_dom(state: CaptureState) -> None:
     """The page's HTML as the browser holds it after load and settling."""
     html = await state.page.content()
-    state.output("page.html", FileRole.dom, "text/html; charset=utf-8").write_text(html, encoding="utf-8")
+    state.output(state.view.file("page", ".html"), FileRole.dom, "text/html; charset=utf-8").write_text(
+        html, encoding="utf-8")
 
 
 async def print_pdf(state: CaptureState) -> None:
@@ -200,49 +304,112 @@ async def print_pdf(state: CaptureState) -> None:
                          format="A4", print_background=True)
 
 
-CAPTURE_STEPS: tuple[Step, ...] = (navigate, settle, screenshot, save_dom, print_pdf)
+DESKTOP_STEPS: tuple[Step, ...] = (navigate, dismiss_consent, detect_wall, settle, screenshot, save_dom, print_pdf)
+MOBILE_STEPS: tuple[Step, ...] = (navigate, dismiss_consent, detect_wall, settle, screenshot)
 
 
-async def run_capture(
-    browser: Browser,
-    account: Account,
-    options: CaptureOptions,
-    out_dir: Path,
-    steps: Sequence[Step] = CAPTURE_STEPS,
-) -> CaptureState:
-    """Run *steps* in a fresh browser context; the context is always closed afterwards."""
-    context = await browser.new_context(
-        viewport={"width": options.viewport_width, "height": options.viewport_height},
-        device_scale_factor=1,
-        locale=LOCALE,
-        timezone_id=TIMEZONE,
-        service_workers="block",
-        accept_downloads=False,
-        color_scheme="light",
-    )
+# -- one view ---------------------------------------------------------------------------------
+
+
+async def _wall_evidence(state: CaptureState) -> None:
+    """A screenshot and the HTML of whatever stood in the way, bounded and best effort."""
     try:
+        await asyncio.wait_for(state.page.screenshot(path=state.output(state.view.file("wall"), FileRole.evidence,
+                                                                        "image/png"), type="png"), 15)
+        html = await asyncio.wait_for(state.page.content(), 5)
+        state.output(state.view.file("wall", ".html"), FileRole.evidence, "text/html; charset=utf-8").write_text(
+            html, encoding="utf-8")
+    except (TimeoutError, PlaywrightError) as exc:
+        state.outputs = [o for o in state.outputs if (state.out_dir / o[0]).exists()]
+        state.notes.append(f"no evidence of the wall could be saved: {type(exc).__name__}")
+
+
+async def run_view(browser: Browser, account: Account, view: View, out_dir: Path, proxy: EgressProxy,
+                   steps: Sequence[Step]) -> CaptureState:
+    """Run *steps* for one view in a fresh context, which is always closed afterwards."""
+    token = secrets.token_hex(8)
+    har = out_dir / f".{view.name}.har"
+    options: dict = dict(
+        viewport={"width": view.width, "height": view.height}, device_scale_factor=view.scale,
+        is_mobile=view.mobile, has_touch=view.mobile, locale=LOCALE, timezone_id=TIMEZONE,
+        service_workers="block", accept_downloads=False, color_scheme="light", proxy=proxy.settings_for(token),
+    )
+    if view.mobile:
+        options["user_agent"] = MOBILE_USER_AGENT.format(major=browser.version.split(".")[0])
+    if view.record_har:
+        options.update(record_har_path=str(har), record_har_content="embed")
+    if account.session_file is not None:
+        if not Path(account.session_file).is_file():
+            raise PageUnavailableError(f"the stored session of account {account.id} cannot be read")
+        options["storage_state"] = str(account.session_file)  # read only: never written back
+    context = await browser.new_context(**options)
+    state: CaptureState | None = None
+    try:
+        watcher = await ConsentWatcher.attach(context)
         page = await context.new_page()
-        state = CaptureState(account=account, options=options, out_dir=out_dir, context=context, page=page)
+        state = CaptureState(account=account, view=view, out_dir=out_dir, context=context, page=page, proxy=proxy,
+                             token=token, consent_watcher=watcher)
+        context.on("page", lambda popup: _refuse_popup(state, popup))
         state.user_agent = await page.evaluate("() => navigator.userAgent")
         for step in steps:
             began = time.monotonic()
             try:
-                await asyncio.wait_for(step(state), options.step_timeout_s)
+                await asyncio.wait_for(step(state), view.step_timeout_s)
             except TimeoutError as exc:
-                raise CaptureError(f"step {step.__name__!r} took longer than {options.step_timeout_s:g} s") from exc
-            state.timings[step.__name__] = round(time.monotonic() - began, 3)
+                raise CaptureError(f"step {step.__name__!r} took longer than {view.step_timeout_s:g} s") from exc
+            except _Blocked as blocked:
+                state.wall = blocked.wall
+                await _wall_evidence(state)
+                break
+            finally:
+                state.timings[f"{view.name}.{step.__name__}"] = round(time.monotonic() - began, 3)
         return state
     finally:
-        await context.close()
+        await context.close()  # writes the HAR
+        refused = proxy.take_blocked(token)
+        if state is not None:
+            state.blocked = refused
+
+
+def _refuse_popup(state: CaptureState, popup: Page) -> None:
+    if popup is state.page:
+        return
+    state.popups += 1
+    state.notes.append("a popup window was opened by the page and closed unseen")
+    asyncio.ensure_future(popup.close())
+
+
+async def _capture_views(browser: Browser, account: Account, views: Sequence[tuple[View, Sequence[Step]]],
+                         out_dir: Path, proxy: EgressProxy) -> list[CaptureState]:
+    states = []
+    for view, steps in views:
+        state = await run_view(browser, account, view, out_dir, proxy, steps)
+        states.append(state)
+        if state.wall is not None:
+            break  # the primary view is blocked: nothing more to see
+    return states
+
+
+# -- the capture ------------------------------------------------------------------------------
 
 
 def _software_versions(browser_version: str | None) -> dict[str, str]:
     from importlib.metadata import version
 
-    versions = {"somearkiv": __version__, "chromium": browser_version or "unknown"}
-    for dist in ("playwright", "prefect", "pikepdf", "img2pdf", "pypdf", "boto3"):
+    versions = {"somearkiv": __version__, "chromium": browser_version or "unknown",
+                "autoconsent": autoconsent_version()}
+    for dist in ("playwright", "prefect", "pikepdf", "img2pdf", "pypdf", "boto3", "warcio"):
         versions[dist] = version(dist)
     return versions
+
+
+def _view_info(state: CaptureState) -> ViewInfo:
+    shot = state.view.file("startpage")
+    return ViewInfo(name=state.view.name, user_agent=state.user_agent, viewport_width=state.view.width,
+                    viewport_height=state.view.height, device_scale_factor=state.view.scale,
+                    is_mobile=state.view.mobile, page_height=state.page_height,
+                    screenshot=shot if (state.out_dir / shot).exists() else None, tiles=state.tiles,
+                    notes=tuple(state.notes))
 
 
 def capture_account(
@@ -258,21 +425,40 @@ def capture_account(
     """Capture *account* now; return its record and the local folder holding the files.
 
     Files are written to '<folder>.partial' and the folder is renamed when the capture is
-    complete, so a half-written capture is never mistaken for a whole one.
+    complete, so a half-written capture is never mistaken for a whole one. A wall (login,
+    bot check, ...) gives a record with status ``blocked`` and the evidence, not a capture.
     """
     settings = settings or get_settings()
     log = get_logger(account=account.id, trigger=str(trigger))
+    policy = EgressPolicy(tuple(settings.allowed_hosts))
+    decision = policy.check_url(str(account.url))
+    if not decision.allowed:
+        raise PageUnavailableError(f"the start page's address is refused by the egress guard: {decision.reason}")
     started = dt.datetime.now(dt.UTC).replace(microsecond=0)
-    capture_id = make_capture_id(account.id, started, trigger)
-    folder = settings.data_dir / "captures" / capture_id
-    partial = folder.with_name(folder.name + ".partial")
+    while True:  # capture ids are per second: a second capture in the same second takes the next one
+        capture_id = make_capture_id(account.id, started, trigger)
+        folder = settings.data_dir / "captures" / capture_id
+        partial = folder.with_name(folder.name + ".partial")
+        if not folder.exists():
+            break
+        started += dt.timedelta(seconds=1)
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)
-    options = CaptureOptions.from_settings(settings)
-    pool = get_pool(find_browser(settings.browser_path), settings.capture_concurrency)
+    desktop = View.desktop(settings)
+    views: list[tuple[View, Sequence[Step]]] = [(desktop, DESKTOP_STEPS)]
+    if settings.mobile_view:
+        views.append((desktop.as_mobile(settings), MOBILE_STEPS))
+    pool = get_pool(find_browser(settings.browser_path), settings.capture_concurrency, policy)
     log.info("capture.start", url=str(account.url), capture_id=capture_id)
     try:
-        state = pool.run(lambda browser: run_capture(browser, account, options, partial), settings.capture_timeout_s)
+        states = pool.run(lambda browser: _capture_views(browser, account, views, partial, pool.proxy),
+                          settings.capture_timeout_s)
+        primary = states[0]
+        if settings.record_warc and primary.wall is None and (partial / ".desktop.har").exists():
+            har_to_warc(partial / ".desktop.har", primary.output("page.warc.gz", FileRole.warc,
+                                                                 "application/warc"), f"somearkiv/{__version__}")
+        for leftover in partial.glob(".*.har"):
+            leftover.unlink()
     except TimeoutError as exc:
         shutil.rmtree(partial, ignore_errors=True)
         raise CaptureError(f"capture took longer than the limit of {settings.capture_timeout_s:g} s") from exc
@@ -281,11 +467,14 @@ def capture_account(
         raise
     partial.rename(folder)
     finished = dt.datetime.now(dt.UTC)
+    outputs = [o for s in states for o in s.outputs]
     files = tuple(
         ArchivedFile(name=name, role=role, media_type=media_type, size=(folder / name).stat().st_size,
                      sha256=sha256_file(folder / name))
-        for name, role, media_type in state.outputs
+        for name, role, media_type in outputs
     )
+    consent = primary.consent
+    blocked = [b for s in states for b in s.blocked]
     record = CaptureRecord(
         capture_id=capture_id,
         municipality=municipality,
@@ -293,24 +482,38 @@ def capture_account(
         trigger=trigger,
         reason=reason,
         requested_by=requested_by,
-        status=CaptureStatus.captured,
+        status=CaptureStatus.blocked if primary.wall else CaptureStatus.captured,
         started_at=started,
         finished_at=finished,
-        page=PageInfo(requested_url=str(account.url), final_url=state.final_url, http_status=state.http_status,
-                      title=state.title, redirect_chain=tuple(state.redirect_chain)),
-        browser=BrowserInfo(name="chromium", version=pool.browser_version or "unknown", user_agent=state.user_agent,
-                            viewport_width=options.viewport_width, viewport_height=options.viewport_height,
-                            device_scale_factor=1.0, locale=LOCALE, timezone=TIMEZONE,
-                            page_height=state.page_height),
-        timings=state.timings,
-        notes=tuple(state.notes),
+        page=PageInfo(requested_url=str(account.url), final_url=primary.final_url, http_status=primary.http_status,
+                      title=primary.title, redirect_chain=tuple(primary.redirect_chain)),
+        browser=BrowserInfo(name="chromium", version=pool.browser_version or "unknown",
+                            user_agent=primary.user_agent, viewport_width=desktop.width,
+                            viewport_height=desktop.height, device_scale_factor=desktop.scale, locale=LOCALE,
+                            timezone=TIMEZONE, page_height=primary.page_height),
+        timings={k: v for s in states for k, v in s.timings.items()},
+        views=tuple(_view_info(s) for s in states),
+        consent=ConsentInfo(found=consent.found, dismissed=consent.dismissed, method=consent.method,
+                            platform=consent.platform, action=consent.action, evidence=consent.evidence,
+                            errors=tuple(consent.errors), rules=f"autoconsent {autoconsent_version()}")
+        if consent else None,
+        wall=WallInfo(kind=primary.wall.kind, reason=primary.wall.reason,
+                      evidence=primary.view.file("wall") if (folder / primary.view.file("wall")).exists() else None)
+        if primary.wall else None,
+        blocked_requests=tuple(BlockedRequestInfo(target=b.target, reason=b.reason) for b in blocked),
+        outbound_ip=settings.outbound_ip,
+        notes=tuple(n for s in states for n in (f"{s.view.name}: {note}" for note in s.notes)),
         files=files,
         retention_class=account.retention_class,
         software=_software_versions(pool.browser_version),
         flow_run_id=flow_run_id,
     )
-    log.info("capture.done", capture_id=capture_id, http_status=state.http_status, page_height=state.page_height,
-             seconds=round((finished - started).total_seconds(), 1))
+    if record.status is CaptureStatus.blocked:
+        log.warning("capture.blocked", capture_id=capture_id, wall=record.wall.kind, reason=record.wall.reason)
+    else:
+        log.info("capture.done", capture_id=capture_id, http_status=primary.http_status,
+                 page_height=primary.page_height, consent=consent.platform if consent else None,
+                 blocked_requests=len(blocked), seconds=round((finished - started).total_seconds(), 1))
     return record, folder
 
 

@@ -25,7 +25,7 @@ from prefect.cache_policies import NO_CACHE
 
 from somearkiv.fixity import sha256_file
 from somearkiv.log import get_logger
-from somearkiv.models import ArchivedFile, CaptureRecord, FileRole, PdfaInfo
+from somearkiv.models import ArchivedFile, CaptureRecord, CaptureStatus, FileRole, PdfaInfo
 
 __all__ = ["MAX_PAGE_SIDE_PT", "PdfaConversionError", "convert_to_pdfa", "make_archival_pdf", "xmp_fields"]
 
@@ -142,6 +142,8 @@ def _read_back(pdf_path: Path, png: Path, record: CaptureRecord) -> int:
 def convert_to_pdfa(captured: tuple[CaptureRecord, Path]) -> tuple[CaptureRecord, Path]:
     """Task: add startpage.pdf (PDF/A-2b) to a capture; fail visibly if it is not valid."""
     record, folder = captured
+    if record.status is not CaptureStatus.captured:
+        return captured  # a wall's evidence is not made into an ögonblicksbild
     log = get_logger(account=record.account.id, capture_id=record.capture_id)
     out = folder / "startpage.pdf"
     info = make_archival_pdf(folder / "startpage.png", out, record)

@@ -48,7 +48,10 @@ def read_register(path: Path | str, retention_classes: Iterable[str] | None = No
     known = frozenset(retention_classes) if retention_classes is not None else None
     for i, raw in enumerate(parsed.accounts):
         try:
-            accounts.append(Account.model_validate(raw))
+            account = Account.model_validate(raw)
+            if account.session_file is not None and not account.session_file.is_absolute():
+                account = account.model_copy(update={"session_file": path.parent / account.session_file})
+            accounts.append(account)
         except ValidationError as exc:
             problems += validation_problems(str(path), node, exc, ("accounts", i))
         account_id, line = str(raw.get("id")), line_of(node, ("accounts", i, "id"))

@@ -38,6 +38,7 @@ def _environment(data_dir: Path):
         "SOMEARKIV_CONFIG": str(data_dir / "none.toml"),
         "SOMEARKIV_NAVIGATION_TIMEOUT_S": "15",
         "SOMEARKIV_CAPTURE_TIMEOUT_S": "60",
+        "SOMEARKIV_ALLOWED_HOSTS": '["127.0.0.1"]',
     })
     get_settings.cache_clear()
     yield

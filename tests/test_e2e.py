@@ -26,16 +26,20 @@ def run(prefect_server, archive, sample_register) -> SnapshotSummary:
                               requested_by="pytest", return_state=True)
     summary = state.result(raise_on_failure=False)
     assert isinstance(summary, SnapshotSummary)
-    assert state.is_failed() and "4 of 5 accounts captured" in state.message  # the missing page fails the run
+    assert state.is_completed() and "4 of 5 accounts captured" in state.message
+    assert "blocked by a wall (evidence filed): demo-missing" in state.message
     return summary
 
 
-def test_one_failed_account_does_not_stop_the_others(run: SnapshotSummary):
+def test_one_blocked_account_does_not_stop_the_others(run: SnapshotSummary, archive: Archive):
     outcomes = {o.account_id: o for o in run.outcomes}
     assert set(outcomes) == {"demo-facebook", "demo-instagram", "demo-youtube", "demo-mastodon", "demo-missing"}
     missing = outcomes.pop("demo-missing")
-    assert missing.status is CaptureStatus.failed and missing.failed_stage == "capture"
-    assert "HTTP 404" in missing.error
+    assert missing.status is CaptureStatus.blocked and "HTTP 404" in missing.error
+    assert all(k.startswith("blocked/demo-missing/") for k in missing.object_keys)
+    assert "startpage.pdf" not in " ".join(missing.object_keys)
+    assert archive.head(next(k for k in missing.object_keys if k.endswith("wall.png"))).legal_hold
+    assert "demo-missing" not in {r.account.id for r in archive.list_captures()}
     assert all(o.status is CaptureStatus.captured and o.pdfa == "PDF/A-2b" for o in outcomes.values())
 
 
@@ -43,14 +47,17 @@ def test_filed_capture_is_valid_pdfa_locked_and_self_describing(run: SnapshotSum
     outcome = next(o for o in run.outcomes if o.account_id == "demo-instagram")
     record_key = next(k for k in outcome.object_keys if k.endswith("record.json"))
     record = archive.read_record(record_key)
-    assert {f.name for f in record.files} == {"startpage.pdf", "startpage.png", "page.html", "page.pdf"}
+    assert {f.name for f in record.files} == {"startpage.pdf", "startpage.png", "page.html", "page.pdf",
+                                              "startpage-mobile.png", "page.warc.gz"}
     assert record.page.http_status == 200 and record.page.title.startswith("Perstorps kommun")
     assert record.browser.version.startswith("1") and record.browser.viewport_width == 1366
     assert record.browser.locale == "sv-SE" and record.browser.timezone == "Europe/Stockholm"
     assert record.trigger is Trigger.manual and record.reason == "e2e test" and record.requested_by == "pytest"
     assert record.flow_run_id == run.flow_run_id
     assert record.lock.legal_hold and record.retention_class == "bevaras"
-    assert set(record.timings) >= {"navigate", "settle", "screenshot", "save_dom", "print_pdf"}
+    assert set(record.timings) >= {"desktop.navigate", "desktop.settle", "desktop.screenshot", "desktop.save_dom",
+                                   "desktop.print_pdf", "mobile.screenshot"}
+    assert record.consent is not None and not record.consent.found
 
     for f in record.files:  # the record's hashes match the stored bytes, and every object is locked
         info = archive.download(f.key, tmp_path / f.name, f.version_id)
@@ -106,7 +113,7 @@ def test_cli_before_change_snapshot_of_one_account(prefect_server, archive, samp
     result = CliRunner().invoke(app, ["snapshot", "--account", "demo-mastodon", "--register", str(sample_register),
                                       "--trigger", "before-change", "--reason", "ny profilbild", "--by", "Kommunikatör"])
     assert result.exit_code == 0, result.output
-    assert "1 captured, 0 failed" in result.output
+    assert "1 captured, 0 blocked, 0 failed" in result.output
     [latest] = [r for r in archive.list_captures("demo-mastodon") if r.trigger is Trigger.before_change]
     assert latest.reason == "ny profilbild" and latest.requested_by == "Kommunikatör"
     assert latest.capture_id.endswith("-before-change")

@@ -1,0 +1,234 @@
+"""The capture engine against pages that reproduce the traps archivists meet (real Chromium)."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import time
+
+import pytest
+from PIL import Image
+from warcio.archiveiterator import ArchiveIterator
+
+from deployments.sample_site import SampleSite
+from somearkiv.models import CaptureStatus, Trigger
+from somearkiv.settings import get_settings
+from tasks.browser import close_pool, get_pool, find_browser
+from tasks.capture import CaptureError, PageUnavailableError, capture_account
+from tasks.egress import EgressPolicy
+from tasks.pdfa import MAX_PAGE_SIDE_PT, make_archival_pdf
+
+from .factories import account
+
+
+@pytest.fixture(scope="module")
+def forbidden_site():
+    """An 'internal' server on a loopback alias that the egress guard must never let the browser reach."""
+    with SampleSite(host="127.0.0.2") as site:
+        yield site
+
+
+def capture(url: str, tmp_path, **settings):
+    s = get_settings().model_copy(update={"data_dir": tmp_path, "mobile_view": False, **settings})
+    return capture_account(account(id="trap", url=url), municipality="Perstorps kommun", trigger=Trigger.manual,
+                           settings=s)
+
+
+def colours(image: Image.Image) -> set[tuple[int, int, int]]:
+    return {c for _, c in image.convert("RGB").getcolors(maxcolors=10_000_000)}
+
+
+def test_lazy_images_load_and_sticky_header_is_painted_once(sample_site, tmp_path):
+    record, folder = capture(sample_site.url + "traps/lazy.html", tmp_path)
+    assert record.status is CaptureStatus.captured
+    with Image.open(folder / "startpage.png") as shot:
+        rgb = shot.convert("RGB")
+        native = rgb.crop((400, 2700, 900, 3000))  # the native loading=lazy image
+        observed = rgb.crop((400, rgb.height - 330, 900, rgb.height - 60))  # the IntersectionObserver one
+        assert (0x7F, 0xB3, 0xD5) in colours(native), "the loading=lazy image is missing"
+        assert (0xF5, 0xB7, 0xB1) in colours(observed), "the data-src image is missing"
+        header_rows = [y for y in range(0, rgb.height, 10) if rgb.getpixel((5, y)) == (0x18, 0x77, 0xF2)]
+        assert header_rows and max(header_rows) < 60, "the sticky header repeats down the image"
+
+
+def test_infinite_feed_is_bounded(sample_site, tmp_path):
+    began = time.monotonic()
+    record, folder = capture(sample_site.url + "traps/infinite.html", tmp_path, max_page_height=6000,
+                             max_scroll_s=8)
+    assert time.monotonic() - began < 40
+    assert record.status is CaptureStatus.captured
+    assert any("bounded" in n or "stopped" in n or "cut" in n for n in record.notes)
+    with Image.open(folder / "startpage.png") as shot:
+        assert shot.height <= 6000
+
+
+@pytest.mark.parametrize("page, platform", [("consent-onetrust.html", "Onetrust"),
+                                            ("consent-cookieyes.html", "cookieyes")])
+def test_consent_platforms_are_refused_with_evidence_before(sample_site, tmp_path, page, platform):
+    record, folder = capture(sample_site.url + "traps/" + page, tmp_path)
+    assert record.status is CaptureStatus.captured
+    consent = record.consent
+    assert consent.found and consent.dismissed and consent.method == "autoconsent"
+    assert consent.platform == platform and consent.rules.startswith("autoconsent ")
+    banner = (0x2B, 0x2B, 0x2B)
+    with Image.open(folder / consent.evidence) as before, Image.open(folder / "startpage.png") as after:
+        assert banner in colours(before), "the evidence must show the popup"
+        assert banner not in colours(after), "the archived screenshot must not show the popup"
+    html = (folder / "page.html").read_text(encoding="utf-8")
+    assert 'data-consent="rejected"' in html and "accepted" not in html.split("<body")[1].split(">")[0]
+    assert any(f.name == consent.evidence and f.role.value == "evidence" for f in record.files)
+
+
+def test_unknown_consent_dialog_gets_the_necessary_only_button(sample_site, tmp_path):
+    record, folder = capture(sample_site.url + "traps/consent-generic.html", tmp_path)
+    consent = record.consent
+    assert consent.found and consent.dismissed and consent.method == "fallback"
+    assert consent.action == "clicked 'Endast nödvändiga'"
+    assert 'data-consent="rejected"' in (folder / "page.html").read_text(encoding="utf-8")
+    assert (folder / consent.evidence).exists()
+
+
+def test_no_consent_popup_is_recorded_as_none_found(sample_site, tmp_path):
+    record, _ = capture(sample_site.url + "mastodon/", tmp_path)
+    assert record.consent.found is False and record.consent.dismissed is False
+
+
+@pytest.mark.parametrize("path, kind", [
+    ("traps/login.html", "login"),
+    ("traps/to-login", "login"),
+    ("traps/botcheck.html", "bot-check"),
+    ("traps/429", "rate-limit"),
+    ("no-such-page/", "http-error"),
+])
+def test_walls_are_blocked_with_evidence_and_not_captured(sample_site, tmp_path, path, kind):
+    record, folder = capture(sample_site.url + path, tmp_path)
+    assert record.status is CaptureStatus.blocked
+    assert record.wall.kind == kind and record.wall.reason
+    assert record.wall.evidence == "wall.png" and (folder / "wall.png").exists()
+    assert not (folder / "startpage.png").exists() and not (folder / "page.pdf").exists()
+
+
+def test_redirect_to_another_site_is_blocked(sample_site, tmp_path):
+    other = sample_site.url.replace("127.0.0.1", "localhost") + "facebook/"
+    record, _ = capture(sample_site.url + f"traps/redirect?to={other}", tmp_path)
+    assert record.status is CaptureStatus.blocked and record.wall.kind == "other-site"
+
+
+def test_server_errors_fail_for_a_retry(sample_site, tmp_path):
+    with pytest.raises(CaptureError, match="HTTP 500"):
+        capture(sample_site.url + "traps/500", tmp_path)
+
+
+def test_a_page_that_never_loads_fails_within_the_limit(sample_site, tmp_path):
+    began = time.monotonic()
+    with pytest.raises(CaptureError, match="did not load within 3 s"):
+        capture(sample_site.url + "traps/hang", tmp_path, navigation_timeout_s=3)
+    assert time.monotonic() - began < 20
+    assert not list(tmp_path.glob("captures/trap/*")), "no half-written capture is left behind"
+
+
+def test_tall_page_is_complete_in_tiles_and_fits_pdfa(sample_site, tmp_path):
+    record, folder = capture(sample_site.url + "traps/tall.html", tmp_path, tile_height=4096)
+    assert record.views[0].tiles == 5 and record.views[0].page_height == 20060
+    with Image.open(folder / "startpage.png") as shot:
+        rgb = shot.convert("RGB")
+        assert rgb.size == (1366, 20060)
+        for i in range(20):  # every band where it belongs: no gap, no overlap at the tile seams
+            for y in (60 + i * 1000 + 2, 60 + i * 1000 + 997):
+                assert rgb.getpixel((600, y)) == (10 * i, 250 - 10 * i, 100), (i, y)
+    info = make_archival_pdf(folder / "startpage.png", tmp_path / "tall.pdf", record)
+    assert info.valid
+    import pypdf
+
+    box = pypdf.PdfReader(tmp_path / "tall.pdf").pages[0].mediabox
+    assert max(float(box.width), float(box.height)) <= MAX_PAGE_SIDE_PT
+
+
+def test_redirect_to_a_private_address_is_never_requested(sample_site, forbidden_site, tmp_path):
+    target = forbidden_site.url + "admin"
+    record, folder = capture(sample_site.url + f"traps/redirect?to={target}", tmp_path)
+    assert record.status is CaptureStatus.blocked and record.wall.kind == "unsafe-target"
+    assert "127.0.0.2" in record.wall.reason and "loopback" in record.wall.reason
+    assert any("127.0.0.2" in b.target for b in record.blocked_requests)
+    assert forbidden_site.hits == []
+
+
+def test_subresources_on_private_addresses_are_refused_and_recorded(sample_site, forbidden_site, tmp_path):
+    src = forbidden_site.url + "secret.png"
+    record, _ = capture(sample_site.url + f"traps/private-image?src={src}", tmp_path)
+    assert record.status is CaptureStatus.captured
+    assert [b.target for b in record.blocked_requests if "127.0.0.2" in b.target]
+    assert forbidden_site.hits == []
+
+
+@pytest.mark.parametrize("url", ["file:///etc/passwd", "data:text/html,hi", "http://169.254.169.254/latest/",
+                                 "http://10.0.0.1/", "http://192.168.1.1/", "http://[::1]/", "http://[fe80::1]/",
+                                 "http://224.0.0.1/", "http://127.0.0.2/", "http://0.0.0.0/",
+                                 "http://[::ffff:127.0.0.2]/", "gopher://example.org/"])
+def test_egress_guard_refuses_non_public_targets(url):
+    """The guard's decision, tested directly: no traffic is sent to these addresses."""
+    decision = EgressPolicy(("127.0.0.1",)).check_url(url)
+    assert not decision.allowed, decision
+
+
+def test_egress_guard_allows_listed_hosts_and_public_addresses():
+    policy = EgressPolicy(("127.0.0.1", "10.20.0.0/16"))
+    assert policy.check_url("http://127.0.0.1:8791/").allowed
+    assert policy.check_url("http://10.20.3.4/").allowed
+    assert policy.decide("93.184.216.34", 443).allowed  # a public address literal: no lookup, no traffic
+    assert not EgressPolicy().check_url("http://127.0.0.1/").allowed
+
+
+def test_start_page_on_a_refused_address_is_not_retried(tmp_path):
+    with pytest.raises(PageUnavailableError, match="egress guard"):
+        capture("http://127.0.0.2:9/", tmp_path)
+
+
+def test_stored_session_is_used_and_never_written_back(sample_site, tmp_path):
+    state = tmp_path / "session.json"
+    state.write_text(json.dumps({"cookies": [{"name": "sid", "value": "logged-in-123", "domain": "127.0.0.1",
+                                              "path": "/", "expires": -1, "httpOnly": True, "secure": False,
+                                              "sameSite": "Lax"}], "origins": []}))
+    before = hashlib.sha256(state.read_bytes()).hexdigest()
+    s = get_settings().model_copy(update={"data_dir": tmp_path, "mobile_view": False})
+    record, folder = capture_account(account(id="trap", url=sample_site.url + "traps/cookie", session_file=state),
+                                     municipality="P", trigger=Trigger.manual, settings=s)
+    assert "sid=logged-in-123" in (folder / "page.html").read_text(encoding="utf-8")
+    assert hashlib.sha256(state.read_bytes()).hexdigest() == before
+    assert "session" not in record.account.model_dump_json() and str(state) not in record.model_dump_json()
+
+
+def test_two_views_warc_and_provenance(sample_site, tmp_path):
+    record, folder = capture(sample_site.url + "youtube/", tmp_path, mobile_view=True)
+    desktop, mobile = record.views
+    assert (desktop.name, desktop.viewport_width, desktop.is_mobile) == ("desktop", 1366, False)
+    assert (mobile.name, mobile.viewport_width, mobile.is_mobile) == ("mobile", 390, True)
+    assert "Mobile" in mobile.user_agent and "Mobile" not in desktop.user_agent
+    with Image.open(folder / "startpage-mobile.png") as shot:
+        assert shot.width == int(390 * mobile.device_scale_factor)
+    assert {"desktop.navigate", "desktop.settle", "desktop.screenshot", "mobile.screenshot"} <= set(record.timings)
+    assert record.software["chromium"] == record.browser.version and "autoconsent" in record.software
+    assert record.browser.locale == "sv-SE" and record.browser.timezone == "Europe/Stockholm"
+
+    with gzip.open(folder / "page.warc.gz", "rb") as raw, open(folder / "page.warc.gz", "rb") as f:
+        assert raw.read(8) == b"WARC/1.1"
+        records = list(ArchiveIterator(f))
+    responses = {r.rec_headers.get_header("WARC-Target-URI"): r for r in records if r.rec_type == "response"}
+    assert sample_site.url + "youtube/" in responses
+    assert any(u.endswith("img/post0.svg") for u in responses)
+    assert sum(r.rec_type == "request" for r in records) == len(responses)
+
+
+def test_a_crashed_browser_is_started_again(sample_site, tmp_path):
+    s = get_settings()
+    pool = get_pool(find_browser(s.browser_path), s.capture_concurrency, EgressPolicy(tuple(s.allowed_hosts)))
+    capture(sample_site.url + "mastodon/", tmp_path)
+    launches = pool.launches
+    pool.run(lambda browser: browser.close(), 10)  # as if Chromium had died
+    record, _ = capture(sample_site.url + "mastodon/", tmp_path)
+    assert record.status is CaptureStatus.captured and pool.launches == launches + 1
+
+
+def teardown_module():
+    close_pool()
