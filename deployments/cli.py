@@ -252,6 +252,101 @@ def demo(
 
 
 @app.command()
+def serve() -> None:
+    """Run everything on one machine until Ctrl-C: Prefect server (SQLite), embedded S3, all deployments.
+
+    With PREFECT_API_URL set, that Prefect server is used instead of a local one.
+    """
+    import os
+    import signal
+
+    from prefect import serve as prefect_serve
+    from prefect.settings import PREFECT_API_URL
+
+    from deployments.definitions import served_deployments
+
+    settings = _settings()
+    started_s3 = settings.use_embedded_s3 and _embedded().start()
+    server, started_prefect = None, False
+    api = PREFECT_API_URL.value()
+    if not api:
+        server = _local_prefect()
+        typer.echo(f"starting the Prefect server on {server.url} (SQLite, {server.home}) …")
+        started_prefect = server.start()
+        api = server.api_url
+    os.environ["PREFECT_API_URL"] = api  # also for the flow-run processes the runner starts
+    get_settings.cache_clear()
+
+    def _terminate(*_args: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, _terminate)
+    signal.signal(signal.SIGINT, _terminate)  # also when started in the background, where SIGINT is ignored
+    from prefect.settings import PREFECT_API_URL as _api, temporary_settings
+
+    with temporary_settings(updates={_api: api}):
+        typer.echo(f"Prefect UI: {api.removesuffix('/api')}  (Ctrl-C stops everything this command started)")
+        try:
+            prefect_serve(*served_deployments(settings), pause_on_shutdown=False)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            if started_s3:
+                _embedded().stop()
+            if started_prefect and server is not None:
+                server.stop()
+            typer.echo("stopped")
+
+
+@app.command("before-change")
+def before_change(
+    account: Annotated[str, typer.Argument(help="The account id in the register.")],
+    reason: Annotated[str, typer.Option(help="What is about to change.")],
+    by: Annotated[str | None, typer.Option("--by", help="Who announces the change.")] = None,
+    planned: Annotated[str | None, typer.Option(help="When the change is planned (YYYY-MM-DD).")] = None,
+    register: Annotated[Path | None, typer.Option(help="The register; default SOMEARKIV_REGISTER_PATH.")] = None,
+    wait: Annotated[float, typer.Option(help="Seconds to wait for the run to appear.")] = 90.0,
+) -> None:
+    """Announce a major change: emits the event that starts the account's 'before-major-change' run."""
+    import datetime as dt
+
+    from prefect.settings import PREFECT_API_URL
+
+    from deployments.events import emit_major_change, wait_for_triggered_runs
+    from tasks.register import read_register
+    from tasks.retention import read_retention_schedule
+
+    settings = _settings()
+    try:
+        known = read_register(register or settings.register_path, read_retention_schedule(
+            settings.retention_config).ids)
+    except ConfigError as exc:
+        raise _fail(str(exc)) from None
+    if account not in {a.id for a in known.accounts}:
+        raise _fail(f"unknown account {account!r} in {known.source}; nothing was announced")
+    if planned is not None:
+        try:
+            dt.date.fromisoformat(planned)
+        except ValueError:
+            raise _fail(f"--planned {planned!r} is not a date (YYYY-MM-DD)") from None
+    if not PREFECT_API_URL.value():
+        raise _fail("PREFECT_API_URL is not set: point it at the Prefect server that serves somearkiv "
+                    "(`somearkiv serve` prints it), e.g. export PREFECT_API_URL=http://127.0.0.1:4200/api")
+    event_id, emitted_at = emit_major_change(account, reason, by, planned)
+    typer.echo(f"announced: event {event_id} (somearkiv.major-change.announced, account {account})")
+    runs = wait_for_triggered_runs(account, emitted_at, wait)
+    if not runs:
+        raise _fail(f"no 'before-major-change' run was started within {wait:g} s. Is `somearkiv serve` or a "
+                    "Prefect worker running, with the before-major-change deployment and its trigger?", 1)
+    ui = PREFECT_API_URL.value().removesuffix("/api")
+    for run in runs:
+        typer.echo(f"flow run {run.name} ({run.id}) started, state {run.state_name}: {ui}/runs/flow-run/{run.id}")
+    if len(runs) > 1:
+        typer.secho("note: more than one deployment reacted to the event (served and prefect.yaml ones); "
+                    "keep one of them", fg=typer.colors.YELLOW)
+
+
+@app.command()
 def down() -> None:
     """Stop the embedded S3 server and the local Prefect server that the demo started."""
     typer.echo(f"S3 server: {'stopped' if _embedded().stop() else 'not running'}")

@@ -65,6 +65,12 @@ class Settings(BaseSettings):
     )
     outbound_ip: str | None = Field(default=None, description="This host's public address, for the records.")
 
+    # Operation
+    semiannual_cron: str = Field(default="0 6 1 1,7 *", description="When the half-yearly run starts (Stockholm).")
+    review_link_hours: int = Field(default=168, ge=1, le=168, description="Lifetime of links in the UI.")
+    browser_concurrency_limit: str | None = Field(
+        default=None, description="A Prefect global concurrency limit that bounds captures across workers.")
+
     keep_local: bool = Field(default=True, description="Keep a local copy of each capture in data_dir.")
     prefect_port: int = Field(default=4200, description="Port of the local Prefect server (demo, serve).")
 

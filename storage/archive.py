@@ -231,6 +231,11 @@ class Archive:
         records = [self.read_record(key) for key in self.iter_record_keys(account_id)]
         return sorted(records, key=lambda r: (r.started_at, r.capture_id))
 
+    def presigned_url(self, key: str, expires_s: int) -> str:
+        """A time-limited link to read *key* (at most 7 days, the SigV4 limit)."""
+        return self.client.generate_presigned_url("get_object", Params={"Bucket": self.bucket, "Key": key},
+                                                  ExpiresIn=min(expires_s, 7 * 24 * 3600))
+
     def download(self, key: str, dest: Path, version_id: str | None = None) -> ObjectInfo:
         """Fetch *key* to *dest*, checking its bytes against the SHA-256 it was filed with."""
         info = self.head(key, version_id)

@@ -537,7 +537,12 @@ def capture_start_page(
     requested_by: str | None = None,
 ) -> tuple[CaptureRecord, Path]:
     """Task: capture one account's start page (see capture_account)."""
+    from contextlib import nullcontext
+
+    from prefect.concurrency.sync import concurrency
     from prefect.runtime import flow_run
 
-    return capture_account(account, municipality=municipality, trigger=trigger, reason=reason,
-                           requested_by=requested_by, flow_run_id=flow_run.id)
+    limit = get_settings().browser_concurrency_limit
+    with concurrency(limit, occupy=1, strict=True) if limit else nullcontext():
+        return capture_account(account, municipality=municipality, trigger=trigger, reason=reason,
+                               requested_by=requested_by, flow_run_id=flow_run.id)

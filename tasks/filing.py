@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from somearkiv.log import get_logger
-from somearkiv.models import CaptureRecord, RetentionClass
+from somearkiv.models import CaptureRecord, CaptureStatus, RetentionClass
 from somearkiv.settings import get_settings
 from storage import Archive
+from tasks.events import emit
 
 __all__ = ["file_capture", "prepare_archive"]
 
@@ -27,9 +29,15 @@ def prepare_archive() -> str:
 def file_capture(converted: tuple[CaptureRecord, Path], retention: RetentionClass) -> tuple[CaptureRecord, Path]:
     """Task: upload every file of the capture, then its record.json; return the filed record."""
     record, folder = converted
-    archive = Archive.from_settings(get_settings(), start_embedded=False)
+    settings = get_settings()
+    archive = Archive.from_settings(settings, start_embedded=False)
     filed = archive.file_capture(record, folder, retention.lock_for(record.started_at))
     (folder / "record.json").write_text(filed.model_dump_json(indent=2), encoding="utf-8")
+    emit("capture.filed" if filed.status is CaptureStatus.captured else "capture.blocked", record.account.id,
+         capture_id=filed.capture_id, record_key=filed.record_key, trigger=filed.trigger.value, reason=filed.reason,
+         wall=filed.wall.model_dump() if filed.wall else None)
+    if not settings.keep_local:
+        shutil.rmtree(folder, ignore_errors=True)
     get_logger(account=record.account.id, capture_id=record.capture_id).info(
         "capture.filed", bucket=filed.bucket, files=len(filed.files), retention_class=retention.id,
         retain_until=filed.lock.retain_until.isoformat() if filed.lock else None,
