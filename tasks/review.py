@@ -66,7 +66,8 @@ def capture_markdown(record: CaptureRecord, links: dict[str, str], link_hours: i
     rows.append(("Webbläsare / Browser", f"Chromium {record.browser.version}, {record.browser.viewport_width}×"
                                          f"{record.browser.viewport_height}, {record.browser.locale}"))
     rows.append(("Post / Record", f"`{record.record_key}`"))
-    lines = [f"# Ögonblicksbild / Snapshot: {a.name} ({a.platform.value})", "", "| | |", "|---|---|"]
+    lines = [f"# Ögonblicksbild / Snapshot: {a.name} ({a.platform.value})", "", "| Fält / Field | Värde / Value |",
+             "|---|---|"]
     lines += [f"| {k} | {str(v).replace('|', '/')} |" for k, v in rows]
     lines += ["", f"## Filer / Files (länkarna gäller {link_hours} h / links valid {link_hours} h)", ""]
     for f in record.files:
