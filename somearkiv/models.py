@@ -40,6 +40,9 @@ __all__ = [
     "ACCOUNT_ID_PATTERN",
     "make_capture_id",
     "AccountOutcome",
+    "Confidence",
+    "MetricValue",
+    "Metrics",
     "SnapshotSummary",
 ]
 
@@ -279,6 +282,35 @@ class BlockedRequestInfo(_Model):
     reason: str
 
 
+class Confidence(StrEnum):
+    high = "high"  # counted from the platform's API
+    medium = "medium"  # read from structured data on the page (meta tags, JSON-LD)
+    low = "low"  # read from a visible counter on the page ("1,2 tn följare"), rounded by the platform
+
+
+class MetricValue(_Model):
+    """One number with how it was obtained (P4). ``value`` None means unknown, never zero."""
+
+    value: int | None = None
+    source: str = Field(description="'api:<platform>', 'page' or 'manual'")
+    read_at: dt.datetime
+    confidence: Confidence | None = None
+    unavailable: str | None = Field(default=None, description="Why there is no value, e.g. 'unavailable: 401'.")
+    detail: str | None = Field(default=None, description="What was read, e.g. '1,2 tn prenumeranter'.")
+
+
+class Metrics(_Model):
+    """Followers and written posts in the last month at one capture (policy P4)."""
+
+    followers: MetricValue
+    posts_last_month: MetricValue = Field(description="Own written posts (replies count; reposts do not).")
+    reposts_last_month: MetricValue | None = Field(default=None, description="Boosts/reposts/retweets, apart.")
+    total_posts: MetricValue | None = None
+    window_start: dt.datetime
+    window_end: dt.datetime = Field(description="The capture time: posts dated after it are not counted.")
+    window: Literal["30d", "calendar-month"] = "30d"
+
+
 class PdfaInfo(_Model):
     conformance: Literal["PDF/A-2b"] = "PDF/A-2b"
     valid: bool
@@ -315,6 +347,7 @@ class CaptureRecord(_Model):
     notes: tuple[str, ...] = Field(default=(), description="What the capture had to bound or work around.")
     files: tuple[ArchivedFile, ...] = ()
     pdfa: PdfaInfo | None = None
+    metrics: Metrics | None = None
     retention_class: str
     lock: ObjectLock | None = None
     software: dict[str, str] = Field(default_factory=dict)
