@@ -142,7 +142,8 @@ def captures(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON records.")] = False,
 ) -> None:
     """List archived captures: key, account, time, trigger, retention, files."""
-    records = _archive().list_captures(account)
+    archive = _archive()
+    records = archive.list_captures(account)
     if as_json:
         typer.echo(json.dumps([r.model_dump(mode="json") for r in records], indent=2, ensure_ascii=False))
         return
@@ -151,7 +152,7 @@ def captures(
         return
     for r in records:
         lock = r.lock
-        hold = "legal hold" if lock and lock.legal_hold else "no hold"
+        hold = "legal hold" if archive.head(r.record_key).legal_hold else "no hold"  # as it is now
         until = f"{lock.mode.value} until {lock.retain_until:%Y-%m-%d}" if lock else "no lock"
         typer.echo(f"{r.record_key}\n    account={r.account.id} platform={r.account.platform.value} "
                    f"captured={r.started_at:%Y-%m-%d %H:%M:%S}Z trigger={r.trigger.value} "
@@ -178,6 +179,69 @@ def get(
     except ClientError as exc:
         raise _fail(f"{key}: {exc.response['Error'].get('Message') or exc.response['Error']['Code']}") from None
     typer.echo(f"{output}: {info.size} bytes, sha256 {info.sha256} verified")
+
+
+@app.command()
+def hold(
+    target: Annotated[str, typer.Argument(help="An account id, a capture id (<account>/<time>-<trigger>) or a key.")],
+    reason: Annotated[str, typer.Option(help="Why (kept in the audit trail).")],
+    release: Annotated[bool, typer.Option("--release", help="Lift the hold instead of placing it.")] = False,
+    by: Annotated[str | None, typer.Option("--by", help="Who decides.")] = None,
+) -> None:
+    """Place (or lift) a legal hold on whole captures: nothing held can be disposed of."""
+    from tasks.holds import HoldRefused, captures_for, set_hold
+    from tasks.retention import read_retention_schedule
+
+    settings = _settings()
+    archive = _archive()
+    records = captures_for(archive, target)
+    if not records:
+        raise _fail(f"no filed capture matches {target!r}")
+    schedule = read_retention_schedule(settings.retention_config)
+    failed = False
+    for record in records:
+        try:
+            count = set_hold(archive, schedule, record, not release, reason, by)
+            typer.echo(f"{'released' if release else 'held'}: {record.capture_id} ({count} objects)")
+        except HoldRefused as exc:
+            typer.secho(f"refused: {exc}", err=True, fg=typer.colors.RED)
+            failed = True
+    raise typer.Exit(1 if failed else 0)
+
+
+@app.command()
+def fixity(
+    account: Annotated[str | None, typer.Option("--account", "-a", help="Only this account.")] = None,
+    sample: Annotated[float, typer.Option(help="Share to check (1 = all; 0.25 = a rotating quarter).")] = 1.0,
+) -> None:
+    """Re-read archived objects and compare with their records now (the verify-fixity flow)."""
+    from flows.fixity import verify_fixity
+
+    state = verify_fixity(sample_share=sample, account_id=account, return_state=True)
+    problems = state.result(raise_on_failure=False)
+    if state.is_failed():
+        typer.secho(state.message or "fixity check failed", err=True, fg=typer.colors.RED)
+        for p in problems if isinstance(problems, list) else []:
+            typer.echo(f"  {p.status:9} {p.key} (version {p.version_id}) {p.detail or ''}")
+        raise typer.Exit(3)
+    typer.echo(state.message)
+
+
+@app.command()
+def audit(
+    account: Annotated[str | None, typer.Option("--account", "-a", help="Only this account.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON lines.")] = False,
+) -> None:
+    """The audit trail: captures, holds, releases, fixity checks, disposal reviews and deletions."""
+    for event in _archive().read_audit():
+        if account and event.account_id != account:
+            continue
+        if as_json:
+            typer.echo(event.model_dump_json())
+        else:
+            people = ", ".join(a.removeprefix("person:") for a in event.agents if a.startswith("person:"))
+            typer.echo(f"{event.event_datetime:%Y-%m-%d %H:%M:%S}Z {event.event_type:17} {event.outcome:8} "
+                       f"{event.detail}" + (f" [{people}]" if people else ""))
 
 
 # -- services ---------------------------------------------------------------------------------

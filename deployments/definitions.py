@@ -9,7 +9,9 @@ from prefect.schedules import Cron
 from somearkiv.settings import Settings
 
 __all__ = [
+    "FIXITY_CRON",
     "MAJOR_CHANGE_EVENT",
+    "PRUNE_CRON",
     "SERVE_SUFFIX",
     "TIMEZONE",
     "account_resource_id",
@@ -20,6 +22,8 @@ __all__ = [
 
 TIMEZONE = "Europe/Stockholm"
 MAJOR_CHANGE_EVENT = "somearkiv.major-change.announced"
+FIXITY_CRON = "0 3 2 * *"  # the 2nd of every month, 03:00
+PRUNE_CRON = "0 7 15 * *"  # the 15th of every month, 07:00: the archivist answers in the UI
 SERVE_SUFFIX = "-serve"  # served deployments must not overwrite the prefect.yaml ones of the same flow
 
 
@@ -51,6 +55,8 @@ def served_deployments(settings: Settings) -> list:
     """Everything `somearkiv serve` runs in one process."""
     from prefect.deployments.runner import EntrypointType
 
+    from flows.disposal import prune_expired
+    from flows.fixity import verify_fixity
     from flows.snapshot import before_major_change, snapshot_accounts
 
     module = EntrypointType.MODULE_PATH  # runs from any working directory: the flows are installed
@@ -68,6 +74,20 @@ def served_deployments(settings: Settings) -> list:
             name="before-major-change" + SERVE_SUFFIX,
             description="Ögonblicksbild of one account before a major change (event or the Run form).",
             triggers=[major_change_trigger()],
+            tags=["somearkiv"],
+        ),
+        verify_fixity.to_deployment(
+            entrypoint_type=module,
+            name="verify-fixity" + SERVE_SUFFIX,
+            description="Re-read every archived object and compare with its record (monthly).",
+            schedules=[Cron(FIXITY_CRON, timezone=TIMEZONE)],
+            tags=["somearkiv"],
+        ),
+        prune_expired.to_deployment(
+            entrypoint_type=module,
+            name="prune-expired" + SERVE_SUFFIX,
+            description="Propose expired 'gallras' captures for disposal; waits for the archivist's approval.",
+            schedules=[Cron(PRUNE_CRON, timezone=TIMEZONE)],
             tags=["somearkiv"],
         ),
     ]

@@ -40,6 +40,8 @@ __all__ = [
     "ACCOUNT_ID_PATTERN",
     "make_capture_id",
     "AccountOutcome",
+    "AuditEvent",
+    "FixityResult",
     "Confidence",
     "MetricValue",
     "Metrics",
@@ -167,9 +169,9 @@ class RetentionClass(_Model):
     ihp_row: str = Field(description="The row of the informationshanteringsplan it implements.")
     decision: DecisionRef
     action: RetentionAction
-    period_days: int | None = Field(default=None, gt=0, description="gallringsfrist, for gallras.")
+    period_days: float | None = Field(default=None, gt=0, description="gallringsfrist, for gallras.")
     lock_mode: LockMode = LockMode.GOVERNANCE
-    lock_days: int | None = Field(
+    lock_days: float | None = Field(
         default=None,
         gt=0,
         description="For bevaras: how long the S3 retention date is set ahead; the legal hold keeps it after.",
@@ -403,3 +405,33 @@ class SnapshotSummary(_Model):
     @property
     def blocked(self) -> tuple[AccountOutcome, ...]:
         return tuple(o for o in self.outcomes if o.status is CaptureStatus.blocked)
+
+
+class AuditEvent(_Model):
+    """One entry of the append-only audit trail, in PREMIS terms (eventType, dateTime, outcome, ...).
+
+    Filed as its own locked JSON object under audit/ and emitted as a Prefect event
+    ``somearkiv.<event_type>``.
+    """
+
+    event_id: str
+    event_type: Literal["capture", "hold", "release", "fixity-check", "disposal-review", "deletion",
+                        "disposal-protocol"]
+    event_datetime: dt.datetime
+    outcome: Literal["success", "failure", "warning"]
+    detail: str
+    account_id: str | None = None
+    objects: tuple[str, ...] = Field(default=(), description="Keys (with ?versionId=...) the event is about.")
+    agents: tuple[str, ...] = Field(default=(), description="The software, and the person where one acted.")
+    data: dict = Field(default_factory=dict)
+
+
+class FixityResult(_Model):
+    """One object checked against the SHA-256 its capture record says it was filed with."""
+
+    key: str
+    version_id: str | None
+    expected_sha256: str
+    status: Literal["ok", "mismatch", "missing", "replaced"]
+    actual_sha256: str | None = None
+    detail: str | None = None

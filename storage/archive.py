@@ -24,7 +24,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from somearkiv import __version__
-from somearkiv.models import CaptureRecord, CaptureStatus, ObjectLock
+from somearkiv.models import AuditEvent, CaptureRecord, CaptureStatus, FixityResult, ObjectLock
 from somearkiv.settings import Settings
 from storage.embedded import EmbeddedS3
 
@@ -33,13 +33,17 @@ __all__ = [
     "ArchiveError",
     "FixityError",
     "ObjectInfo",
+    "AUDIT_PREFIX",
     "CAPTURES_PREFIX",
+    "PROTOCOL_PREFIX",
     "RECORD_NAME",
     "capture_prefix",
 ]
 
 CAPTURES_PREFIX = "captures/"
 BLOCKED_PREFIX = "blocked/"  # evidence of walls: kept, but never taken for an ögonblicksbild
+AUDIT_PREFIX = "audit/"  # the append-only audit trail, one locked object per event
+PROTOCOL_PREFIX = "gallringsprotokoll/"  # disposal records: kept permanently
 RECORD_NAME = "record.json"
 
 
@@ -231,6 +235,91 @@ class Archive:
         records = [self.read_record(key) for key in self.iter_record_keys(account_id)]
         return sorted(records, key=lambda r: (r.started_at, r.capture_id))
 
+    # -- the audit trail, documents ---------------------------------------------------------------
+
+    def file_audit(self, event: AuditEvent, lock: ObjectLock) -> str:
+        """File one audit event as its own locked object; return its key."""
+        when = event.event_datetime.astimezone(dt.UTC)
+        key = (f"{AUDIT_PREFIX}{when:%Y/%m/%d}/{when:%Y-%m-%dT%H%M%S.%fZ}-{event.event_type}-"
+               f"{event.event_id[:8]}.json")
+        body = event.model_dump_json().encode()
+        self._put(key, body, hashlib.sha256(body).hexdigest(), "application/json",
+                  {"event-type": event.event_type, "account": event.account_id or "", "origin": "upprattad"}, lock)
+        return key
+
+    def read_audit(self, prefix: str = AUDIT_PREFIX) -> list[AuditEvent]:
+        events = []
+        for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix):
+            for obj in page.get("Contents", []):
+                body = self.client.get_object(Bucket=self.bucket, Key=obj["Key"])["Body"].read()
+                events.append(AuditEvent.model_validate_json(body))
+        return sorted(events, key=lambda e: e.event_datetime)
+
+    def file_document(self, key: str, body: bytes, media_type: str, lock: ObjectLock,
+                      metadata: dict[str, str] | None = None) -> str | None:
+        """File a document of the archive's own (a disposal protocol) once, locked; return its version."""
+        return self._put(key, body, hashlib.sha256(body).hexdigest(), media_type,
+                         {"origin": "upprattad", **(metadata or {})}, lock)
+
+    # -- objects of a capture: holds, fixity, disposal -------------------------------------------
+
+    def capture_objects(self, record: CaptureRecord) -> list[tuple[str, str | None]]:
+        """(key, version id) of every object filed for *record*: its files and its record.json."""
+        objects = [(f.key, f.version_id) for f in record.files if f.key]
+        versions = self.client.list_object_versions(Bucket=self.bucket, Prefix=record.record_key)
+        objects += [(v["Key"], v["VersionId"]) for v in versions.get("Versions", []) if v["Key"] == record.record_key]
+        return objects
+
+    def set_legal_hold(self, key: str, version_id: str | None, on: bool) -> None:
+        kwargs = {"Bucket": self.bucket, "Key": key, "LegalHold": {"Status": "ON" if on else "OFF"}}
+        if version_id:
+            kwargs["VersionId"] = version_id
+        self.client.put_object_legal_hold(**kwargs)
+
+    def check_fixity(self, key: str, version_id: str | None, sha256: str) -> FixityResult:
+        """Re-read one filed version and compare with *sha256*; also notice a newer version over it."""
+        kwargs = {"Bucket": self.bucket, "Key": key}
+        if version_id:
+            kwargs["VersionId"] = version_id
+        result = {"key": key, "version_id": version_id, "expected_sha256": sha256}
+        try:
+            body = self.client.get_object(**kwargs)["Body"]
+            digest = hashlib.sha256()
+            for chunk in body.iter_chunks(1 << 20):
+                digest.update(chunk)
+        except ClientError as exc:
+            if _missing(exc):
+                return FixityResult(**result, status="missing", detail="the filed version is gone")
+            raise
+        if digest.hexdigest() != sha256:
+            return FixityResult(**result, status="mismatch", actual_sha256=digest.hexdigest())
+        if version_id:
+            try:
+                current = self.client.head_object(Bucket=self.bucket, Key=key).get("VersionId")
+            except ClientError as exc:
+                if not _missing(exc):
+                    raise
+                current = None  # hidden behind a delete marker
+            if current != version_id:
+                return FixityResult(**result, status="replaced", actual_sha256=digest.hexdigest(),
+                                    detail=f"the current version is {current or 'a delete marker'}, "
+                                           "not the filed one (which is intact)")
+        return FixityResult(**result, status="ok", actual_sha256=digest.hexdigest())
+
+    def delete_version(self, key: str, version_id: str, bypass_governance: bool = False) -> None:
+        """Delete exactly one version (the disposal flow's only way to remove anything)."""
+        self.client.delete_object(Bucket=self.bucket, Key=key, VersionId=version_id,
+                                  BypassGovernanceRetention=bypass_governance)
+
+    def version_exists(self, key: str, version_id: str) -> bool:
+        try:
+            self.client.head_object(Bucket=self.bucket, Key=key, VersionId=version_id)
+            return True
+        except ClientError as exc:
+            if _missing(exc) or exc.response["Error"]["Code"] in ("400", "405", "MethodNotAllowed"):
+                return False
+            raise
+
     def presigned_url(self, key: str, expires_s: int) -> str:
         """A time-limited link to read *key* (at most 7 days, the SigV4 limit)."""
         return self.client.generate_presigned_url("get_object", Params={"Bucket": self.bucket, "Key": key},
@@ -261,6 +350,10 @@ class Archive:
             if os.path.exists(tmp):
                 os.unlink(tmp)
         return info
+
+
+def _missing(exc: ClientError) -> bool:
+    return exc.response["Error"]["Code"] in ("NoSuchKey", "NoSuchVersion", "404", "NotFound")
 
 
 def _b64_to_hex(value: str | None) -> str | None:

@@ -12,6 +12,7 @@ from somearkiv.log import get_logger
 from somearkiv.models import CaptureRecord, CaptureStatus, RetentionClass
 from somearkiv.settings import get_settings
 from storage import Archive
+from tasks.audit import record_event
 from tasks.events import emit
 
 __all__ = ["file_capture", "prepare_archive"]
@@ -36,6 +37,11 @@ def file_capture(converted: tuple[CaptureRecord, Path], retention: RetentionClas
     emit("capture.filed" if filed.status is CaptureStatus.captured else "capture.blocked", record.account.id,
          capture_id=filed.capture_id, record_key=filed.record_key, trigger=filed.trigger.value, reason=filed.reason,
          wall=filed.wall.model_dump() if filed.wall else None)
+    record_event(archive, "capture", "success" if filed.status is CaptureStatus.captured else "warning",
+                 f"{filed.capture_id} filed ({filed.status.value}, trigger {filed.trigger.value})",
+                 account_id=record.account.id, person=filed.requested_by,
+                 objects=[f"{f.key}?versionId={f.version_id}" for f in filed.files],
+                 data={"capture_id": filed.capture_id, "record_key": filed.record_key})
     if not settings.keep_local:
         shutil.rmtree(folder, ignore_errors=True)
     get_logger(account=record.account.id, capture_id=record.capture_id).info(

@@ -27,7 +27,7 @@ from somearkiv.fixity import sha256_file
 from somearkiv.log import get_logger
 from somearkiv.models import ArchivedFile, CaptureRecord, CaptureStatus, FileRole, PdfaInfo
 
-__all__ = ["MAX_PAGE_SIDE_PT", "PdfaConversionError", "convert_to_pdfa", "make_archival_pdf", "xmp_fields"]
+__all__ = ["MAX_PAGE_SIDE_PT", "PdfaConversionError", "convert_to_pdfa", "make_archival_pdf", "write_pdfa", "xmp_fields"]
 
 MAX_PAGE_SIDE_PT = 14400
 _BASE_DPI = 96
@@ -91,9 +91,11 @@ def _stockholm() -> dt.tzinfo:
     return ZoneInfo("Europe/Stockholm")
 
 
-def make_archival_pdf(png: Path, out: Path, record: CaptureRecord) -> PdfaInfo:
-    """Write *png* as PDF/A-2b to *out*, validated, read back and compared; return what was checked."""
-    png_sha256 = sha256_file(png)
+def write_pdfa(png: Path, out: Path, xmp: dict[str, object]) -> PdfaInfo:
+    """Write *png* as one-page PDF/A-2b to *out* with the *xmp* fields; validated, read back, compared.
+
+    xmp must hold 'dc:identifier': the read-back check looks for it.
+    """
     with Image.open(png) as image:
         if image.mode not in ("RGB", "L"):
             raise PdfaConversionError(f"screenshot has mode {image.mode}; an RGB PNG without alpha is expected")
@@ -105,25 +107,30 @@ def make_archival_pdf(png: Path, out: Path, record: CaptureRecord) -> PdfaInfo:
             del pdf.trailer.ID
         pikepdf.pdfa.prepare(pdf, _FLAVOUR)
         with pdf.open_metadata(set_pikepdf_as_editor=False, update_docinfo=True) as meta:
-            for key, value in xmp_fields(record, png_sha256).items():
+            for key, value in xmp.items():
                 meta[key] = value
         try:
             report = pikepdf.pdfa.save(pdf, out, _FLAVOUR, repair=False, deterministic_id=True)
         except pikepdf.pdfa.PdfaError as exc:
             findings = [f"{f.rule} {f.where}: {f.message}" for f in exc.report.findings]
             raise PdfaConversionError("PDF/A validation failed: " + "; ".join(findings)) from exc
-    pages = _read_back(out, png, record)
+    pages = _read_back(out, png, str(xmp["dc:identifier"]))
     return PdfaInfo(valid=True, validator=f"pikepdf {pikepdf.__version__} ({report.flavour})",
                     findings=tuple(f"{f.rule}: {f.message}" for f in report.findings), pages=pages)
 
 
-def _read_back(pdf_path: Path, png: Path, record: CaptureRecord) -> int:
+def make_archival_pdf(png: Path, out: Path, record: CaptureRecord) -> PdfaInfo:
+    """The capture's startpage.pdf: *png* as PDF/A-2b with metadata derived from *record*."""
+    return write_pdfa(png, out, xmp_fields(record, sha256_file(png)))
+
+
+def _read_back(pdf_path: Path, png: Path, identifier: str) -> int:
     """Open the written file with pypdf and pikepdf and check it says and shows what it should."""
     reader = pypdf.PdfReader(pdf_path)
     if len(reader.pages) != 1:
         raise PdfaConversionError(f"expected 1 page, pypdf reads {len(reader.pages)}")
     xmp = reader.xmp_metadata
-    if xmp is None or xmp.dc_identifier != record.capture_id:
+    if xmp is None or xmp.dc_identifier != identifier:
         raise PdfaConversionError("the XMP metadata did not survive the round trip")
     box = reader.pages[0].mediabox
     if max(float(box.width), float(box.height)) > MAX_PAGE_SIDE_PT:

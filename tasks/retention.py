@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from functools import lru_cache
 from pathlib import Path
 
 from prefect import task
 from pydantic import BaseModel, ConfigDict, model_validator
 
-from somearkiv.models import RetentionClass
+from somearkiv.models import LockMode, ObjectLock, RetentionAction, RetentionClass
 from somearkiv.yamlfile import load_model
 
-__all__ = ["RetentionSchedule", "load_retention_schedule", "read_retention_schedule"]
+__all__ = ["RetentionSchedule", "cached_schedule", "load_retention_schedule", "read_retention_schedule"]
 
 
 class RetentionSchedule(BaseModel):
@@ -41,10 +43,23 @@ class RetentionSchedule(BaseModel):
     def ids(self) -> frozenset[str]:
         return frozenset(c.id for c in self.classes)
 
+    def permanent_lock(self, now: dt.datetime) -> ObjectLock:
+        """The lock for the archive's own permanent records (audit trail, disposal protocols)."""
+        for c in self.classes:
+            if c.action is RetentionAction.bevaras:
+                return c.lock_for(now)
+        return ObjectLock(mode=LockMode.GOVERNANCE, retain_until=now + dt.timedelta(days=3650), legal_hold=True)
+
 
 def read_retention_schedule(path: Path) -> RetentionSchedule:
     schedule, _node = load_model(Path(path), RetentionSchedule)
     return schedule
+
+
+@lru_cache(maxsize=4)
+def cached_schedule(path: str, mtime: float) -> RetentionSchedule:
+    """read_retention_schedule, read again only when the file changes (pass its mtime)."""
+    return read_retention_schedule(Path(path))
 
 
 @task(name="load-retention-schedule")

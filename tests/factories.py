@@ -38,3 +38,19 @@ def record(started_at: dt.datetime | None = None, trigger: Trigger = Trigger.man
         retention_class=acc.retention_class, software={"somearkiv": "0.1.0"},
     )
     return CaptureRecord(**{**values, **overrides})
+
+
+def capture_files(folder, started_at: dt.datetime, content: bytes = b"<html>Perstorp</html>", **overrides):
+    """A small capture on disk (a PNG-ish file and the HTML) and its record, ready to be filed."""
+    from somearkiv.fixity import sha256_file
+    from somearkiv.models import ArchivedFile, FileRole
+
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "page.html").write_bytes(content)
+    (folder / "startpage.png").write_bytes(b"\x89PNG fake " + content)
+    files = tuple(
+        ArchivedFile(name=name, role=role, media_type=mt, size=(folder / name).stat().st_size,
+                     sha256=sha256_file(folder / name))
+        for name, role, mt in [("startpage.png", FileRole.screenshot, "image/png"),
+                               ("page.html", FileRole.dom, "text/html; charset=utf-8")])
+    return record(started_at=started_at, files=files, **overrides), folder

@@ -10,27 +10,17 @@ import json
 import pytest
 from botocore.exceptions import ClientError
 
-from somearkiv.fixity import sha256_file
-from somearkiv.models import ArchivedFile, FileRole, LockMode, ObjectLock
+from somearkiv.models import LockMode, ObjectLock
 from storage import Archive, ArchiveError, FixityError
 
-from .factories import account, record
+from .factories import account, capture_files
 
 LOCK = ObjectLock(mode=LockMode.GOVERNANCE, retain_until=dt.datetime.now(dt.UTC) + dt.timedelta(days=30),
                   legal_hold=True)
 
 
 def captured(tmp_path, started_at, content=b"<html>Perstorp</html>"):
-    folder = tmp_path / "capture"
-    folder.mkdir(exist_ok=True)
-    (folder / "page.html").write_bytes(content)
-    (folder / "startpage.png").write_bytes(b"\x89PNG fake " + content)
-    files = tuple(
-        ArchivedFile(name=name, role=role, media_type=mt, size=(folder / name).stat().st_size,
-                     sha256=sha256_file(folder / name))
-        for name, role, mt in [("startpage.png", FileRole.screenshot, "image/png"),
-                               ("page.html", FileRole.dom, "text/html; charset=utf-8")])
-    return record(started_at=started_at, files=files, account=account(name="Perstorps kommun – Åby")), folder
+    return capture_files(tmp_path / "capture", started_at, content, account=account(name="Perstorps kommun – Åby"))
 
 
 def test_filed_objects_carry_checksum_lock_and_metadata(archive: Archive, tmp_path):

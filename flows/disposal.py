@@ -1,0 +1,77 @@
+"""prune_expired: disposal (gallring) of expired captures, only with an archivist's approval (P8)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from prefect import flow, task
+from prefect.cache_policies import NO_CACHE
+from prefect.states import Completed, State
+from pydantic import Field
+
+from flows.approval import Answer, AskRecord, ask_person
+from tasks.disposal import Candidate, dispose, file_protocol, find_expired, show_candidates
+
+__all__ = ["DisposalApproval", "prune_expired", "approved_candidates"]
+
+
+class DisposalApproval(Answer):
+    """The archivist's answer: nothing is disposed of unless it says so."""
+
+    decision: Literal["approve-all", "approve-selected", "reject"] = Field(
+        default="reject", description="Godkänn alla / godkänn valda / avslå – approve all, selected, or reject")
+    selected: list[str] = Field(default_factory=list,
+                                description="Capture ids to dispose of, with 'approve-selected'")
+
+
+def approved_candidates(candidates: list[Candidate], answer: DisposalApproval | None) -> list[Candidate]:
+    if answer is None or answer.decision == "reject":
+        return []
+    if answer.decision == "approve-all":
+        return candidates
+    return [c for c in candidates if c.capture_id in set(answer.selected)]
+
+
+@task(name="record-disposal-review", cache_policy=NO_CACHE)
+def record_review(asked: AskRecord, candidates: list[Candidate], approved: list[Candidate]) -> None:
+    from somearkiv.settings import get_settings
+    from storage import Archive
+    from tasks.audit import record_event
+
+    outcome = "timed out" if asked.timed_out else (asked.answer or {}).get("decision", "?")
+    record_event(Archive.from_settings(get_settings(), start_embedded=False), "disposal-review",
+                 "success" if approved else "warning",
+                 f"disposal review {outcome}: {len(approved)} of {len(candidates)} captures approved",
+                 person=asked.answered_by,
+                 data={"review": asked.model_dump(mode="json"), "proposed": [c.capture_id for c in candidates],
+                       "approved": [c.capture_id for c in approved]})
+
+
+@flow(name="prune-expired")
+def prune_expired(approval_timeout_s: int = 7 * 24 * 3600, poll_interval_s: int = 10) -> State:
+    """Propose expired 'gallras' captures, wait for the archivist, dispose of what is approved.
+
+    approval_timeout_s: how long the run waits for the answer; then nothing is deleted.
+    """
+    candidates = find_expired()
+    if not candidates:
+        return Completed(message="nothing has passed its gallringsfrist")
+    show_candidates(candidates)
+    answer, asked = ask_person(
+        DisposalApproval,
+        sv=f"{len(candidates)} ögonblicksbilder har passerat sin gallringsfrist (se tabellen "
+           "'disposal-candidates'). Godkänn gallring av alla, av valda (ange capture-id), eller avslå.",
+        en=f"{len(candidates)} captures have passed their retention period (see the 'disposal-candidates' "
+           "table). Approve disposal of all, of selected ones (list capture ids), or reject.",
+        timeout_s=approval_timeout_s, poll_interval_s=poll_interval_s, key="gallring",
+        selected=[c.capture_id for c in candidates],
+    )
+    approved = approved_candidates(candidates, answer)
+    record_review(asked, candidates, approved)
+    if not approved:
+        why = "the review timed out" if asked.timed_out else "the archivist rejected it"
+        return Completed(message=f"nothing disposed of: {why}")
+    disposed = dispose(approved, asked.answered_by or "?", (asked.answer or {}).get("comment", ""))
+    keys = file_protocol(approved, disposed, asked.model_dump(mode="json"))
+    return Completed(message=f"{len(approved)} captures disposed of ({len(disposed)} object versions); "
+                             f"gallringsprotokoll {keys['json']}")

@@ -1,0 +1,41 @@
+"""Legal holds on whole captures, placed and lifted with a reason that goes into the audit trail."""
+
+from __future__ import annotations
+
+from somearkiv.models import CaptureRecord, RetentionAction
+from storage import Archive
+from tasks.audit import record_event
+from tasks.retention import RetentionSchedule
+
+__all__ = ["HoldRefused", "captures_for", "set_hold"]
+
+
+class HoldRefused(Exception):
+    pass
+
+
+def captures_for(archive: Archive, target: str) -> list[CaptureRecord]:
+    """The captures *target* names: an account id, a capture id, or any key inside a capture."""
+    key = target.removeprefix("captures/")
+    account = key.split("/")[0]
+    records = archive.list_captures(account)
+    if "/" not in key:
+        return records
+    capture_id = "/".join(key.split("/")[:2])
+    return [r for r in records if r.capture_id == capture_id]
+
+
+def set_hold(archive: Archive, schedule: RetentionSchedule, record: CaptureRecord, on: bool, reason: str,
+             person: str | None) -> int:
+    """Place (on) or lift a legal hold on every object of *record*; return how many objects."""
+    if not on and schedule.get(record.retention_class).action is RetentionAction.bevaras:
+        raise HoldRefused(f"{record.capture_id} is in class {record.retention_class!r} (bevaras): its legal hold "
+                          "is what keeps it permanently and is not lifted")
+    objects = archive.capture_objects(record)
+    for key, version in objects:
+        archive.set_legal_hold(key, version, on)
+    record_event(archive, "hold" if on else "release", "success",
+                 f"{'legal hold placed on' if on else 'legal hold lifted from'} {record.capture_id}: {reason}",
+                 account_id=record.account.id, objects=[f"{k}?versionId={v}" for k, v in objects], person=person,
+                 data={"reason": reason, "capture_id": record.capture_id})
+    return len(objects)

@@ -1,0 +1,204 @@
+"""Retention, legal holds, fixity and disposal only by decision, against a real SeaweedFS."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import textwrap
+import threading
+import time
+
+import pikepdf.pdfa
+import pytest
+from botocore.exceptions import ClientError
+from typer.testing import CliRunner
+
+from deployments.cli import app
+from flows.disposal import prune_expired
+from flows.fixity import verify_fixity
+from somearkiv.models import RetentionAction
+from somearkiv.settings import get_settings
+from storage import PROTOCOL_PREFIX, Archive
+from tasks.retention import read_retention_schedule
+
+from .factories import account, capture_files, record
+from .test_operations import _resume_when_paused
+
+SHORT = 4  # seconds of gallringsfrist in these tests
+
+
+@pytest.fixture
+def schedule_file(tmp_path, monkeypatch):
+    """A retention schedule with a very short gallringsfrist, as the settings' retention config."""
+    path = tmp_path / "retention.yaml"
+    path.write_text(textwrap.dedent(f"""\
+        default_class: bevaras
+        classes:
+          - id: bevaras
+            name: Bevaras
+            ihp_row: "Sociala medier / ögonblicksbild"
+            decision: {{body: Kommunstyrelsen, date: 2024-01-15, paragraph: "§ 12"}}
+            action: bevaras
+            lock_days: 30
+            legal_hold: true
+          - id: kort
+            name: Kampanjkonto – gallras
+            ihp_row: "Sociala medier / kampanjkonton"
+            decision: {{body: Kommunstyrelsen, date: 2024-01-15, paragraph: "§ 13"}}
+            action: gallras
+            period_days: {SHORT / 86400}
+            lock_mode: COMPLIANCE
+        """), encoding="utf-8")
+    monkeypatch.setenv("SOMEARKIV_RETENTION_CONFIG", str(path))
+    get_settings.cache_clear()
+    yield read_retention_schedule(path)
+    get_settings.cache_clear()
+
+
+def file(archive: Archive, schedule, tmp_path, account_id: str, klass: str, second: int = 0):
+    started = dt.datetime.now(dt.UTC).replace(microsecond=0) + dt.timedelta(seconds=second)
+    acc = account(id=account_id, retention_class=klass)
+    rec, folder = capture_files(tmp_path / f"{account_id}-{second}", started, account=acc,
+                                content=f"<html>{account_id} {second}</html>".encode())
+    return archive.file_capture(rec, folder, schedule.get(klass).lock_for(started))
+
+
+def test_locks_follow_the_class_and_hold_against_the_pipelines_own_credentials(archive, schedule_file, tmp_path):
+    kept = file(archive, schedule_file, tmp_path, "lock-bevaras", "bevaras")
+    short = file(archive, schedule_file, tmp_path, "lock-kort", "kort")
+    assert schedule_file.get("bevaras").action is RetentionAction.bevaras
+    for filed, hold, mode in ((kept, True, "GOVERNANCE"), (short, False, "COMPLIANCE")):
+        for f in filed.files:
+            info = archive.head(f.key, f.version_id)
+            assert info.legal_hold is hold and info.lock_mode == mode
+            with pytest.raises(ClientError):  # not even with the governance bypass
+                archive.delete_version(f.key, f.version_id, bypass_governance=True)
+    png = short.file("startpage.png")
+    with pytest.raises(ClientError):  # nor can the date be brought forward
+        archive.client.put_object_retention(Bucket=archive.bucket, Key=png.key, VersionId=png.version_id,
+                                            Retention={"Mode": "COMPLIANCE",
+                                                       "RetainUntilDate": dt.datetime.now(dt.UTC)})
+    assert archive.version_exists(png.key, png.version_id)
+
+
+def _run_disposal(api_url: str, answer: dict | None, timeout_s: int = 120):
+    if answer is not None:
+        threading.Thread(target=_resume_when_paused, args=(api_url, answer), daemon=True).start()
+    return prune_expired(approval_timeout_s=timeout_s, poll_interval_s=1, return_state=True)
+
+
+def test_disposal_deletes_exactly_what_the_archivist_approved(prefect_server, archive, schedule_file, tmp_path):
+    from prefect.settings import PREFECT_API_URL
+
+    approved = file(archive, schedule_file, tmp_path, "gallra-a", "kort")
+    not_chosen = file(archive, schedule_file, tmp_path, "gallra-b", "kort")
+    kept = file(archive, schedule_file, tmp_path, "gallra-bevaras", "bevaras")
+    held = file(archive, schedule_file, tmp_path, "gallra-held", "kort")
+    result = CliRunner().invoke(app, ["hold", "gallra-held", "--reason", "begäran om utlämnande", "--by", "Jurist"])
+    assert result.exit_code == 0, result.output
+    time.sleep(SHORT + 1)
+
+    # rejected: nothing is deleted
+    state = _run_disposal(PREFECT_API_URL.value(), {"answered_by": "Arkivarie", "decision": "reject"})
+    assert state.is_completed() and "rejected" in state.message
+    # timed out: nothing is deleted
+    state = _run_disposal(PREFECT_API_URL.value(), None, timeout_s=3)
+    assert "timed out" in state.message
+    for filed in (approved, not_chosen, kept, held):
+        assert all(archive.version_exists(f.key, f.version_id) for f in filed.files)
+
+    # approved, one capture of the two proposed
+    state = _run_disposal(PREFECT_API_URL.value(), {"answered_by": "Arkivarie Berg", "decision": "approve-selected",
+                                                    "selected": [approved.capture_id],
+                                                    "comment": "enligt KS § 13"})
+    assert state.is_completed(), state.message
+    assert "1 captures disposed of" in state.message
+    assert not any(archive.version_exists(f.key, f.version_id) for f in approved.files)
+    left = archive.client.list_object_versions(Bucket=archive.bucket, Prefix=f"captures/{approved.capture_id}/")
+    assert not left.get("Versions") and not left.get("DeleteMarkers")  # the record.json too; no markers
+    assert approved.capture_id not in {r.capture_id for r in archive.list_captures("gallra-a")}
+    for filed in (not_chosen, kept, held):
+        assert all(archive.version_exists(f.key, f.version_id) for f in filed.files)
+
+    # the protocol: JSON and PDF/A, permanent, naming the approver, the decision and every version
+    keys = [o["Key"] for o in archive.client.list_objects_v2(Bucket=archive.bucket,
+                                                             Prefix=PROTOCOL_PREFIX).get("Contents", [])]
+    [json_key] = [k for k in keys if k.endswith(".json") and k.split("/")[-1] >= "2000"][-1:]
+    protocol = json.loads(archive.client.get_object(Bucket=archive.bucket, Key=json_key)["Body"].read())
+    assert protocol["review"]["answered_by"] == "Arkivarie Berg"
+    assert protocol["all_verified_gone"] is True
+    assert [c["capture_id"] for c in protocol["captures"]] == [approved.capture_id]
+    assert protocol["captures"][0]["decision"]["paragraph"] == "§ 13"
+    disposed = {(d["key"], d["version_id"]) for d in protocol["disposed"]}
+    assert {(f.key, f.version_id) for f in approved.files} <= disposed
+    assert archive.head(json_key).legal_hold
+    pdf_key = json_key.replace(".json", ".pdf")
+    archive.download(pdf_key, tmp_path / "protocol.pdf")
+    assert pikepdf.pdfa.validate_written(tmp_path / "protocol.pdf", "2b").passed
+
+    trail = [e for e in archive.read_audit() if e.event_datetime > approved.filed_at]
+    kinds = [e.event_type for e in trail]
+    assert {"hold", "disposal-review", "deletion", "disposal-protocol"} <= set(kinds)
+    [deletion] = [e for e in trail if e.event_type == "deletion"]
+    assert deletion.account_id == "gallra-a" and "person:Arkivarie Berg" in deletion.agents
+    assert [e for e in trail if e.event_type == "hold"][0].data["reason"] == "begäran om utlämnande"
+
+
+def test_hold_release_is_refused_for_bevaras_and_recorded(archive, schedule_file, tmp_path):
+    kept = file(archive, schedule_file, tmp_path, "hold-bevaras", "bevaras")
+    short = file(archive, schedule_file, tmp_path, "hold-kort", "kort")
+    runner = CliRunner()
+    placed = runner.invoke(app, ["hold", short.capture_id, "--reason", "tvist", "--by", "Jurist"])
+    assert placed.exit_code == 0 and "held: " + short.capture_id in placed.output
+    assert all(archive.head(k, v).legal_hold for k, v in archive.capture_objects(short))
+    lifted = runner.invoke(app, ["hold", short.capture_id, "--release", "--reason", "tvisten avgjord"])
+    assert lifted.exit_code == 0
+    assert not any(archive.head(k, v).legal_hold for k, v in archive.capture_objects(short))
+    refused = runner.invoke(app, ["hold", "hold-bevaras", "--release", "--reason", "x"])
+    assert refused.exit_code == 1 and "bevaras" in refused.output
+    assert all(archive.head(k, v).legal_hold for k, v in archive.capture_objects(kept))
+    trail = CliRunner().invoke(app, ["audit", "--account", "hold-kort"])
+    assert "hold " in trail.output and "release " in trail.output and "tvisten avgjord" in trail.output
+
+
+def _forged_capture(archive: Archive, account_id: str) -> dict:
+    """A capture put in place without locks, so the test can then damage it as rot or an intruder would."""
+    started = dt.datetime(2026, 2, 2, 2, 2, 2, tzinfo=dt.UTC)
+    rec = record(started_at=started, account=account(id=account_id))
+    prefix = f"captures/{rec.capture_id}/"
+    files, versions = [], {}
+    for name, body in (("a.html", b"alpha"), ("b.html", b"bravo"), ("c.html", b"charlie"), ("d.html", b"delta")):
+        put = archive.client.put_object(Bucket=archive.bucket, Key=prefix + name, Body=body,
+                                        Metadata={"sha256": hashlib.sha256(body).hexdigest()})
+        versions[name] = put["VersionId"]
+        files.append({"name": name, "role": "dom", "media_type": "text/html", "size": len(body),
+                      "sha256": hashlib.sha256(body).hexdigest(), "key": prefix + name, "version_id": put["VersionId"]})
+    files[2]["sha256"] = hashlib.sha256(b"what was really captured").hexdigest()  # c: bytes differ from the record
+    body = rec.model_copy(update={"record_key": prefix + "record.json"}).model_dump(mode="json")
+    body["files"] = files
+    raw = json.dumps(body).encode()
+    archive.client.put_object(Bucket=archive.bucket, Key=prefix + "record.json", Body=raw,
+                              Metadata={"sha256": hashlib.sha256(raw).hexdigest()})
+    archive.client.delete_object(Bucket=archive.bucket, Key=prefix + "b.html", VersionId=versions["b.html"])  # lost
+    archive.client.put_object(Bucket=archive.bucket, Key=prefix + "d.html", Body=b"forged")  # written over
+    return {"prefix": prefix}
+
+
+def test_fixity_flow_catches_missing_changed_and_replaced_objects(prefect_server, archive, tmp_path):
+    forged = _forged_capture(archive, "fixity-test")
+    state = verify_fixity(account_id="fixity-test", return_state=True)
+    assert state.is_failed() and "FIXITY" in state.message
+    problems = {p.key.split("/")[-1]: p.status for p in state.result(raise_on_failure=False)}
+    assert problems == {"b.html": "missing", "c.html": "mismatch", "d.html": "replaced"}
+    trail = [e for e in archive.read_audit() if e.event_type == "fixity-check" and e.account_id == "fixity-test"]
+    assert trail and trail[-1].outcome == "failure" and trail[-1].data["algorithm"] == "SHA-256"
+    assert forged["prefix"]
+
+
+def test_fixity_flow_passes_on_intact_captures(prefect_server, archive, schedule_file, tmp_path):
+    file(archive, schedule_file, tmp_path, "fixity-ok", "bevaras")
+    state = verify_fixity(account_id="fixity-ok", return_state=True)
+    assert state.is_completed(), state.message
+    assert "all intact" in state.message
