@@ -58,8 +58,12 @@ def snapshot_accounts(
     message = f"{len(summary.captured)} of {len(accounts)} accounts captured and filed"
     if summary.blocked:
         message += f"; blocked by a wall (evidence filed): {', '.join(o.account_id for o in summary.blocked)}"
-    if summary.failed:
-        return Failed(message=f"{message}; failed: {', '.join(o.account_id for o in summary.failed)}", data=summary)
+    no_pdfa = [o.account_id for o in summary.captured if o.pdfa == "failed"]
+    if no_pdfa:
+        message += f"; PDF/A FAILED (PNG and print PDF filed, no archival PDF): {', '.join(no_pdfa)}"
+    if summary.failed or no_pdfa:
+        failed = f"; failed: {', '.join(o.account_id for o in summary.failed)}" if summary.failed else ""
+        return Failed(message=message + failed, data=summary)
     return Completed(message=message, data=summary)
 
 
@@ -91,5 +95,6 @@ def _outcome(account: Account, stages: tuple[PrefectFuture, ...]) -> tuple[Accou
         account_id=account.id, platform=account.platform, status=record.status,
         error=f"{record.wall.kind}: {record.wall.reason}" if record.wall else None,
         capture_id=record.capture_id, object_keys=(*(f.key for f in record.files if f.key), record.record_key),
-        local_folder=str(folder), pdfa=record.pdfa.conformance if record.pdfa else None,
+        local_folder=str(folder),
+        pdfa=None if record.pdfa is None else (record.pdfa.conformance if record.pdfa.valid else "failed"),
     ), record

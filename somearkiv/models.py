@@ -314,11 +314,15 @@ class Metrics(_Model):
 
 
 class PdfaInfo(_Model):
-    conformance: Literal["PDF/A-2b"] = "PDF/A-2b"
+    """What the archival PDF claims and what was checked (None: no PDF/A could be made)."""
+
+    conformance: Literal["PDF/A-2b"] | None = "PDF/A-2b"
     valid: bool
     validator: str
     findings: tuple[str, ...] = ()
     pages: int
+    text_layer: Literal["unicode", "none"] = "none"
+    words: int = 0
 
 
 class CaptureRecord(_Model):

@@ -58,6 +58,7 @@ class Settings(BaseSettings):
     mobile_height: int = 844
     mobile_scale: float = Field(default=2.0, description="Device scale factor of the mobile view.")
     record_warc: bool = Field(default=True, description="Record the desktop page load as a WARC file.")
+    pdf_text_layer: bool = Field(default=True, description="Make the archival PDF searchable (the page's words).")
     consent_timeout_s: float = Field(default=4.0, description="How long to look for a consent popup.")
     allowed_hosts: list[str] = Field(
         default_factory=list,

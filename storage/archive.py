@@ -177,6 +177,9 @@ class Archive:
             "origin": "upprattad",  # created by the authority itself, not received (P7)
             "status": record.status.value,
         }
+        if record.pdfa is not None:
+            common["pdfa"] = (f"{record.pdfa.conformance} validated, text {record.pdfa.text_layer}"
+                              if record.pdfa.valid else "failed")
         filed = []
         for f in record.files:
             body = (folder / f.name).read_bytes()
@@ -184,8 +187,6 @@ class Archive:
                 raise FixityError(f"{folder / f.name} changed since it was captured")
             version = self._put(prefix + f.name, body, f.sha256, f.media_type, {**common, "role": f.role.value}, lock)
             filed.append(f.model_copy(update={"key": prefix + f.name, "version_id": version}))
-        if record.pdfa is not None:
-            common["pdfa"] = f"{record.pdfa.conformance} valid={str(record.pdfa.valid).lower()}"
         final = record.model_copy(update={
             "files": tuple(filed), "lock": lock, "bucket": self.bucket, "filed_at": dt.datetime.now(dt.UTC),
             "record_key": prefix + RECORD_NAME,

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 import secrets
 import shutil
 import time
@@ -257,6 +258,37 @@ async def settle(state: CaptureState) -> None:
     state.title = await page.title()
 
 
+_WORD_BOXES = """(maxY) => {
+  const out = [];
+  const walker = document.createTreeWalker(document.body || document.documentElement, NodeFilter.SHOW_TEXT);
+  const range = document.createRange();
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    const el = node.parentElement;
+    if (!el || /^(SCRIPT|STYLE|NOSCRIPT|TEMPLATE)$/.test(el.tagName)) continue;
+    const style = getComputedStyle(el);
+    if (style.visibility !== 'visible' || style.opacity === '0') continue;
+    for (const m of node.data.matchAll(/\\S+/g)) {
+      range.setStart(node, m.index); range.setEnd(node, m.index + m[0].length);
+      const r = range.getBoundingClientRect();
+      const y = r.top + window.scrollY;
+      if (r.width < 1 || r.height < 1 || y > maxY) continue;
+      out.push([m[0], Math.round((r.left + window.scrollX) * 10) / 10, Math.round(y * 10) / 10,
+                Math.round(r.width * 10) / 10, Math.round(r.height * 10) / 10]);
+      if (out.length >= 50000) return out;
+    }
+  }
+  return out;
+}"""
+
+
+async def read_words(state: CaptureState) -> None:
+    """Where every word is drawn: the text layer that makes the archival PDF searchable."""
+    height = min(state.page_height or state.view.height, state.view.max_page_height)
+    words = await state.page.evaluate(_WORD_BOXES, height)
+    (state.out_dir / f".words-{state.view.name}.json").write_text(
+        json.dumps({"scale": state.view.scale, "words": words}, ensure_ascii=False), encoding="utf-8")
+
+
 async def screenshot(state: CaptureState) -> None:
     """The full-page PNG (RGB, lossless), in tiles stitched without gaps when the page is tall."""
     v, page = state.view, state.page
@@ -304,8 +336,9 @@ async def print_pdf(state: CaptureState) -> None:
                          format="A4", print_background=True)
 
 
-DESKTOP_STEPS: tuple[Step, ...] = (navigate, dismiss_consent, detect_wall, settle, screenshot, save_dom, print_pdf)
-MOBILE_STEPS: tuple[Step, ...] = (navigate, dismiss_consent, detect_wall, settle, screenshot)
+DESKTOP_STEPS: tuple[Step, ...] = (navigate, dismiss_consent, detect_wall, settle, read_words, screenshot, save_dom,
+                                   print_pdf)
+MOBILE_STEPS: tuple[Step, ...] = (navigate, dismiss_consent, detect_wall, settle, read_words, screenshot)
 
 
 # -- one view ---------------------------------------------------------------------------------

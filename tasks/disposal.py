@@ -18,7 +18,7 @@ from somearkiv.models import DecisionRef, RetentionAction
 from somearkiv.settings import get_settings
 from storage import PROTOCOL_PREFIX, Archive
 from tasks.audit import record_event
-from tasks.pdfa import write_pdfa
+from tasks.pdfa import PageImage, write_pdfa
 from tasks.retention import read_retention_schedule
 
 __all__ = ["Candidate", "DisposedObject", "dispose", "file_protocol", "find_expired", "show_candidates"]
@@ -170,11 +170,11 @@ def file_protocol(candidates: list[Candidate], disposed: list[DisposedObject], r
     with TemporaryDirectory() as tmp:
         png, pdf = Path(tmp) / "protocol.png", Path(tmp) / "protocol.pdf"
         _protocol_image(lines).save(png)
-        write_pdfa(png, pdf, {"dc:title": f"Gallringsprotokoll {stamp}", "dc:creator": [settings.municipality],
+        write_pdfa([PageImage(png)], pdf, {"dc:title": f"Gallringsprotokoll {stamp}", "dc:creator": [settings.municipality],
                               "dc:identifier": keys["pdf"], "dc:language": ["sv"],
                               "xmp:CreateDate": now.isoformat(timespec="seconds"),
                               "xmp:ModifyDate": now.isoformat(timespec="seconds"),
-                              "xmp:MetadataDate": now.isoformat(timespec="seconds")})
+                              "xmp:MetadataDate": now.isoformat(timespec="seconds")}, text_layer=False)
         archive.file_document(keys["pdf"], pdf.read_bytes(), "application/pdf", lock)
     record_event(archive, "disposal-protocol", "success", f"gallringsprotokoll filed: {keys['json']}",
                  objects=list(keys.values()), person=review.get("answered_by"))

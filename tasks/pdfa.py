@@ -1,19 +1,27 @@
-"""The archival document: the full-page screenshot as a validated PDF/A-2b (startpage.pdf).
+"""The archival document: the screenshots as one validated, searchable PDF/A-2b (startpage.pdf).
 
-Recipe (measured, see NOTES.md): lossless PNG -> img2pdf at a fixed dpi chosen so no page
-side exceeds 14 400 pt (ISO 19005-2 rule 6.1.13-11) -> pikepdf.pdfa, which adds the sRGB
-OutputIntent and the PDF/A identification, writes, re-validates and refuses to write a file
-that is not PDF/A. Then the written file is read back with an independent library (pypdf)
-and its image is compared pixel for pixel with the PNG: any difference fails the conversion.
-The output is deterministic: the same PNG and record give the same bytes.
+Page 1 is the desktop screenshot, page 2 the mobile one, both lossless. Recipe (measured, see
+NOTES.md): PNG -> img2pdf at a fixed dpi chosen per page so no side exceeds 14 400 pt
+(ISO 19005-2 rule 6.1.13-11) -> an invisible text layer of the words the browser drew, where
+it drew them (fpdf2, an embedded TrueType font with ToUnicode: the text is searchable and
+copyable) -> pikepdf.pdfa, which adds the sRGB OutputIntent and the PDF/A identification,
+writes, re-validates and refuses to write a file that is not PDF/A. Then the file is read
+back with an independent library (pypdf) and each page's image is compared pixel for pixel
+with its PNG: any difference fails the conversion. The same inputs give the same bytes.
+
+On failure the capture is still filed (PNG, HTML, print PDF, WARC) and its record says
+``pdfa.valid: false`` with the findings; nothing pretends to be PDF/A.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import io
+import json
 import math
+from dataclasses import dataclass
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import img2pdf
 import pikepdf
@@ -26,12 +34,23 @@ from prefect.cache_policies import NO_CACHE
 from somearkiv.fixity import sha256_file
 from somearkiv.log import get_logger
 from somearkiv.models import ArchivedFile, CaptureRecord, CaptureStatus, FileRole, PdfaInfo
+from somearkiv.settings import get_settings
 
-__all__ = ["MAX_PAGE_SIDE_PT", "PdfaConversionError", "convert_to_pdfa", "make_archival_pdf", "write_pdfa", "xmp_fields"]
+__all__ = [
+    "MAX_PAGE_SIDE_PT",
+    "PageImage",
+    "PdfaConversionError",
+    "convert_to_pdfa",
+    "make_archival_pdf",
+    "print_pdf_to_pdfa",
+    "write_pdfa",
+    "xmp_fields",
+]
 
 MAX_PAGE_SIDE_PT = 14400
 _BASE_DPI = 96
 _FLAVOUR = "2b"
+_FONTS = ("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", "/usr/share/fonts/dejavu/DejaVuSans.ttf")
 Image.MAX_IMAGE_PIXELS = None  # tall start pages are legitimately huge
 
 
@@ -39,19 +58,35 @@ class PdfaConversionError(Exception):
     """The PNG could not be made into a valid, faithful PDF/A."""
 
 
+@dataclass(frozen=True)
+class PageImage:
+    """One page: a PNG and, optionally, the words on it as [text, x, y, w, h] in CSS px times *scale*."""
+
+    png: Path
+    words: tuple[tuple[str, float, float, float, float], ...] = ()
+    scale: float = 1.0
+
+
 def _dpi_for(width: int, height: int) -> int:
     """96 dpi, or more for pages so tall that a side would pass 14 400 pt."""
     return max(_BASE_DPI, math.ceil(max(width, height) * 72 / (MAX_PAGE_SIDE_PT - 1)))
+
+
+def _layout(width_px: int, height_px: int, _ndpi: object) -> tuple[float, float, float, float]:
+    """img2pdf layout: each page at its own dpi, the image filling the page."""
+    dpi = _dpi_for(width_px, height_px)
+    w, h = width_px * 72 / dpi, height_px * 72 / dpi
+    return w, h, w, h
 
 
 def _iso(moment: dt.datetime) -> str:
     return moment.astimezone(dt.UTC).isoformat(timespec="seconds")
 
 
-def xmp_fields(record: CaptureRecord, png_sha256: str) -> dict[str, object]:
+def xmp_fields(record: CaptureRecord, png_sha256: dict[str, str]) -> dict[str, object]:
     """The document metadata, derived from the capture record (PDF/A permits only standard schemas)."""
     account = record.account
-    local = record.started_at.astimezone(_stockholm())
+    local = record.started_at.astimezone(ZoneInfo("Europe/Stockholm"))
     title = f"Ögonblicksbild av {account.name} på {account.platform.value} ({account.handle}), {local:%Y-%m-%d}"
     description = (
         f"Skärmdump av kontots startsida {account.url}, tagen {local:%Y-%m-%d %H:%M} (Europe/Stockholm), "
@@ -59,7 +94,9 @@ def xmp_fields(record: CaptureRecord, png_sha256: str) -> dict[str, object]:
         + (f", skäl: {record.reason}" if record.reason else "")
         + (f", begärd av: {record.requested_by}" if record.requested_by else "")
         + f". Upprättad av {record.municipality}, {account.department}. "
-        f"Programvara: somearkiv {record.software.get('somearkiv', '?')}, Chromium {record.browser.version}."
+        f"Sida 1: dator ({record.browser.viewport_width} px bred)"
+        + (", sida 2: mobil" if len(png_sha256) > 1 else "")
+        + f". Programvara: somearkiv {record.software.get('somearkiv', '?')}, Chromium {record.browser.version}."
     )
     return {
         "dc:title": title,
@@ -73,7 +110,8 @@ def xmp_fields(record: CaptureRecord, png_sha256: str) -> dict[str, object]:
             f"platform:{account.platform.value}",
             f"trigger:{record.trigger.value}",
             f"captured-at:{_iso(record.started_at)}",
-            f"png-sha256:{png_sha256}",
+            f"captured-at-stockholm:{local.isoformat(timespec='seconds')}",
+            *(f"sha256:{name}:{digest}" for name, digest in png_sha256.items()),
         ],
         "dc:type": ["Image"],
         "dc:language": ["sv"],
@@ -85,26 +123,62 @@ def xmp_fields(record: CaptureRecord, png_sha256: str) -> dict[str, object]:
     }
 
 
-def _stockholm() -> dt.tzinfo:
-    from zoneinfo import ZoneInfo
-
-    return ZoneInfo("Europe/Stockholm")
+def _font() -> str | None:
+    return next((f for f in _FONTS if Path(f).exists()), None)
 
 
-def write_pdfa(png: Path, out: Path, xmp: dict[str, object]) -> PdfaInfo:
-    """Write *png* as one-page PDF/A-2b to *out* with the *xmp* fields; validated, read back, compared.
+def _text_layer(page: PageImage, dpi: int, width_pt: float, height_pt: float, font: str) -> pikepdf.Pdf:
+    """One page of invisible text, each word stretched over the box the browser drew it in."""
+    from fpdf import FPDF
+    from fpdf.enums import TextMode
+
+    layer = FPDF(unit="pt", format=(width_pt, height_pt))
+    layer.set_auto_page_break(False)
+    layer.set_creation_date(dt.datetime(2000, 1, 1, tzinfo=dt.UTC))  # no wall clock in the output
+    layer.add_page()
+    layer.add_font("text", fname=font)
+    layer.set_font("text", size=10)
+    layer.text_mode = TextMode.INVISIBLE
+    to_pt = page.scale * 72 / dpi
+    for text, x, y, w, h in page.words:
+        if (y + h) * to_pt > height_pt or w <= 0 or h <= 0:
+            continue
+        layer.set_font_size(max(1.0, h * to_pt * 0.8))
+        natural = layer.get_string_width(text)
+        layer.set_stretching(max(1.0, 100 * w * to_pt / natural) if natural else 100)
+        layer.text(x * to_pt, (y + h * 0.8) * to_pt, text)
+    return pikepdf.open(io.BytesIO(bytes(layer.output())))
+
+
+def write_pdfa(pages: list[PageImage], out: Path, xmp: dict[str, object], text_layer: bool = True) -> PdfaInfo:
+    """Write *pages* as PDF/A-2b to *out* with the *xmp* fields; validated, read back, compared.
 
     xmp must hold 'dc:identifier': the read-back check looks for it.
     """
-    with Image.open(png) as image:
-        if image.mode not in ("RGB", "L"):
-            raise PdfaConversionError(f"screenshot has mode {image.mode}; an RGB PNG without alpha is expected")
-        width, height = image.size
-    dpi = _dpi_for(width, height)
-    raw = img2pdf.convert(str(png), layout_fun=img2pdf.get_fixed_dpi_layout_fun((dpi, dpi)), nodate=True)
+    sizes = []
+    for page in pages:
+        with Image.open(page.png) as image:
+            if image.mode not in ("RGB", "L"):
+                raise PdfaConversionError(f"{page.png.name} has mode {image.mode}; an RGB PNG without alpha "
+                                          "is expected")
+            sizes.append(image.size)
+    raw = img2pdf.convert([str(p.png) for p in pages], layout_fun=_layout, nodate=True)
+    font = _font() if text_layer else None
+    words = 0
     with pikepdf.open(io.BytesIO(raw)) as pdf:
         if "/ID" in pdf.trailer:  # img2pdf's is random; let qpdf derive both halves from content
             del pdf.trailer.ID
+        if font:
+            layers = []  # kept open until the document is saved
+            for page, (width, height), pdf_page in zip(pages, sizes, pdf.pages):
+                if page.words:
+                    box = pdf_page.mediabox
+                    layers.append(_text_layer(page, _dpi_for(width, height), float(box[2]), float(box[3]), font))
+                    form = pdf.copy_foreign(layers[-1].pages[0].as_form_xobject())
+                    # a fixed resource name (add_overlay picks a random one: the bytes would differ per run)
+                    pdf_page.add_resource(form, pikepdf.Name.XObject, pikepdf.Name("/TextLayer"))
+                    pdf_page.contents_add(pikepdf.Stream(pdf, b"q /TextLayer Do Q"), prepend=False)
+                    words += len(page.words)
         pikepdf.pdfa.prepare(pdf, _FLAVOUR)
         with pdf.open_metadata(set_pikepdf_as_editor=False, update_docinfo=True) as meta:
             for key, value in xmp.items():
@@ -112,49 +186,109 @@ def write_pdfa(png: Path, out: Path, xmp: dict[str, object]) -> PdfaInfo:
         try:
             report = pikepdf.pdfa.save(pdf, out, _FLAVOUR, repair=False, deterministic_id=True)
         except pikepdf.pdfa.PdfaError as exc:
-            findings = [f"{f.rule} {f.where}: {f.message}" for f in exc.report.findings]
-            raise PdfaConversionError("PDF/A validation failed: " + "; ".join(findings)) from exc
-    pages = _read_back(out, png, str(xmp["dc:identifier"]))
+            raise PdfaConversionError("PDF/A validation failed: " + "; ".join(
+                f"{f.rule} {f.where}: {f.message}" for f in exc.report.findings)) from exc
+    _read_back(out, pages, str(xmp["dc:identifier"]))
     return PdfaInfo(valid=True, validator=f"pikepdf {pikepdf.__version__} ({report.flavour})",
-                    findings=tuple(f"{f.rule}: {f.message}" for f in report.findings), pages=pages)
+                    findings=tuple(f"{f.rule}: {f.message}" for f in report.findings), pages=len(pages),
+                    text_layer="unicode" if words else "none", words=words)
 
 
-def make_archival_pdf(png: Path, out: Path, record: CaptureRecord) -> PdfaInfo:
-    """The capture's startpage.pdf: *png* as PDF/A-2b with metadata derived from *record*."""
-    return write_pdfa(png, out, xmp_fields(record, sha256_file(png)))
+def make_archival_pdf(png: Path, out: Path, record: CaptureRecord, *, mobile: Path | None = None,
+                      text_layer: bool = True) -> PdfaInfo:
+    """The capture's startpage.pdf: the desktop (and mobile) screenshot, metadata from *record*.
+
+    The words the browser drew are read from '.words-<view>.json' beside each PNG, if there.
+    """
+    pages = [_page(png, "desktop")] + ([_page(mobile, "mobile")] if mobile is not None else [])
+    digests = {p.png.name: sha256_file(p.png) for p in pages}
+    return write_pdfa(pages, out, xmp_fields(record, digests), text_layer=text_layer)
 
 
-def _read_back(pdf_path: Path, png: Path, identifier: str) -> int:
+def _page(png: Path, view: str) -> PageImage:
+    words_file = png.parent / f".words-{view}.json"
+    if not words_file.exists():
+        return PageImage(png)
+    data = json.loads(words_file.read_text(encoding="utf-8"))
+    return PageImage(png, tuple(tuple(w) for w in data["words"]), float(data.get("scale", 1.0)))
+
+
+def _read_back(pdf_path: Path, pages: list[PageImage], identifier: str) -> None:
     """Open the written file with pypdf and pikepdf and check it says and shows what it should."""
     reader = pypdf.PdfReader(pdf_path)
-    if len(reader.pages) != 1:
-        raise PdfaConversionError(f"expected 1 page, pypdf reads {len(reader.pages)}")
+    if len(reader.pages) != len(pages):
+        raise PdfaConversionError(f"expected {len(pages)} pages, pypdf reads {len(reader.pages)}")
     xmp = reader.xmp_metadata
     if xmp is None or xmp.dc_identifier != identifier:
         raise PdfaConversionError("the XMP metadata did not survive the round trip")
-    box = reader.pages[0].mediabox
-    if max(float(box.width), float(box.height)) > MAX_PAGE_SIDE_PT:
-        raise PdfaConversionError(f"page side exceeds {MAX_PAGE_SIDE_PT} pt")
-    with pikepdf.open(pdf_path) as pdf, Image.open(png) as source:
-        images = list(pdf.pages[0].images.values())
-        if len(images) != 1:
-            raise PdfaConversionError(f"expected 1 image on the page, found {len(images)}")
-        embedded = pikepdf.PdfImage(images[0]).as_pil_image()
-        if embedded.size != source.size or embedded.convert("RGB").tobytes() != source.convert("RGB").tobytes():
-            raise PdfaConversionError("the image in the PDF differs from the screenshot")
-    return 1
+    for number, page in enumerate(reader.pages, 1):
+        if max(float(page.mediabox.width), float(page.mediabox.height)) > MAX_PAGE_SIDE_PT:
+            raise PdfaConversionError(f"page {number}: a side exceeds {MAX_PAGE_SIDE_PT} pt")
+    with pikepdf.open(pdf_path) as pdf:
+        for number, (pdf_page, page) in enumerate(zip(pdf.pages, pages), 1):
+            images = list(pdf_page.images.values())
+            if len(images) != 1:
+                raise PdfaConversionError(f"page {number}: expected 1 image, found {len(images)}")
+            embedded = pikepdf.PdfImage(images[0]).as_pil_image()
+            with Image.open(page.png) as source:
+                if embedded.size != source.size or embedded.convert("RGB").tobytes() != source.convert("RGB").tobytes():
+                    raise PdfaConversionError(f"page {number}: the image in the PDF differs from {page.png.name}")
+
+
+def print_pdf_to_pdfa(src: Path, out: Path) -> tuple[bool, tuple[str, ...]]:
+    """Try to make Chromium's print PDF a PDF/A-2b; (True, ()) when it validates, else the findings."""
+    try:
+        with pikepdf.open(src) as pdf:
+            if "/ID" in pdf.trailer:
+                del pdf.trailer.ID
+            pikepdf.pdfa.save(pdf, out, _FLAVOUR, deterministic_id=True)
+        return True, ()
+    except pikepdf.pdfa.PdfaError as exc:
+        return False, tuple(f"{f.rule}: {f.message}" for f in exc.report.findings[:20])
+    except (pikepdf.PdfError, ValueError) as exc:
+        return False, (f"pikepdf: {exc}",)
+
+
+def _file_entry(path: Path, role: FileRole, media_type: str) -> ArchivedFile:
+    return ArchivedFile(name=path.name, role=role, media_type=media_type, size=path.stat().st_size,
+                        sha256=sha256_file(path))
 
 
 @task(name="convert-to-pdfa", cache_policy=NO_CACHE)
 def convert_to_pdfa(captured: tuple[CaptureRecord, Path]) -> tuple[CaptureRecord, Path]:
-    """Task: add startpage.pdf (PDF/A-2b) to a capture; fail visibly if it is not valid."""
+    """Task: add startpage.pdf (PDF/A-2b); try the print PDF too. A failure is recorded, never hidden."""
     record, folder = captured
     if record.status is not CaptureStatus.captured:
         return captured  # a wall's evidence is not made into an ögonblicksbild
     log = get_logger(account=record.account.id, capture_id=record.capture_id)
+    settings = get_settings()
     out = folder / "startpage.pdf"
-    info = make_archival_pdf(folder / "startpage.png", out, record)
-    archival = ArchivedFile(name=out.name, role=FileRole.archival, media_type="application/pdf",
-                            size=out.stat().st_size, sha256=sha256_file(out))
-    log.info("pdfa.valid", conformance=info.conformance, size=archival.size, validator=info.validator)
-    return record.model_copy(update={"files": (archival, *record.files), "pdfa": info}), folder
+    mobile = folder / "startpage-mobile.png"
+    files = list(record.files)
+    notes = list(record.notes)
+    try:
+        info = make_archival_pdf(folder / "startpage.png", out, record,
+                                 mobile=mobile if mobile.exists() else None, text_layer=settings.pdf_text_layer)
+        files.insert(0, _file_entry(out, FileRole.archival, "application/pdf"))
+        log.info("pdfa.valid", conformance=info.conformance, pages=info.pages, words=info.words,
+                 size=files[0].size)
+    except PdfaConversionError as exc:
+        out.unlink(missing_ok=True)
+        info = PdfaInfo(valid=False, validator=f"pikepdf {pikepdf.__version__}", findings=(str(exc)[:2000],),
+                        pages=0, conformance=None)
+        log.error("pdfa.failed", error=str(exc)[:500])
+    printed = folder / "page.pdf"
+    if printed.exists():
+        candidate = folder / ".page-pdfa.pdf"
+        ok, findings = print_pdf_to_pdfa(printed, candidate)
+        if ok:
+            candidate.replace(printed)
+            files = [_file_entry(printed, FileRole.print_pdf, "application/pdf") if f.name == "page.pdf" else f
+                     for f in files]
+            notes.append("page.pdf: Chromium's print rendering, made PDF/A-2b and validated")
+        else:
+            candidate.unlink(missing_ok=True)
+            notes.append("page.pdf: kept as a plain supporting PDF (not PDF/A): " + "; ".join(findings[:3]))
+    for leftover in folder.glob(".words-*.json"):
+        leftover.unlink()
+    return record.model_copy(update={"files": tuple(files), "pdfa": info, "notes": tuple(notes)}), folder

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+
 import pikepdf
 import pikepdf.pdfa
 import pypdf
 import pytest
 from PIL import Image, ImageDraw
 
-from tasks.pdfa import MAX_PAGE_SIDE_PT, PdfaConversionError, make_archival_pdf
+from prefect.logging import disable_run_logger
+
+from somearkiv.models import ArchivedFile, FileRole
+from tasks.pdfa import MAX_PAGE_SIDE_PT, PdfaConversionError, convert_to_pdfa, make_archival_pdf
 
 from .factories import record
 
@@ -35,7 +41,8 @@ def test_screenshot_becomes_valid_pdfa_2b_with_metadata(tmp_path):
     assert xmp.dc_source == "https://www.facebook.com/perstorpskommun"
     assert "Ögonblicksbild av Perstorps kommun" in xmp.dc_title["x-default"]
     assert "Perstorps kommun" in xmp.dc_creator
-    assert any(s.startswith("png-sha256:") for s in xmp.dc_subject)
+    digest = hashlib.sha256(png.read_bytes()).hexdigest()
+    assert f"sha256:startpage.png:{digest}" in xmp.dc_subject
     assert "inför byte av profilbild" in xmp.dc_description["x-default"]
     assert reader.metadata.title == xmp.dc_title["x-default"]  # Info dictionary agrees with XMP
     with pikepdf.open(tmp_path / "startpage.pdf") as pdf:
@@ -68,3 +75,38 @@ def test_transparent_screenshot_is_refused_not_silently_converted(tmp_path):
     with pytest.raises(PdfaConversionError, match="RGBA"):
         make_archival_pdf(png, tmp_path / "x.pdf", record())
     assert not (tmp_path / "x.pdf").exists()
+
+
+def test_two_pages_with_a_searchable_unicode_text_layer(tmp_path):
+    desktop = screenshot(tmp_path / "startpage.png")
+    mobile = screenshot(tmp_path / "startpage-mobile.png", width=780, height=1600)
+    words = [["Välkommen", 40, 10, 120, 20], ["till", 170, 10, 40, 20], ["Perstorps", 220, 10, 110, 20],
+             ["kommun", 340, 10, 90, 20], ["4 812", 40, 2000, 60, 20], ["följare", 110, 2000, 80, 20]]
+    (tmp_path / ".words-desktop.json").write_text(json.dumps({"scale": 1, "words": words}))
+    (tmp_path / ".words-mobile.json").write_text(json.dumps({"scale": 2, "words": [["Åsbo", 10, 10, 50, 16]]}))
+    info = make_archival_pdf(desktop, tmp_path / "a.pdf", record(), mobile=mobile)
+    assert info.pages == 2 and info.text_layer == "unicode" and info.words == 7
+    assert pikepdf.pdfa.validate_written(tmp_path / "a.pdf", "2b").passed
+    reader = pypdf.PdfReader(tmp_path / "a.pdf")
+    first = reader.pages[0].extract_text()
+    assert "Välkommen till Perstorps kommun" in first and "följare" in first
+    assert "Åsbo" in reader.pages[1].extract_text()
+    with pikepdf.open(tmp_path / "a.pdf") as pdf:
+        [image] = pdf.pages[1].images.values()
+        assert pikepdf.PdfImage(image).as_pil_image().size == (780, 1600)
+    make_archival_pdf(desktop, tmp_path / "b.pdf", record(), mobile=mobile)
+    assert (tmp_path / "a.pdf").read_bytes() == (tmp_path / "b.pdf").read_bytes()
+
+
+def test_a_failed_conversion_is_recorded_and_the_rest_is_kept(tmp_path):
+    png = screenshot(tmp_path / "startpage.png", mode="RGBA")
+    (tmp_path / "page.html").write_text("<html></html>")
+    files = tuple(ArchivedFile(name=p.name, role=r, media_type="x", size=p.stat().st_size,
+                               sha256=hashlib.sha256(p.read_bytes()).hexdigest())
+                  for p, r in ((png, FileRole.screenshot), (tmp_path / "page.html", FileRole.dom)))
+    with disable_run_logger():
+        converted, _ = convert_to_pdfa.fn((record(files=files), tmp_path))
+    assert converted.pdfa.valid is False and converted.pdfa.conformance is None
+    assert "RGBA" in converted.pdfa.findings[0]
+    assert {f.name for f in converted.files} == {"startpage.png", "page.html"}
+    assert not (tmp_path / "startpage.pdf").exists()
