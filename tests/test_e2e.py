@@ -68,6 +68,10 @@ def test_filed_capture_is_valid_pdfa_locked_and_self_describing(run: SnapshotSum
     assert pikepdf.pdfa.validate_written(tmp_path / "startpage.pdf", "2b").passed
     reader = pypdf.PdfReader(tmp_path / "startpage.pdf")
     assert reader.xmp_metadata.dc_identifier == record.capture_id
+    assert len(reader.pages) == 2 and record.pdfa.pages == 2  # desktop, then mobile
+    assert record.pdfa.text_layer == "unicode" and record.pdfa.words > 50
+    assert "Bilder från Perstorp" in reader.pages[0].extract_text()  # searchable, å included
+    assert any(n.startswith("page.pdf: ") for n in record.notes)  # what became of the print PDF
     with Image.open(tmp_path / "startpage.png") as png:
         assert png.width == 1366 and png.height == record.browser.page_height
     assert "Perstorps kommun" in (tmp_path / "page.html").read_text(encoding="utf-8")
