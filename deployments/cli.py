@@ -56,6 +56,52 @@ def register_check(path: Annotated[Path, typer.Argument(help="The register file,
                f"for {register.municipality}")
 
 
+@register_app.command("publish")
+def register_publish(
+    out: Annotated[Path, typer.Option("--out", help="Folder to write index.html and accounts.json to.")],
+    register: Annotated[Path | None, typer.Option(help="The register; default SOMEARKIV_REGISTER_PATH.")] = None,
+) -> None:
+    """Write the public list (förteckning) as accessible HTML and JSON, for the municipality's website."""
+    from tasks.forteckning import write_forteckning
+    from tasks.register import read_register
+    from tasks.retention import read_retention_schedule
+
+    settings = _settings()
+    try:
+        known = read_register(register or settings.register_path, read_retention_schedule(settings.retention_config).ids)
+    except ConfigError as exc:
+        raise _fail(str(exc)) from None
+    for path in write_forteckning(known, out):
+        typer.echo(f"wrote {path}")
+
+
+@register_app.command("close")
+def register_close(
+    account: Annotated[str, typer.Argument(help="The account to close.")],
+    date: Annotated[str, typer.Option("--date", help="The closing date (YYYY-MM-DD).")],
+    reason: Annotated[str, typer.Option(help="Why, e.g. 'inaktivt sedan mars'.")] = "kontot stängs / account closed",
+    by: Annotated[str | None, typer.Option("--by", help="Who decided.")] = None,
+    register: Annotated[Path | None, typer.Option(help="The register; default SOMEARKIV_REGISTER_PATH.")] = None,
+) -> None:
+    """Take the final capture (trigger before-close), then mark the account closed in the register."""
+    import datetime as dt
+
+    from tasks.register import close_in_file
+
+    path = register or _settings().register_path
+    try:
+        day = dt.date.fromisoformat(date)
+    except ValueError:
+        raise _fail(f"--date {date!r} is not a date (YYYY-MM-DD)") from None
+    summary = _run_snapshot([account], path, Trigger.before_close, reason, by)
+    _print_summary(summary, _ui_url())
+    if summary.failed or summary.blocked:
+        raise _fail(f"the final capture of {account} did not succeed; {path} is unchanged", 1)
+    close_in_file(path, account, day)
+    typer.echo(f"{path}: {account} marked closed on {day}. Publish the list again: "
+               f"somearkiv register publish --out DIR (or the publish-register deployment)")
+
+
 # -- snapshot ---------------------------------------------------------------------------------
 
 
@@ -182,6 +228,42 @@ def get(
 
 
 @app.command()
+def metrics(
+    account: Annotated[str | None, typer.Option("--account", "-a", help="Only this account.")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="table, csv or json")] = "table",
+    as_csv: Annotated[bool, typer.Option("--csv", help="Same as --format csv.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Same as --format json.")] = False,
+) -> None:
+    """Followers and posts in the last month, capture by capture, from the archive (P4)."""
+    import csv
+
+    fmt = "csv" if as_csv else "json" if as_json else fmt
+    rows = []
+    for r in _archive().list_captures(account):
+        if r.metrics is None:
+            continue
+        m = r.metrics
+        rows.append({"account": r.account.id, "platform": r.account.platform.value,
+                     "captured_at": r.started_at.isoformat(), "trigger": r.trigger.value,
+                     "followers": m.followers.value, "followers_source": m.followers.source,
+                     "posts_last_month": m.posts_last_month.value, "posts_source": m.posts_last_month.source,
+                     "window": f"{m.window_start:%Y-%m-%d}..{m.window_end:%Y-%m-%d}",
+                     "total_posts": m.total_posts.value if m.total_posts else None})
+    if fmt == "json":
+        typer.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+    elif fmt == "csv":
+        writer = csv.DictWriter(sys.stdout, fieldnames=list(rows[0]) if rows else ["account"])
+        writer.writeheader()
+        writer.writerows(rows)
+    else:
+        for row in rows:
+            shown = {k: ("okänt" if v is None else v) for k, v in row.items()}
+            typer.echo(f"{shown['captured_at'][:16]}  {shown['account']:28} följare {shown['followers']!s:>8} "
+                       f"({shown['followers_source']})  inlägg {shown['posts_last_month']!s:>4} "
+                       f"({shown['posts_source']})  {shown['trigger']}")
+
+
+@app.command()
 def hold(
     target: Annotated[str, typer.Argument(help="An account id, a capture id (<account>/<time>-<trigger>) or a key.")],
     reason: Annotated[str, typer.Option(help="Why (kept in the audit trail).")],
@@ -295,6 +377,7 @@ def demo(
 
     # The sample pages live on 127.0.0.1, which the egress guard refuses unless allowed.
     os.environ.setdefault("SOMEARKIV_ALLOWED_HOSTS", '["127.0.0.1"]')
+    os.environ.setdefault("SOMEARKIV_METRICS_API", "false")  # offline: counts come from the sample pages
     get_settings.cache_clear()
     server = _local_prefect()
     typer.echo("starting the embedded S3 server (SeaweedFS) …")

@@ -12,6 +12,7 @@ __all__ = [
     "FIXITY_CRON",
     "MAJOR_CHANGE_EVENT",
     "PRUNE_CRON",
+    "PUBLISH_CRON",
     "SERVE_SUFFIX",
     "TIMEZONE",
     "account_resource_id",
@@ -24,6 +25,7 @@ TIMEZONE = "Europe/Stockholm"
 MAJOR_CHANGE_EVENT = "somearkiv.major-change.announced"
 FIXITY_CRON = "0 3 2 * *"  # the 2nd of every month, 03:00
 PRUNE_CRON = "0 7 15 * *"  # the 15th of every month, 07:00: the archivist answers in the UI
+PUBLISH_CRON = "0 5 * * 1"  # Mondays 05:00
 SERVE_SUFFIX = "-serve"  # served deployments must not overwrite the prefect.yaml ones of the same flow
 
 
@@ -57,6 +59,7 @@ def served_deployments(settings: Settings) -> list:
 
     from flows.disposal import prune_expired
     from flows.fixity import verify_fixity
+    from flows.publish import publish_register
     from flows.snapshot import before_major_change, snapshot_accounts
 
     module = EntrypointType.MODULE_PATH  # runs from any working directory: the flows are installed
@@ -88,6 +91,13 @@ def served_deployments(settings: Settings) -> list:
             name="prune-expired" + SERVE_SUFFIX,
             description="Propose expired 'gallras' captures for disposal; waits for the archivist's approval.",
             schedules=[Cron(PRUNE_CRON, timezone=TIMEZONE)],
+            tags=["somearkiv"],
+        ),
+        publish_register.to_deployment(
+            entrypoint_type=module,
+            name="publish-register" + SERVE_SUFFIX,
+            description="The public list of accounts (förteckning) as HTML and JSON, weekly and after closing one.",
+            schedules=[Cron(PUBLISH_CRON, timezone=TIMEZONE)],
             tags=["somearkiv"],
         ),
     ]

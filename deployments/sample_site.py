@@ -4,16 +4,33 @@ from __future__ import annotations
 
 import functools
 import http.server
+import datetime as dt
 import html
+import re
 import threading
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 from somearkiv.settings import PROJECT_ROOT
 
-__all__ = ["SampleSite", "SAMPLE_PAGES"]
+__all__ = ["SAMPLE_DAY", "SAMPLE_PAGES", "SampleSite", "shift_dates"]
 
 SAMPLE_PAGES = PROJECT_ROOT / "samples" / "pages"
+SAMPLE_DAY = dt.date(2026, 11, 28)  # the day the sample pages' dates were written for
+_DATE = re.compile(r"(?<!\d)(20\d\d)-(\d\d)-(\d\d)(?!\d)")
+
+
+def shift_dates(text: str, today: dt.date) -> str:
+    """Move every YYYY-MM-DD in *text* by the days between SAMPLE_DAY and *today*."""
+    delta = today - SAMPLE_DAY
+
+    def move(match: re.Match[str]) -> str:
+        try:
+            return (dt.date(*map(int, match.groups())) + delta).isoformat()
+        except ValueError:
+            return match.group(0)
+
+    return _DATE.sub(move, text) if delta else text
 
 
 class _Handler(http.server.SimpleHTTPRequestHandler):
@@ -56,6 +73,10 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
             src = html.escape(query["src"][0])
             return self._send(200, f"<!doctype html><html lang=sv><title>Bild</title><h1>Nyheter</h1>"
                                    f"<img src=\"{src}\" alt=intern width=100 height=100></html>")
+        if url.path.endswith(("/", ".html")) and not url.path.startswith("/traps/"):
+            page = self.directory_path / url.path.lstrip("/") / ("index.html" if url.path.endswith("/") else "")
+            if page.is_file():  # the sample feeds stay current: dates move with today
+                return self._send(200, shift_dates(page.read_text(encoding="utf-8"), dt.date.today()))
         if url.path == "/traps/cookie":  # shows the cookie the browser sent (stored sessions)
             cookie = html.escape(self.headers.get("Cookie", ""))
             return self._send(200, f"<!doctype html><html lang=sv><title>Inloggad</title><main><h1>Inloggad vy</h1>"

@@ -3,6 +3,8 @@ major change (P2); each capture converted to PDF/A (P3) and filed in order (P7).
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from prefect import flow
 from prefect.futures import PrefectFuture, wait
 from prefect.runtime import flow_run
@@ -11,8 +13,10 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 from somearkiv.models import Account, AccountOutcome, CaptureRecord, CaptureStatus, SnapshotSummary, Trigger
 from somearkiv.settings import get_settings
+from flows.approval import Answer, ask_person
 from tasks.capture import capture_start_page
-from tasks.filing import file_capture, prepare_archive
+from tasks.filing import file_capture, prepare_archive, remove_review_copies, stage_review_copies
+from tasks.metrics.capture import metrics_complete, read_capture_metrics, with_manual_metrics
 from tasks.pdfa import convert_to_pdfa
 from tasks.register import load_register, select_accounts
 from tasks.retention import load_retention_schedule
@@ -20,7 +24,7 @@ from tasks.review import report_snapshot
 
 __all__ = ["before_major_change", "snapshot_accounts"]
 
-_STAGES = ("capture", "pdfa", "filing")
+_STAGES = ("capture", "metrics", "pdfa", "filing")
 
 
 @flow(name="snapshot-accounts", task_runner=ThreadPoolTaskRunner(max_workers=8))
@@ -30,11 +34,15 @@ def snapshot_accounts(
     reason: str | None = None,
     requested_by: str | None = None,
     register_path: str | None = None,
+    ask_for_missing: bool = False,
+    manual_timeout_s: int = 24 * 3600,
 ) -> State:
-    """Capture, convert to PDF/A and file each account; one failing account never stops the others.
+    """Capture, count, convert to PDF/A and file each account; one failing account never stops the others.
 
     account_ids: the accounts to capture (any status); default every active account.
     trigger: why (scheduled, before-change, before-close, manual); reason: the why in words.
+    ask_for_missing: when neither API nor page gives followers or posts, pause and ask in the UI
+    (for manual_timeout_s seconds; then the capture is filed with the numbers missing).
     """
     settings = get_settings()
     schedule = load_retention_schedule(str(settings.retention_config))
@@ -42,12 +50,18 @@ def snapshot_accounts(
     accounts = select_accounts(register, account_ids)
     bucket = prepare_archive()
 
-    pipelines: dict[str, tuple[PrefectFuture, ...]] = {}
+    measured: dict[str, tuple[PrefectFuture, PrefectFuture]] = {}
     for account in accounts:
         captured = capture_start_page.submit(account, register.municipality, trigger, reason, requested_by)
-        converted = convert_to_pdfa.submit(captured)
+        measured[account.id] = (captured, read_capture_metrics.submit(captured))
+    typed_in = _ask_for_missing_metrics(measured, manual_timeout_s) if ask_for_missing else {}
+
+    pipelines: dict[str, tuple[PrefectFuture, ...]] = {}
+    for account in accounts:
+        captured, counted = measured[account.id]
+        converted = convert_to_pdfa.submit(typed_in.get(account.id, counted))
         filed = file_capture.submit(converted, schedule.get(account.retention_class))
-        pipelines[account.id] = (captured, converted, filed)
+        pipelines[account.id] = (captured, counted, converted, filed)
     wait([stages[-1] for stages in pipelines.values()])
 
     outcomes = [_outcome(account, pipelines[account.id]) for account in accounts]
@@ -82,6 +96,42 @@ def before_major_change(
     why = reason.strip() + (f" (planerad ändring / planned change: {planned_date})" if planned_date else "")
     return snapshot_accounts(account_ids=[account], trigger=Trigger.before_change, reason=why,
                              requested_by=announced_by or None, return_state=True)
+
+
+def _ask_for_missing_metrics(measured: dict[str, tuple[PrefectFuture, PrefectFuture]],
+                             timeout_s: int) -> dict[str, tuple[CaptureRecord, Path]]:
+    """One form for every account whose numbers nothing could read; the answers, applied."""
+    from pydantic import Field, create_model
+
+    wait([counted for _, counted in measured.values()])
+    missing = {account_id: counted.result() for account_id, (_, counted) in measured.items()
+               if counted.state.is_completed() and counted.result()[0].status is CaptureStatus.captured
+               and not metrics_complete(counted.result()[0])}
+    if not missing:
+        return {}
+    links = stage_review_copies([record for record, _ in missing.values()])
+    fields, lines = {}, []
+    for account_id, (record, _) in missing.items():
+        slug = account_id.replace("-", "_")
+        fields[f"{slug}_followers"] = (int | None, Field(default=None, ge=0, description=f"{account_id}: följare"))
+        fields[f"{slug}_posts_last_month"] = (int | None, Field(
+            default=None, ge=0, description=f"{account_id}: skrivna inlägg senaste månaden / posts last month"))
+        lines.append(f"- **{account_id}** ({record.account.platform.value}): [startsidan]({record.account.url}), "
+                     f"[skärmdumpen / screenshot]({links.get(account_id, '#')})")
+    form = create_model("ManualMetrics", __base__=Answer, **fields)
+    answer, asked = ask_person(
+        form, timeout_s=timeout_s, key="metrics",
+        sv="Antal följare och skrivna inlägg senaste månaden kunde inte läsas för dessa konton. Fyll i "
+           "siffrorna från plattformens statistik (lämna tomt om okänt):\n\n" + "\n".join(lines),
+        en="Followers and posts in the last month could not be read for these accounts. Enter the numbers "
+           "from the platform's statistics (leave empty if unknown).")
+    remove_review_copies(list(links.values()))
+    if answer is None:
+        return {}
+    return {account_id: (with_manual_metrics(record, getattr(answer, f"{account_id.replace('-', '_')}_followers"),
+                                             getattr(answer, f"{account_id.replace('-', '_')}_posts_last_month"),
+                                             asked.answered_by or "?", asked.answered_at, answer.comment), folder)
+            for account_id, (record, folder) in missing.items()}
 
 
 def _outcome(account: Account, stages: tuple[PrefectFuture, ...]) -> tuple[AccountOutcome, CaptureRecord | None]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
@@ -65,6 +66,13 @@ class Settings(BaseSettings):
         description="Hosts, addresses or networks the browser may reach although they are not public.",
     )
     outbound_ip: str | None = Field(default=None, description="This host's public address, for the records.")
+
+    # Metrics (P4, P5)
+    metrics_api: bool = Field(default=True, description="Ask the platforms' APIs (else read the page only).")
+    metrics_window: Literal["30d", "calendar-month"] = Field(
+        default="30d", description="Posts 'the last month': the 30 days before the capture, or the calendar month.")
+    inactive_after: int = Field(default=2, ge=1, description="Captures in a row with no posts: inactive.")
+    publish_dir: Path | None = Field(default=None, description="Where publish-register writes the förteckning.")
 
     # Operation
     semiannual_cron: str = Field(default="0 6 1 1,7 *", description="When the half-yearly run starts (Stockholm).")

@@ -44,6 +44,7 @@ CAPTURES_PREFIX = "captures/"
 BLOCKED_PREFIX = "blocked/"  # evidence of walls: kept, but never taken for an ögonblicksbild
 AUDIT_PREFIX = "audit/"  # the append-only audit trail, one locked object per event
 PROTOCOL_PREFIX = "gallringsprotokoll/"  # disposal records: kept permanently
+REVIEW_PREFIX = "review/"  # temporary copies for a person to look at before filing; not records
 RECORD_NAME = "record.json"
 
 
@@ -180,6 +181,11 @@ class Archive:
         if record.pdfa is not None:
             common["pdfa"] = (f"{record.pdfa.conformance} validated, text {record.pdfa.text_layer}"
                               if record.pdfa.valid else "failed")
+        if record.metrics is not None:
+            for name, value in (("followers", record.metrics.followers),
+                                ("posts-last-month", record.metrics.posts_last_month)):
+                common[name] = "unknown" if value.value is None else str(value.value)
+                common[f"{name}-source"] = _meta(value.source)
         filed = []
         for f in record.files:
             body = (folder / f.name).read_bytes()
@@ -320,6 +326,23 @@ class Archive:
             if _missing(exc) or exc.response["Error"]["Code"] in ("400", "405", "MethodNotAllowed"):
                 return False
             raise
+
+    def stage_review_copy(self, capture_id: str, path: Path, expires_s: int) -> str:
+        """An unlocked copy under review/ of a file not filed yet, and a link to it."""
+        key = f"{REVIEW_PREFIX}{capture_id}/{path.name}"
+        self.client.put_object(Bucket=self.bucket, Key=key, Body=path.read_bytes(), ContentType="image/png")
+        return self.presigned_url(key, expires_s)
+
+    def remove_review_copies(self, links: list[str]) -> None:
+        """Delete the review copies behind *links* (every version: they were never records)."""
+        from urllib.parse import urlsplit
+
+        for link in links:
+            key = unquote(urlsplit(link).path.split(f"/{self.bucket}/", 1)[-1])
+            if not key.startswith(REVIEW_PREFIX):
+                continue
+            for v in self.client.list_object_versions(Bucket=self.bucket, Prefix=key).get("Versions", []):
+                self.client.delete_object(Bucket=self.bucket, Key=key, VersionId=v["VersionId"])
 
     def presigned_url(self, key: str, expires_s: int) -> str:
         """A time-limited link to read *key* (at most 7 days, the SigV4 limit)."""

@@ -15,7 +15,7 @@ from storage import Archive
 from tasks.audit import record_event
 from tasks.events import emit
 
-__all__ = ["file_capture", "prepare_archive"]
+__all__ = ["file_capture", "prepare_archive", "remove_review_copies", "stage_review_copies"]
 
 
 @task(name="prepare-archive", retries=2, retry_delay_seconds=5, cache_policy=NO_CACHE)
@@ -49,3 +49,22 @@ def file_capture(converted: tuple[CaptureRecord, Path], retention: RetentionClas
         retain_until=filed.lock.retain_until.isoformat() if filed.lock else None,
         legal_hold=filed.lock.legal_hold if filed.lock else None)
     return filed, folder
+
+
+@task(name="stage-review-copies", cache_policy=NO_CACHE)
+def stage_review_copies(records: list[CaptureRecord]) -> dict[str, str]:
+    """Temporary, unlocked copies of screenshots not yet filed, so a form can link to them."""
+    settings = get_settings()
+    archive = Archive.from_settings(settings, start_embedded=False)
+    links = {}
+    for record in records:
+        png = settings.data_dir / "captures" / record.capture_id / "startpage.png"
+        if png.exists():
+            links[record.account.id] = archive.stage_review_copy(record.capture_id, png,
+                                                                 settings.review_link_hours * 3600)
+    return links
+
+
+@task(name="remove-review-copies", cache_policy=NO_CACHE)
+def remove_review_copies(links: list[str]) -> None:
+    Archive.from_settings(get_settings(), start_embedded=False).remove_review_copies(links)

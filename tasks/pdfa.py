@@ -97,6 +97,7 @@ def xmp_fields(record: CaptureRecord, png_sha256: dict[str, str]) -> dict[str, o
         f"Sida 1: dator ({record.browser.viewport_width} px bred)"
         + (", sida 2: mobil" if len(png_sha256) > 1 else "")
         + f". Programvara: somearkiv {record.software.get('somearkiv', '?')}, Chromium {record.browser.version}."
+        + _metrics_sentence(record)
     )
     return {
         "dc:title": title,
@@ -112,6 +113,7 @@ def xmp_fields(record: CaptureRecord, png_sha256: dict[str, str]) -> dict[str, o
             f"captured-at:{_iso(record.started_at)}",
             f"captured-at-stockholm:{local.isoformat(timespec='seconds')}",
             *(f"sha256:{name}:{digest}" for name, digest in png_sha256.items()),
+            *_metric_subjects(record),
         ],
         "dc:type": ["Image"],
         "dc:language": ["sv"],
@@ -121,6 +123,29 @@ def xmp_fields(record: CaptureRecord, png_sha256: dict[str, str]) -> dict[str, o
         "xmp:CreatorTool": f"somearkiv {record.software.get('somearkiv', '?')} / Chromium {record.browser.version}",
         "pdf:Keywords": f"ögonblicksbild; allmän handling; {account.platform.value}; {account.id}",
     }
+
+
+def _shown(value) -> str:
+    if value.value is None:
+        return f"okänt / unknown ({value.unavailable or value.source})"
+    return f"{value.value} ({value.source}, {value.confidence.value if value.confidence else '?'})"
+
+
+def _metrics_sentence(record: CaptureRecord) -> str:
+    m = record.metrics
+    if m is None:
+        return ""
+    return (f" Följare: {_shown(m.followers)}. Skrivna inlägg {m.window_start:%Y-%m-%d}–{m.window_end:%Y-%m-%d}: "
+            f"{_shown(m.posts_last_month)}.")
+
+
+def _metric_subjects(record: CaptureRecord) -> list[str]:
+    m = record.metrics
+    if m is None:
+        return []
+    return [f"followers:{m.followers.value if m.followers.value is not None else 'unknown'}:{m.followers.source}",
+            f"posts-last-month:{m.posts_last_month.value if m.posts_last_month.value is not None else 'unknown'}:"
+            f"{m.posts_last_month.source}"]
 
 
 def _font() -> str | None:

@@ -85,3 +85,49 @@ def select_accounts(register: Register, account_ids: Iterable[str] | None) -> li
 def load_register(path: str, retention_classes: list[str] | None = None) -> Register:
     """Task form of read_register, so a broken register fails the run with the file's errors."""
     return read_register(path, retention_classes)
+
+
+def close_in_file(path: Path | str, account_id: str, closed: "dt.date") -> None:
+    """Mark *account_id* closed in the register file itself, keeping its comments and layout.
+
+    The changed file is validated before it replaces the old one.
+    """
+    import datetime as dt  # noqa: F401 - for the annotation
+    import os
+    import tempfile
+
+    import yaml
+
+    path = Path(path)
+    text = path.read_text(encoding="utf-8")
+    node = yaml.compose(text, Loader=yaml.SafeLoader)
+    accounts = next(v for k, v in node.value if k.value == "accounts")
+    for entry in accounts.value:
+        keys = {k.value: (k, v) for k, v in entry.value}
+        if keys.get("id", (None, None))[1] is not None and keys["id"][1].value == account_id:
+            break
+    else:
+        raise UnknownAccountError([account_id])
+    lines = text.splitlines(keepends=True)
+    indent = " " * keys["id"][0].start_mark.column
+    edits = {"status": "closed", "closed": closed.isoformat()}
+    for name, value in edits.items():
+        if name in keys:
+            k, v = keys[name]
+            line = lines[k.start_mark.line]
+            lines[k.start_mark.line] = line[: k.start_mark.column] + f"{name}: {value}" + line[v.end_mark.column:]
+    missing = [f"{indent}{name}: {value}\n" for name, value in edits.items() if name not in keys]
+    last = entry.value[-1][1].end_mark  # the end of the entry's last value, not the start of the next entry
+    end = last.line if last.column == 0 else last.line + 1
+    if end > 0 and not lines[end - 1].endswith("\n"):
+        lines[end - 1] += "\n"
+    lines[end:end] = missing
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.write("".join(lines))
+    try:
+        read_register(tmp)
+    except ConfigError:
+        os.unlink(tmp)
+        raise
+    os.replace(tmp, path)

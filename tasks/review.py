@@ -20,6 +20,7 @@ from somearkiv.models import CaptureRecord, CaptureStatus, SnapshotSummary
 from somearkiv.settings import get_settings
 from storage import Archive
 from tasks.events import emit
+from tasks.inactivity import INACTIVE_LABEL, follower_change, is_inactive
 
 __all__ = ["artifact_key", "capture_markdown", "report_snapshot"]
 
@@ -78,26 +79,44 @@ def capture_markdown(record: CaptureRecord, links: dict[str, str], link_hours: i
     return "\n".join(lines)
 
 
+def _number(value) -> str:
+    return "—" if value is None or value.value is None else f"{value.value} ({value.source})"
+
+
 @task(name="report-snapshot", cache_policy=NO_CACHE)
 def report_snapshot(summary: SnapshotSummary, records: list[CaptureRecord]) -> None:
-    """Task: the run's artifacts, and events for what failed."""
+    """Task: the run's artifacts, the metrics report (CSV in the bucket), inactivity flags, failure events."""
     settings = get_settings()
     archive = Archive.from_settings(settings, start_embedded=False)
     by_account = {r.account.id: r for r in records}
-    rows = []
+    rows, inactive = [], []
     for o in summary.outcomes:
         record = by_account.get(o.account_id)
+        history = archive.list_captures(o.account_id) if record else []
+        flagged = bool(record) and is_inactive(history, settings.inactive_after)
+        if flagged:
+            inactive.append(o.account_id)
+            emit("account.inactive", o.account_id, capture_id=record.capture_id,
+                 rule=f"no written posts at {settings.inactive_after} captures in a row")
+        m = record.metrics if record else None
+        change = follower_change(history) if record else None
         rows.append({
-            "konto / account": o.account_id, "plattform / platform": o.platform.value, "status": o.status.value,
-            "följare / followers": "—", "inlägg senaste månaden / posts last month": "—",
+            "konto / account": o.account_id, "plattform / platform": o.platform.value,
+            "status": o.status.value + (f" – {INACTIVE_LABEL}" if flagged else ""),
+            "följare / followers": _number(m.followers if m else None),
+            "förändring / change": "—" if change is None else f"{change:+d}",
+            "inlägg senaste månaden / posts last month": _number(m.posts_last_month if m else None),
             "PDF/A": o.pdfa or "—",
             "nyckel / key": record.record_key if record else f"{o.failed_stage}: {o.error}",
         })
         if o.status is CaptureStatus.failed:
             emit("capture.failed", o.account_id, stage=o.failed_stage, error=o.error, flow_run_id=summary.flow_run_id)
-    create_table_artifact(rows, key="snapshot-summary",
-                          description=f"Ögonblicksbilder / snapshots – {summary.trigger.value}"
-                                      + (f": {summary.reason}" if summary.reason else ""))
+    description = (f"Ögonblicksbilder / snapshots – {summary.trigger.value}"
+                   + (f": {summary.reason}" if summary.reason else "")
+                   + (f". {INACTIVE_LABEL.capitalize()}: {', '.join(inactive)}" if inactive else ""))
+    create_table_artifact(rows, key="snapshot-summary", description=description)
+    if rows:
+        _file_report(archive, summary, rows)
     hours = settings.review_link_hours
     for record in records:
         links = {f.name: archive.presigned_url(f.key, hours * 3600) for f in record.files if f.key}
@@ -107,5 +126,27 @@ def report_snapshot(summary: SnapshotSummary, records: list[CaptureRecord]) -> N
         if shot in links:
             create_image_artifact(links[shot], key=artifact_key("screenshot", record.account.id),
                                   description=f"{record.account.id} {record.started_at:%Y-%m-%d}")
-    get_logger().info("review.artifacts", accounts=len(records), failed=len(summary.failed),
-                      blocked=len(summary.blocked))
+    log = get_logger()
+    for account_id in inactive:
+        log.warning("account.inactive", account=account_id, label=INACTIVE_LABEL,
+                    hint=f"take the final capture and close it: somearkiv register close {account_id} --date ...")
+    log.info("review.artifacts", accounts=len(records), failed=len(summary.failed), blocked=len(summary.blocked))
+
+
+def _file_report(archive: Archive, summary: SnapshotSummary, rows: list[dict]) -> None:
+    """The run's table as CSV under reports/, kept permanently like the audit trail."""
+    import csv
+    import io
+
+    from tasks.retention import cached_schedule
+
+    settings = get_settings()
+    now = dt.datetime.now(dt.UTC)
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(rows[0]))
+    writer.writeheader()
+    writer.writerows(rows)
+    path = settings.retention_config
+    archive.file_document(f"reports/metrics/{now:%Y-%m-%dT%H%M%SZ}-{summary.trigger.value}.csv",
+                          out.getvalue().encode("utf-8"), "text/csv; charset=utf-8",
+                          cached_schedule(str(path), path.stat().st_mtime).permanent_lock(now))

@@ -39,6 +39,7 @@ def _environment(data_dir: Path):
         "SOMEARKIV_NAVIGATION_TIMEOUT_S": "15",
         "SOMEARKIV_CAPTURE_TIMEOUT_S": "60",
         "SOMEARKIV_ALLOWED_HOSTS": '["127.0.0.1"]',
+        "SOMEARKIV_METRICS_API": "false",  # the sample accounts' platforms are on the internet
     })
     get_settings.cache_clear()
     yield

@@ -72,6 +72,15 @@ def test_filed_capture_is_valid_pdfa_locked_and_self_describing(run: SnapshotSum
     assert record.pdfa.text_layer == "unicode" and record.pdfa.words > 50
     assert "Bilder från Perstorp" in reader.pages[0].extract_text()  # searchable, å included
     assert any(n.startswith("page.pdf: ") for n in record.notes)  # what became of the print PDF
+
+    # followers and posts in the last month, read from the page (the sample's dates move with today)
+    m = record.metrics
+    assert (m.followers.value, m.followers.source, m.followers.confidence.value) == (2143, "page", "low")
+    assert m.posts_last_month.value == 3 and m.window == "30d" and m.window_end == record.started_at
+    assert f"followers:2143:page" in reader.xmp_metadata.dc_subject
+    pdf_meta = archive.head(record.file("startpage.pdf").key).metadata
+    assert pdf_meta["followers"] == "2143" and pdf_meta["posts-last-month"] == "3"
+    assert pdf_meta["pdfa"] == "PDF/A-2b validated, text unicode"
     with Image.open(tmp_path / "startpage.png") as png:
         assert png.width == 1366 and png.height == record.browser.page_height
     assert "Perstorps kommun" in (tmp_path / "page.html").read_text(encoding="utf-8")

@@ -25,6 +25,7 @@ from deployments.definitions import (
     FIXITY_CRON,
     MAJOR_CHANGE_EVENT,
     PRUNE_CRON,
+    PUBLISH_CRON,
     SERVE_SUFFIX,
     major_change_trigger,
     served_deployments,
@@ -62,7 +63,8 @@ def test_served_deployments_and_prefect_yaml_agree():
     assert yaml_trigger["match"] == expected.match.model_dump()
     assert yaml_trigger["parameters"] == expected.parameters
     assert declared["before-major-change"]["entrypoint"] == "flows/snapshot.py:before_major_change"
-    for name, cron in (("verify-fixity", FIXITY_CRON), ("prune-expired", PRUNE_CRON)):
+    for name, cron in (("verify-fixity", FIXITY_CRON), ("prune-expired", PRUNE_CRON),
+                       ("publish-register", PUBLISH_CRON)):
         [schedule] = served[name + SERVE_SUFFIX].schedules
         assert (schedule.schedule.cron, schedule.schedule.timezone) == (cron, "Europe/Stockholm")
         assert declared[name]["schedules"] == [{"cron": cron, "timezone": "Europe/Stockholm"}]
