@@ -81,6 +81,10 @@ class PageUnavailableError(CaptureError):
     """The start page's address is refused or unusable; retrying will not help."""
 
 
+class DiskFullError(PageUnavailableError):
+    """The data directory is full: nothing can be captured until space is freed."""
+
+
 class _Blocked(Exception):
     def __init__(self, wall: Wall):
         super().__init__(wall.reason)
@@ -467,6 +471,7 @@ def capture_account(
     decision = policy.check_url(str(account.url))
     if not decision.allowed:
         raise PageUnavailableError(f"the start page's address is refused by the egress guard: {decision.reason}")
+    _clean_stale_partials(settings.data_dir / "captures" / account.id, settings.capture_timeout_s)
     started = dt.datetime.now(dt.UTC).replace(microsecond=0)
     while True:  # capture ids are per second: a second capture in the same second takes the next one
         capture_id = make_capture_id(account.id, started, trigger)
@@ -476,7 +481,10 @@ def capture_account(
             break
         started += dt.timedelta(seconds=1)
     shutil.rmtree(partial, ignore_errors=True)
-    partial.mkdir(parents=True)
+    try:
+        partial.mkdir(parents=True)
+    except OSError as exc:
+        raise _disk_error(exc, settings) or exc from None
     desktop = View.desktop(settings)
     views: list[tuple[View, Sequence[Step]]] = [(desktop, DESKTOP_STEPS)]
     if settings.mobile_view:
@@ -495,8 +503,11 @@ def capture_account(
     except TimeoutError as exc:
         shutil.rmtree(partial, ignore_errors=True)
         raise CaptureError(f"capture took longer than the limit of {settings.capture_timeout_s:g} s") from exc
-    except BaseException:
+    except BaseException as exc:
         shutil.rmtree(partial, ignore_errors=True)
+        full = _disk_error(exc, settings)
+        if full is not None:
+            raise full from None
         raise
     partial.rename(folder)
     finished = dt.datetime.now(dt.UTC)
@@ -548,6 +559,28 @@ def capture_account(
                  page_height=primary.page_height, consent=consent.platform if consent else None,
                  blocked_requests=len(blocked), seconds=round((finished - started).total_seconds(), 1))
     return record, folder
+
+
+def _disk_error(exc: BaseException, settings: Settings) -> DiskFullError | None:
+    """A full disk shows as OSError(ENOSPC) here and as a Playwright error from the browser's side."""
+    import errno
+
+    text = str(exc)
+    if (isinstance(exc, OSError) and exc.errno == errno.ENOSPC) or "ENOSPC" in text or "No space left" in text:
+        return DiskFullError(f"no space left on the device of the data directory {settings.data_dir.resolve()}: "
+                             "free some space (or set SOMEARKIV_DATA_DIR) and run again")
+    return None
+
+
+def _clean_stale_partials(account_dir: Path, older_than_s: float) -> None:
+    """Half-written captures of a process that died: nothing in them was filed, so they go."""
+    if not account_dir.is_dir():
+        return
+    limit = time.time() - older_than_s - 60
+    for partial in account_dir.glob("*.partial"):
+        if partial.stat().st_mtime < limit:
+            shutil.rmtree(partial, ignore_errors=True)
+            get_logger(account=account_dir.name).warning("capture.partial_removed", folder=partial.name)
 
 
 def _worth_retrying(_task: object, _task_run: object, state: object) -> bool:

@@ -1,0 +1,210 @@
+"""Fault tests: things break in the middle of a run, and nothing archived is lost or doubled.
+
+Marked `faults` so they can run on their own (`./run test -m faults`); they are part of the
+suite because they fit in its time budget.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
+from typer.testing import CliRunner
+
+from deployments.cli import app
+from flows.snapshot import snapshot_accounts
+from somearkiv.models import CaptureStatus, Trigger
+from somearkiv.settings import get_settings
+from somearkiv.yamlfile import ConfigError
+from tasks.capture import DiskFullError, capture_account
+from tasks.register import read_register
+
+from .factories import account
+
+pytestmark = pytest.mark.faults
+
+
+def _descendants(pid: int) -> list[int]:
+    children = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(entry.name))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def _kill_our_chromium() -> int:
+    killed = 0
+    for pid in _descendants(os.getpid()):
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            continue
+        if b"chrom" in cmdline and b"--type=" not in cmdline:  # the browser process, not its helpers
+            os.kill(pid, signal.SIGKILL)
+            killed += 1
+    return killed
+
+
+def _records_of_run(archive, flow_run_id: str, accounts: list[str]):
+    return {a: [r for r in archive.list_captures(a) if r.flow_run_id == flow_run_id] for a in accounts}
+
+
+def _run_flow(register: Path, accounts: list[str], holder: dict) -> None:
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    with temporary_settings(updates={PREFECT_API_URL: holder["api"]}):
+        holder["state"] = snapshot_accounts(account_ids=accounts, trigger=Trigger.manual, reason="fault test",
+                                            register_path=str(register), return_state=True)
+
+
+def test_s3_killed_mid_run_files_every_capture_exactly_once(prefect_server, archive, s3_server, sample_register):
+    from prefect.settings import PREFECT_API_URL
+
+    accounts = ["demo-facebook", "demo-instagram", "demo-youtube", "demo-mastodon"]
+    before = {k["Key"] for k in archive.client.list_objects_v2(Bucket=archive.bucket, Prefix="captures/")
+              .get("Contents", [])}
+    holder = {"api": PREFECT_API_URL.value()}
+    runner = threading.Thread(target=_run_flow, args=(sample_register, accounts, holder))
+    runner.start()
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:  # the moment the first capture of this run is filed ...
+        keys = {k["Key"] for k in archive.client.list_objects_v2(Bucket=archive.bucket, Prefix="captures/")
+                .get("Contents", [])}
+        if any(k.endswith("record.json") for k in keys - before):
+            break
+        time.sleep(0.2)
+    os.kill(int((s3_server.root / "weed.pid").read_text()), signal.SIGKILL)  # ... the S3 server dies
+    time.sleep(3)
+    s3_server.start()
+    runner.join(300)
+    state = holder["state"]
+    summary = state.result(raise_on_failure=False)
+    assert state.is_completed(), state.message
+    filed = _records_of_run(archive, summary.flow_run_id, accounts)
+    assert all(len(records) == 1 for records in filed.values()), {a: len(r) for a, r in filed.items()}
+    for [record] in filed.values():  # complete: every object there and intact
+        assert all(archive.check_fixity(f.key, f.version_id, f.sha256).status == "ok" for f in record.files)
+
+
+def test_chromium_killed_mid_capture_is_retried_and_the_others_unaffected(prefect_server, archive, tmp_path,
+                                                                           sample_site, sample_register):
+    from prefect.settings import PREFECT_API_URL
+
+    register = tmp_path / "accounts.yaml"
+    register.write_text(sample_register.read_text(encoding="utf-8") + f"""  - id: demo-feed
+    platform: other
+    handle: flode
+    name: Ett långt flöde
+    url: {sample_site.url}traps/infinite.html
+    department: Kommunledningsförvaltningen
+    responsible: Kommunikatör
+    substitute: Kommunsekreterare
+    purpose: Ett flöde som tar tid att fånga.
+    opened: 2020-01-01
+""", encoding="utf-8")
+    holder = {"api": PREFECT_API_URL.value()}
+    runner = threading.Thread(target=_run_flow, args=(register, ["demo-feed", "demo-facebook"], holder))
+    runner.start()
+    killed = 0
+    deadline = time.monotonic() + 60
+    while not killed and time.monotonic() < deadline:
+        time.sleep(1.5)
+        killed = _kill_our_chromium()
+    assert killed, "no browser to kill"
+    runner.join(300)
+    state = holder["state"]
+    summary = state.result(raise_on_failure=False)
+    assert state.is_completed(), state.message
+    assert {o.account_id: o.status for o in summary.outcomes} == {"demo-feed": CaptureStatus.captured,
+                                                                   "demo-facebook": CaptureStatus.captured}
+
+
+def test_full_data_disk_gives_a_clear_error(sample_site, tmp_path):
+    if os.geteuid() != 0:
+        pytest.skip("mounting a small tmpfs needs root")
+    small = tmp_path / "small"
+    small.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(small)], check=True)
+    try:
+        s = get_settings().model_copy(update={"data_dir": small, "mobile_view": False})
+        with pytest.raises(DiskFullError, match="no space left on the device of the data directory"):
+            capture_account(account(id="disk", url=sample_site.url + "facebook/"), municipality="P",
+                            trigger=Trigger.manual, settings=s)
+        assert not list(small.glob("captures/disk/*")), "nothing half-written is left"
+    finally:
+        subprocess.run(["umount", str(small)], check=False)
+
+
+def test_half_written_capture_of_a_dead_process_is_cleaned(sample_site, tmp_path):
+    stale = tmp_path / "captures" / "cleanup" / "2026-01-01T000000Z-manual.partial"
+    stale.mkdir(parents=True)
+    (stale / "startpage.png").write_bytes(b"half")
+    os.utime(stale, (time.time() - 3600, time.time() - 3600))
+    s = get_settings().model_copy(update={"data_dir": tmp_path, "mobile_view": False})
+    record, folder = capture_account(account(id="cleanup", url=sample_site.url + "mastodon/"), municipality="P",
+                                     trigger=Trigger.manual, settings=s)
+    assert record.status is CaptureStatus.captured and folder.exists()
+    assert not stale.exists()
+
+
+def test_a_register_of_10000_accounts_is_checked_quickly(tmp_path):
+    lines = ["register_version: 1", "municipality: Storstad", "accounts:"]
+    for i in range(10_000):
+        lines += [f"  - id: konto-{i}", "    platform: mastodon", f"    handle: '@k{i}@example.org'",
+                  f"    name: Konto {i}", f"    url: https://example.org/@k{i}", "    department: Förvaltning",
+                  "    responsible: Kommunikatör", "    substitute: Chef", "    purpose: Information",
+                  "    opened: 2020-01-01"]
+    path = tmp_path / "big.yaml"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    began = time.monotonic()
+    result = CliRunner().invoke(app, ["register", "check", str(path)])
+    assert result.exit_code == 0 and "10000 accounts" in result.output
+    assert time.monotonic() - began < 60
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.text(max_size=400))
+def test_any_text_as_register_gives_a_config_error_or_a_register(tmp_path, text):
+    path = tmp_path / "fuzz.yaml"
+    path.write_text(text, encoding="utf-8")
+    try:
+        read_register(path)
+    except ConfigError as exc:
+        assert exc.problems and all(str(p).startswith(str(path)) for p in exc.problems)
+
+
+_FIELDS = st.dictionaries(
+    st.sampled_from(["id", "platform", "handle", "name", "url", "department", "responsible", "substitute", "purpose",
+                     "status", "opened", "closed", "retention_class", "extra"]),
+    st.one_of(st.none(), st.integers(), st.text(max_size=30), st.booleans(), st.dates().map(str),
+              st.lists(st.integers(), max_size=2)),
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(_FIELDS, max_size=4))
+def test_any_account_shapes_give_file_line_and_field(tmp_path, entries):
+    import yaml
+
+    path = tmp_path / "fuzz.yaml"
+    path.write_text(yaml.safe_dump({"municipality": "X", "accounts": entries}, allow_unicode=True), encoding="utf-8")
+    try:
+        read_register(path)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            assert problem.path == str(path) and problem.line is not None
