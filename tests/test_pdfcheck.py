@@ -1,0 +1,466 @@
+"""Our PDF/A-2b validator: good files pass cleanly, each known-bad file is rejected under its exact rule id.
+
+The bad files are made from a good one (tasks.pdfa.make_archival_pdf) by mutating bytes, or by
+re-saving with pikepdf after a change to the objects.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import random
+import re
+from importlib import resources
+
+import pikepdf
+import pikepdf.pdfa
+import pytest
+from PIL import Image, ImageDraw
+
+from tasks.pdfa import make_archival_pdf
+from tasks.pdfcheck import CHECKS, RULES, CheckReport, Finding, PdfFile, check_pdf, format_report
+
+from .factories import record
+
+
+# -- fixtures and helpers -------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def ours(tmp_path_factory) -> bytes:
+    """A PDF/A-2b exactly as the archive makes it (xref stream, object streams)."""
+    folder = tmp_path_factory.mktemp("pdfcheck")
+    image = Image.new("RGB", (240, 360), "white")
+    ImageDraw.Draw(image).rectangle([20, 30, 200, 300], fill=(200, 40, 90))
+    image.save(folder / "startpage.png")
+    make_archival_pdf(folder / "startpage.png", folder / "startpage.pdf", record())
+    return (folder / "startpage.pdf").read_bytes()
+
+
+@pytest.fixture(scope="module")
+def classic(ours: bytes) -> bytes:
+    """The same document with a classic xref table and no object streams."""
+    data = resave(ours, object_stream_mode=pikepdf.ObjectStreamMode.disable)
+    assert b"\nxref\n" in data and b"/ObjStm" not in data and b"/XRef" not in data
+    return data
+
+
+@pytest.fixture(params=["ours", "classic"])
+def good(request) -> bytes:
+    return request.getfixturevalue(request.param)
+
+
+def resave(data: bytes, mutate=lambda pdf: None, **save_kwargs) -> bytes:
+    with pikepdf.open(io.BytesIO(data)) as pdf:
+        mutate(pdf)
+        out = io.BytesIO()
+        pdf.save(out, deterministic_id="encryption" not in save_kwargs, **save_kwargs)
+    return out.getvalue()
+
+
+def replace_once(data: bytes, old: bytes, new: bytes) -> bytes:
+    assert data.count(old) == 1, f"{old!r} occurs {data.count(old)} times"
+    return data.replace(old, new)
+
+
+def sub_once(data: bytes, pattern: bytes, replace) -> bytes:
+    result, count = re.subn(pattern, replace, data, count=1)
+    assert count == 1, f"{pattern!r} not found"
+    return result
+
+
+def rejected(data: bytes, rule: str, source: str = "bytes", flavour: str = "2b") -> CheckReport:
+    """Assert the file fails and *source* reported *rule*; return the report."""
+    report = check_pdf(data, flavour)
+    assert not report.passed
+    found = {f.rule for f in report.findings if f.source == source}
+    assert rule in found, format_report(report)
+    assert all(f.rule in RULES for f in report.findings if f.source == "bytes"), format_report(report)
+    assert "somearkiv:internal" not in report.rules, format_report(report)
+    return report
+
+
+def metadata_length(data: bytes) -> int:
+    return int(re.search(rb"/Type /Metadata /Length (\d+)", data)[1])
+
+
+# -- good files -----------------------------------------------------------------------------------
+
+
+def test_our_archival_pdf_passes_with_no_findings(ours):
+    report = check_pdf(ours)
+    assert report.passed and report.findings == [], format_report(report)
+    assert report.claimed == "PDF/A-2B" and report.flavour == "2b"
+    assert report.size == len(ours) and len(report.sha256) == 64
+    assert "PASSED" in format_report(report)
+
+
+def test_classic_xref_variant_passes_with_no_findings(classic):
+    report = check_pdf(classic)
+    assert report.passed and report.findings == [], format_report(report)
+    assert report.claimed == "PDF/A-2B"
+
+
+def test_the_reader_sees_every_object_and_stream(ours, classic):
+    """The byte checks are only worth something if they actually read the objects."""
+    for data in (ours, classic):
+        pdf = PdfFile(data)
+        with pikepdf.open(io.BytesIO(data)) as reference:
+            listed = {o.objgen[0] for o in reference.objects if o.objgen != (0, 0)}
+            assert {ref.num for ref in pdf.objects} >= listed
+        assert not pdf.reconstructed and not pdf.object_problems and not pdf.misplaced_entries
+        streams = [o for o in pdf.objects.values() if o.stream]
+        assert len(streams) >= 4 and all(o.stream.real_length == o.stream.declared for o in streams)
+    assert any(o.in_object_stream for o in PdfFile(ours).objects.values())
+
+
+def test_path_str_and_bytes_give_the_same_report(ours, tmp_path):
+    path = tmp_path / "a.pdf"
+    path.write_bytes(ours)
+    reports = [check_pdf(x) for x in (path, str(path), ours, bytearray(ours), memoryview(ours))]
+    assert all(r == reports[0] for r in reports)
+
+
+# -- file structure: one known-bad file per rule ---------------------------------------------------
+
+
+@pytest.mark.parametrize("mutate", [
+    lambda d: b"%PDF-1.9" + d[8:],  # version outside 1.0-1.7
+    lambda d: b"   " + d,  # header not at byte 0
+    lambda d: b"%PDF-1.5 " + d[9:],  # header not followed by an EOL
+], ids=["version", "offset", "no-eol"])
+def test_bad_header_is_6_1_2_1(ours, mutate):
+    rejected(mutate(ours), "6.1.2-1")
+
+
+def test_missing_binary_comment_is_6_1_2_2(good):
+    assert good[9:10] == b"%" and all(b > 127 for b in good[10:14])
+    rejected(good[:10] + b"abcd" + good[14:], "6.1.2-2")
+
+
+def test_missing_trailer_id_is_6_1_3_1(good):
+    data = sub_once(good, rb"/ID \[<[0-9a-f]+><[0-9a-f]+>\]", lambda m: b" " * len(m[0]))
+    rejected(data, "6.1.3-1")
+
+
+@pytest.mark.parametrize("user", ["", "secret"], ids=["owner-password", "user-password"])
+def test_encrypted_file_is_6_1_3_2(ours, user):
+    data = resave(ours, encryption=pikepdf.Encryption(owner="owner", user=user))
+    report = rejected(data, "6.1.3-2")
+    if user:  # pikepdf cannot open it at all; the byte check still names the reason
+        assert report.claimed is None
+
+
+@pytest.mark.parametrize("tail", [b"trailing garbage\n", b"\n", b"\x00"])
+def test_data_after_eof_is_6_1_3_3(good, tail):
+    assert good.endswith(b"%%EOF\n")
+    rejected(good + tail, "6.1.3-3")
+
+
+def test_xref_keyword_without_single_eol_is_6_1_4_2(classic):
+    rejected(replace_once(classic, b"\nxref\n", b"\nxref \n"), "6.1.4-2")
+
+
+@pytest.mark.parametrize("mutate", [
+    lambda m: b"\n" + str(int(m[1])).encode() + b" 0 n\n",  # not 20 bytes
+    lambda m: b"\n" + m[1] + b" " + m[2] + b" n\n\n",  # one-byte EOL without the space
+], ids=["short-entry", "bad-eol"])
+def test_malformed_xref_entry_is_reported(classic, mutate):
+    rejected(sub_once(classic, rb"\n(\d{10}) (\d{5}) n \n", mutate), "ISO_32000_1:7.5.4")
+
+
+def test_xref_subsection_header_spacing_is_reported(classic):
+    rejected(sub_once(classic, rb"\nxref\n0 (\d+)\n", lambda m: b"\nxref\n0  " + m[1] + b"\n"), "ISO_32000_1:7.5.4")
+
+
+@pytest.mark.parametrize(("old", "new"), [
+    (b"\n0000000000 65535 f \n", b"\n0000000000 65534 f \n"),  # object 0 heads the free list, generation 65535
+    (b"\n0000000000 65535 f \n", b"\n0000000003 65535 f \n"),  # points at an object that is in use
+])
+def test_broken_free_list_is_reported(classic, old, new):
+    rejected(replace_once(classic, old, new), "ISO_32000_1:7.5.4")
+
+
+@pytest.mark.parametrize("delta", [-1, 1])
+def test_wrong_trailer_size_is_reported(good, delta):
+    size = int(re.search(rb"/Size (\d+)", good)[1])
+    data = replace_once(good, b"/Size %d " % size, b"/Size %d " % (size + delta))
+    is_xref_stream = b"/Type /XRef" in good
+    # an xref stream without /Index lists /Size entries, so a smaller /Size leaves entries unlisted (7.5.8)
+    rejected(data, "ISO_32000_1:7.5.8" if is_xref_stream and delta < 0 else "ISO_32000_1:7.5.5")
+
+
+def test_xref_entry_pointing_at_the_wrong_place_is_reported(classic):
+    data = sub_once(classic, rb"\n(\d{10}) 00000 n \r?\n", lambda m: b"\n%010d 00000 n \n" % (int(m[1]) + 1))
+    rejected(data, "ISO_32000_1:7.5.4")
+
+
+def test_startxref_not_pointing_at_xref_data_is_reported_and_objects_still_checked(good):
+    data = sub_once(good, rb"startxref\n(\d+)", lambda m: b"startxref\n" + b"%d" % (int(m[1]) - 7))
+    report = rejected(data, "ISO_32000_1:7.5.5")
+    assert PdfFile(data).reconstructed
+    broken = sub_once(data, rb"(/Type /Metadata /Length )(\d+)", lambda m: m[1] + b"%d" % (int(m[2]) + 1))
+    rejected(broken, "6.1.7.1-1")  # found by scanning the file, though the xref is unusable
+    assert "6.1.7.1-1" not in report.rules
+
+
+@pytest.mark.parametrize("after", [b"\r", b" "], ids=["cr-only", "space"])
+def test_stream_keyword_not_followed_by_crlf_or_lf_is_6_1_7_1_2(good, after):
+    data = sub_once(good, rb"(/Type /Metadata /Length \d+ >>\nstream)\n", lambda m: m[1] + after)
+    rejected(data, "6.1.7.1-2")
+
+
+def test_endstream_without_eol_is_6_1_7_1_2(good):
+    rejected(replace_once(good, b'<?xpacket end="w"?>\n\nendstream', b'<?xpacket end="w"?>\n endstream'), "6.1.7.1-2")
+
+
+@pytest.mark.parametrize("delta", [-1, 1, 100])
+def test_wrong_stream_length_is_6_1_7_1_1(good, delta):
+    length = metadata_length(good)
+    data = replace_once(good, b"/Length %d >>\nstream" % length, b"/Length %d >>\nstream" % (length + delta))
+    report = rejected(data, "6.1.7.1-1")
+    assert any(f"/Length is {length + delta}, but {length} bytes" in f.message for f in report.findings)
+
+
+@pytest.mark.parametrize(("old", "new"), [
+    (b"\n1 0 obj\n<<", b"\n1 0 obj <<"),  # 'obj' not followed by an EOL
+    (b">>\nendobj\n2 0 obj", b">> endobj\n2 0 obj"),  # 'endobj' not preceded by an EOL
+    (b"\nendobj\n2 0 obj", b"\nendobj 2 0 obj"),  # 'endobj' not followed, next number not preceded by an EOL
+])
+def test_object_keyword_spacing_is_6_1_9_1(classic, old, new):
+    rejected(replace_once(classic, old, new), "6.1.9-1")
+
+
+def test_missing_endobj_is_reported(classic):
+    rejected(replace_once(classic, b">>\nendobj\n2 0 obj", b">>\nendobX\n2 0 obj"), "ISO_32000_1:7.3.10")
+
+
+@pytest.mark.parametrize("where", [0.3, 0.6, 0.9])
+def test_damaged_image_data_is_reported(ours, where):
+    """A flipped bit in the compressed image passes pikepdf (it does not decode images)."""
+    start = re.search(rb"/Subtype /Image[^>]*>>\nstream\n", ours).end()
+    at = start + int(image_length(ours) * where)
+    damaged = ours[:at] + bytes([ours[at] ^ 0x10]) + ours[at + 1:]
+    assert pikepdf.pdfa.validate_written(io.BytesIO(damaged), "2b").passed
+    rejected(damaged, "ISO_32000_1:7.4.4")
+
+
+def image_length(data: bytes) -> int:
+    return int(re.search(rb"/Subtype /Image[^>]*/Length (\d+)", data)[1])
+
+
+@pytest.mark.parametrize(("old", "new"), [
+    (b"\n%%EOF\n", b" %%EOF\n"),
+    (b"startxref\n", b"startxref "),
+])
+def test_file_tail_not_on_lines_of_its_own_is_reported(good, old, new):
+    rejected(replace_once(good, old, new), "ISO_32000_1:7.5.5")
+
+
+def test_wrong_length_of_a_binary_stream_is_6_1_7_1_1(ours):
+    data = sub_once(ours, rb"(/Type /ObjStm /Length )(\d+)", lambda m: m[1] + b"%d" % (int(m[2]) - 3))
+    rejected(data, "6.1.7.1-1")
+
+
+def handmade(*bodies: bytes, trailer: bytes = b"/Root 1 0 R") -> bytes:
+    """A classic-xref PDF from object bodies (object n is bodies[n - 1]), with correct offsets."""
+    out = bytearray(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
+    offsets = []
+    for num, body in enumerate(bodies, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n%s\nendobj\n" % (num, body)
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(bodies) + 1)
+    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    out += b"trailer\n<< /Size %d %s /ID [<01><01>] >>\nstartxref\n%d\n%%%%EOF\n" % (len(bodies) + 1, trailer, xref)
+    return bytes(out)
+
+
+def byte_findings(data: bytes) -> set[str]:
+    """Rules the file-structure checks report (the document-level ones are not at stake here)."""
+    report = check_pdf(data)
+    return {f.rule for f in report.findings if f.source == "bytes" and f.rule.startswith(("6.1.", "ISO_32000"))}
+
+
+@pytest.mark.parametrize(("length", "expected"), [(b"4", set()), (b"5", {"6.1.7.1-1"})])
+def test_indirect_stream_length_is_resolved(length, expected):
+    data = handmade(b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [] /Count 0 >>",
+                    b"<< /Length 4 0 R >>\nstream\nq Q \nendstream", length)
+    assert byte_findings(data) == expected
+    assert PdfFile(data).objects[(3, 0)].stream.declared == int(length)
+
+
+def test_incremental_update_is_followed_through_prev(classic):
+    old_xref = int(re.search(rb"startxref\n(\d+)", classic)[1])
+    ids = re.search(rb"/ID \[<[0-9a-f]+><[0-9a-f]+>\]", classic)[0]
+    update = bytearray(classic)
+    obj_at = len(update)
+    update += b"10 0 obj\n<< /Producer (update) >>\nendobj\n"
+    xref_at = len(update)
+    update += b"xref\n0 1\n0000000000 65535 f \n10 1\n%010d 00000 n \n" % obj_at
+    update += b"trailer\n<< /Size 11 /Root 1 0 R /Prev %d %s >>\nstartxref\n%d\n%%%%EOF\n" % (old_xref, ids, xref_at)
+    pdf = PdfFile(bytes(update))
+    assert [s.offset for s in pdf.sections] == [xref_at, old_xref] and (10, 0) in pdf.objects
+    assert byte_findings(bytes(update)) == set()
+    broken = bytes(update).replace(b"/Prev %d" % old_xref, b"/Prev %d" % (old_xref + 2))
+    assert PdfFile(broken).broken_links == [("/Prev", old_xref + 2)]
+    rejected(broken, "ISO_32000_1:7.5.5")
+
+
+# -- document rules, re-checked independently of pikepdf -------------------------------------------
+
+
+def test_missing_output_intent_is_rejected_by_both(ours):
+    data = resave(ours, lambda pdf: pdf.Root.__delattr__("OutputIntents"))
+    rejected(data, "6.2.4.3-2", "bytes")
+    rejected(data, "6.2.4.3-2", "pikepdf")
+
+
+def test_output_intent_without_profile_is_6_2_3_1(ours):
+    data = resave(ours, lambda pdf: pdf.Root.OutputIntents[0].__delattr__("DestOutputProfile"))
+    rejected(data, "6.2.3-1")
+    rejected(data, "6.2.4.3-2")
+
+
+def test_missing_xmp_is_6_6_2_1_1(good):
+    report = rejected(resave(good, lambda pdf: pdf.Root.__delattr__("Metadata")), "6.6.2.1-1")
+    assert report.claimed is None
+    assert "6.6.2.1-1" in {f.rule for f in report.findings if f.source == "pikepdf"}
+
+
+def _set_xmp(**values):
+    def mutate(pdf):
+        with pdf.open_metadata(set_pikepdf_as_editor=False) as meta:
+            for key, value in values.items():
+                if value is None:
+                    del meta[key]
+                else:
+                    meta[key] = value
+    return mutate
+
+
+def test_xmp_without_pdfa_identification_is_6_6_4_1(ours):
+    data = resave(ours, _set_xmp(**{"pdfaid:part": None, "pdfaid:conformance": None}))
+    assert rejected(data, "6.6.4-1").claimed is None
+
+
+def test_xmp_claiming_another_part_is_6_6_4_2(ours):
+    report = rejected(resave(ours, _set_xmp(**{"pdfaid:part": "1"})), "6.6.4-2")
+    assert report.claimed == "PDF/A-1B"
+    rejected(ours, "6.6.4-2", flavour="3b")  # ours claims part 2
+
+
+def test_malformed_xmp_is_6_6_2_1_4(classic):
+    data = replace_once(classic, b"</x:xmpmeta>", b"</x:xmpmetX>")
+    rejected(data, "6.6.2.1-4")
+
+
+def _js(**keys):
+    return pikepdf.Dictionary(S=pikepdf.Name.JavaScript, JS=pikepdf.String("app.alert('x')"), **keys)
+
+
+@pytest.mark.parametrize(("mutate", "rule"), [
+    (lambda pdf: setattr(pdf.Root, "OpenAction", _js()), "6.5.1-1"),
+    (lambda pdf: setattr(pdf.Root, "Names", pikepdf.Dictionary(
+        JavaScript=pikepdf.Dictionary(Names=pikepdf.Array([pikepdf.String("x"), pdf.make_indirect(_js())])))),
+     "6.5.1-1"),
+    (lambda pdf: setattr(pdf.Root, "AA", pikepdf.Dictionary(WC=_js())), "6.5.2-1"),
+    (lambda pdf: setattr(pdf.pages[0].obj, "AA", pikepdf.Dictionary(O=_js())), "6.5.2-2"),
+    (lambda pdf: setattr(pdf.Root, "OpenAction", pikepdf.Dictionary(
+        S=pikepdf.Name.Launch, F=pikepdf.String("calc.exe"))), "6.5.1-1"),
+], ids=["open-action", "names-tree", "catalog-aa", "page-aa", "launch"])
+def test_javascript_and_forbidden_actions_are_rejected(good, mutate, rule):
+    rejected(resave(good, mutate), rule)  # in object streams for ours, plain objects for classic
+
+
+def test_javascript_open_action_is_a_violation_not_just_unsupported(ours):
+    """pikepdf only says it does not support /OpenAction; the byte check names the rule."""
+    report = rejected(resave(ours, lambda pdf: setattr(pdf.Root, "OpenAction", _js())), "6.5.1-1")
+    assert any(f.kind == "violation" and f.source == "bytes" for f in report.findings)
+
+
+# -- tolerance: a garbled file gives findings, never a traceback -----------------------------------
+
+
+def _garbled(ours: bytes, classic: bytes) -> dict[str, bytes]:
+    xref = ours.rfind(b"/Type /XRef")
+    return {
+        "empty": b"",
+        "text": b"this is not a pdf at all",
+        "header-only": b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n",
+        "half": ours[: len(ours) // 2],
+        "no-tail": classic[:-40],
+        "xref-stream-zeroed": ours[:xref] + b"\0" * (len(ours) - xref),
+        "trailer-cut": classic[: classic.rfind(b"trailer") + 12] + b"\nstartxref\n0\n%%EOF\n",
+        "deep-nesting": b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n" + b"[" * 100_000 + b"\nendobj\n%%EOF\n",
+        "objstm-corrupt": re.sub(rb"(/Type /ObjStm[^>]*>>\nstream\n)(.{20})", lambda m: m[1] + b"\xff" * 20,
+                                 ours, count=1, flags=re.S),
+        "random": random.Random(7).randbytes(5000),
+        "loop": b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<< /Length 1 0 R >>\nstream\nx\nendstream\nendobj\n"
+                b"xref\n0 2\n0000000000 65535 f \n0000000015 00000 n \ntrailer << /Size 2 /Prev 55 /Root 1 0 R >>\n"
+                b"startxref\n55\n%%EOF\n",
+    }
+
+
+@pytest.mark.parametrize("name", ["empty", "text", "header-only", "half", "no-tail", "xref-stream-zeroed",
+                                  "trailer-cut", "deep-nesting", "objstm-corrupt", "random", "loop"])
+def test_garbled_files_give_findings_not_tracebacks(ours, classic, name):
+    report = check_pdf(_garbled(ours, classic)[name])
+    assert not report.passed and report.findings
+    assert "somearkiv:internal" not in report.rules, format_report(report)
+    json.loads(report.to_json())
+
+
+def test_flipped_and_truncated_bytes_never_raise(ours, classic):
+    rng = random.Random(2026)
+    for data in (ours, classic):
+        for at in sorted(rng.sample(range(len(data)), 40)):
+            flipped = data[:at] + bytes([data[at] ^ 0xFF]) + data[at + 1:]
+            report = check_pdf(flipped)
+            assert "somearkiv:internal" not in report.rules, (at, format_report(report))
+        for cut in sorted(rng.sample(range(len(data)), 15)):
+            report = check_pdf(data[:cut])
+            assert not report.passed and "somearkiv:internal" not in report.rules, (cut, format_report(report))
+
+
+def test_a_failing_check_becomes_a_finding(ours):
+    def check_explodes(pdf):
+        raise RuntimeError("boom")
+        yield  # pragma: no cover
+
+    report = check_pdf(ours, checks=(*CHECKS, check_explodes))
+    assert not report.passed
+    assert report.findings == [Finding("somearkiv:internal", "check_explodes", "RuntimeError: boom", "bytes",
+                                       "unsupported")]
+
+
+# -- the report and the rule ids ---------------------------------------------------------------------
+
+
+def test_report_serialises_and_reads_well(ours):
+    report = rejected(ours + b"junk", "6.1.3-3")
+    as_dict = json.loads(report.to_json())
+    assert as_dict["passed"] is False and as_dict["claimed"] == "PDF/A-2B" and as_dict["flavour"] == "2b"
+    assert as_dict["findings"][0] == {"rule": "6.1.3-3", "where": f"byte {len(ours) - 1}",
+                                      "message": "5 byte(s) follow the last %%EOF marker: b'\\njunk'",
+                                      "source": "bytes", "kind": "violation"}
+    assert report.as_dict() == as_dict and json.loads(report.findings[0].to_json()) == as_dict["findings"][0]
+    text = format_report(report)
+    assert "FAILED (1 finding(s))" in text and "6.1.3-3" in text and RULES["6.1.3-3"] in text
+    assert report.sha256 in text
+
+
+def test_every_rule_id_is_verapdfs_numbering_for_pdfa_2_and_3():
+    text = resources.files("pikepdf.pdfa").joinpath("data/verapdf_rules.json").read_text(encoding="utf-8")
+    catalogue = json.loads(text)["rules"]
+    verapdf = [rule for rule in RULES if not rule.startswith(("ISO_32000_1:", "somearkiv:"))]
+    assert len(verapdf) == 22
+    for rule in verapdf:
+        assert f"ISO_19005_2:{rule}" in catalogue and f"ISO_19005_3:{rule}" in catalogue, rule
+
+
+def test_unsupported_flavours_are_refused(ours):
+    with pytest.raises(ValueError):
+        check_pdf(ours, "2x")
+    with pytest.raises(ValueError, match="2b"):
+        check_pdf(ours, "1b")
