@@ -264,6 +264,56 @@ def metrics(
 
 
 @app.command()
+def verify(
+    target: Annotated[str, typer.Argument(help="A local PDF file, or an archived object's key.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Check a PDF against PDF/A-2b (pikepdf's rules and the byte-level ones), and an archived one's fixity.
+
+    Exit status: 0 valid and intact, 1 not valid PDF/A, 3 fixity error.
+    """
+    import tempfile
+
+    from storage import FixityError
+    from tasks.pdfcheck import check_pdf, format_report
+
+    fixity: dict = {}
+    if Path(target).is_file():
+        report = check_pdf(Path(target))
+    else:
+        from botocore.exceptions import ClientError
+
+        archive = _archive()
+        with tempfile.TemporaryDirectory() as tmp:
+            local = Path(tmp) / Path(target).name
+            try:
+                info = archive.download(target, local)
+            except FixityError as exc:
+                raise _fail(f"FIXITY ERROR: {exc}", 3) from None
+            except ClientError as exc:
+                raise _fail(f"{target}: {exc.response['Error'].get('Message') or exc.response['Error']['Code']}") \
+                    from None
+            fixity = {"key": target, "version_id": info.version_id, "sha256": info.sha256, "stored": "intact"}
+            record_key = target.rsplit("/", 1)[0] + "/record.json"
+            try:
+                entry = archive.read_record(record_key).file(Path(target).name)
+                fixity["record"] = "matches" if entry.sha256 == info.sha256 else "DIFFERS"
+            except (ClientError, KeyError):
+                fixity["record"] = "no capture record for this object"
+            report = check_pdf(local)
+    if as_json:
+        typer.echo(json.dumps({"pdf": report.as_dict(), "fixity": fixity}, indent=2, ensure_ascii=False))
+    else:
+        typer.echo(format_report(report))
+        if fixity:
+            typer.echo(f"fixity: stored bytes {fixity['stored']} (sha256 {fixity['sha256']}), "
+                       f"capture record {fixity['record']}")
+    if fixity.get("record") == "DIFFERS":
+        raise typer.Exit(3)
+    raise typer.Exit(0 if report.passed else 1)
+
+
+@app.command()
 def hold(
     target: Annotated[str, typer.Argument(help="An account id, a capture id (<account>/<time>-<trigger>) or a key.")],
     reason: Annotated[str, typer.Option(help="Why (kept in the audit trail).")],

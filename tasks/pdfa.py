@@ -35,6 +35,7 @@ from somearkiv.fixity import sha256_file
 from somearkiv.log import get_logger
 from somearkiv.models import ArchivedFile, CaptureRecord, CaptureStatus, FileRole, PdfaInfo
 from somearkiv.settings import get_settings
+from tasks.pdfcheck import check_pdf
 
 __all__ = [
     "MAX_PAGE_SIDE_PT",
@@ -294,6 +295,11 @@ def convert_to_pdfa(captured: tuple[CaptureRecord, Path]) -> tuple[CaptureRecord
     try:
         info = make_archival_pdf(folder / "startpage.png", out, record,
                                  mobile=mobile if mobile.exists() else None, text_layer=settings.pdf_text_layer)
+        second = check_pdf(out)  # the second validation: the byte-level rules pikepdf does not check
+        if not second.passed:
+            raise PdfaConversionError("second validation failed: " + "; ".join(
+                f"{f.rule} {f.where}: {f.message}" for f in second.findings[:10]))
+        info = info.model_copy(update={"validator": f"{info.validator} + {second.validator}"})
         files.insert(0, _file_entry(out, FileRole.archival, "application/pdf"))
         log.info("pdfa.valid", conformance=info.conformance, pages=info.pages, words=info.words,
                  size=files[0].size)

@@ -115,6 +115,16 @@ def test_cli_lists_gets_and_refuses_unknown_accounts(run: SnapshotSummary, sampl
     key = next(f["key"] for f in records[0]["files"] if f["name"] == "startpage.pdf")
     got = runner.invoke(app, ["get", key, "-o", str(tmp_path / "yt.pdf")])
     assert got.exit_code == 0 and "verified" in got.output
+
+    checked = runner.invoke(app, ["verify", key])  # PDF/A twice over, and fixity against the record
+    assert checked.exit_code == 0, checked.output
+    assert "PDF/A-2b check: PASSED" in checked.output and "capture record matches" in checked.output
+    as_json = json.loads(runner.invoke(app, ["verify", key, "--json"]).output)
+    assert as_json["pdf"]["passed"] and as_json["fixity"]["record"] == "matches"
+    broken = tmp_path / "broken.pdf"
+    broken.write_bytes((tmp_path / "yt.pdf").read_bytes() + b"trailing garbage")
+    failed = runner.invoke(app, ["verify", str(broken)])
+    assert failed.exit_code == 1 and "6.1.3-3" in failed.output
     text = runner.invoke(app, ["captures"])
     assert "legal hold" in text.output and "trigger=manual" in text.output
 
