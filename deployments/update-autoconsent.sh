@@ -7,6 +7,6 @@ work="$(mktemp -d)"; trap 'rm -rf "$work"' EXIT
 cd "$work"
 npm pack "@duckduckgo/autoconsent@$version" >/dev/null
 tar xzf ./*.tgz
-cp package/dist/autoconsent.playwright.js package/rules/rules.json package/LICENSE "$dest/"
+cp package/dist/autoconsent.playwright.js package/rules/compact-rules.json package/LICENSE "$dest/"
 node -p "require('./package/package.json').version" > "$dest/VERSION"
 echo "autoconsent $(cat "$dest/VERSION") vendored into $dest"

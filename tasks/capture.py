@@ -106,6 +106,7 @@ class View:
     max_scroll_s: float = 15.0
     tile_height: int = 8192
     consent_timeout_s: float = 4.0
+    consent_look_s: float = 1.0
     record_har: bool = False
 
     @classmethod
@@ -206,7 +207,8 @@ def _is_document(blocked: BlockedRequest, final_url: str) -> bool:
 async def dismiss_consent(state: CaptureState) -> None:
     """Screenshot a consent popup as evidence, then refuse it (see tasks.consent)."""
     evidence = state.out_dir / state.view.file("consent-before")
-    state.consent = await state.consent_watcher.dismiss(state.page, evidence, state.view.consent_timeout_s)
+    state.consent = await state.consent_watcher.dismiss(state.page, evidence, state.view.consent_timeout_s,
+                                                        state.view.consent_look_s)
     if state.consent.evidence:
         state.outputs.append((evidence.name, FileRole.evidence, "image/png"))
     if state.consent.found and not state.consent.dismissed:
@@ -420,6 +422,8 @@ async def _capture_views(browser: Browser, account: Account, views: Sequence[tup
                          out_dir: Path, proxy: EgressProxy) -> list[CaptureState]:
     states = []
     for view, steps in views:
+        if states and states[0].consent is not None and not states[0].consent.found:
+            view = replace(view, consent_look_s=0.3)  # the desktop page had no consent platform at all
         state = await run_view(browser, account, view, out_dir, proxy, steps)
         states.append(state)
         if state.wall is not None:

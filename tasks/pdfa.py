@@ -255,10 +255,45 @@ def _read_back(pdf_path: Path, pages: list[PageImage], identifier: str) -> None:
             images = list(pdf_page.images.values())
             if len(images) != 1:
                 raise PdfaConversionError(f"page {number}: expected 1 image, found {len(images)}")
+            if _same_png_data(images[0], page.png):
+                continue
             embedded = pikepdf.PdfImage(images[0]).as_pil_image()
             with Image.open(page.png) as source:
                 if embedded.size != source.size or embedded.convert("RGB").tobytes() != source.convert("RGB").tobytes():
                     raise PdfaConversionError(f"page {number}: the image in the PDF differs from {page.png.name}")
+
+
+def _png_chunks(data: bytes):
+    at = 8
+    while at + 8 <= len(data):
+        length = int.from_bytes(data[at:at + 4], "big")
+        yield data[at + 4:at + 8], data[at + 8:at + 8 + length]
+        at += 12 + length
+
+
+def _same_png_data(image: pikepdf.Object, png: Path) -> bool:
+    """True when the PDF image is the PNG's own compressed pixel data, unchanged, with the same geometry.
+
+    img2pdf embeds a non-interlaced RGB/grey PNG's IDAT stream as it is (Flate with PNG
+    predictors), so equal bytes and equal geometry mean equal pixels, without decoding ~12 MB per
+    page twice. Anything else (re-encoded data) falls back to comparing decoded pixels.
+    """
+    data = png.read_bytes()
+    chunks = list(_png_chunks(data))
+    if not chunks or chunks[0][0] != b"IHDR":
+        return False
+    ihdr = chunks[0][1]
+    width, height = int.from_bytes(ihdr[0:4], "big"), int.from_bytes(ihdr[4:8], "big")
+    bit_depth, colour_type, interlace = ihdr[8], ihdr[9], ihdr[12]
+    colours = {2: 3, 0: 1}.get(colour_type)
+    params = image.get("/DecodeParms")
+    if colours is None or interlace or params is None or image.get("/Filter") != pikepdf.Name.FlateDecode:
+        return False
+    geometry = (int(image.Width), int(image.Height), int(image.BitsPerComponent), int(params.get("/Colors", 1)),
+                int(params.get("/Columns", 1)), int(params.get("/Predictor", 1)))
+    if geometry != (width, height, bit_depth, colours, width, 15):
+        return False
+    return image.read_raw_bytes() == b"".join(body for kind, body in chunks if kind == b"IDAT")
 
 
 def print_pdf_to_pdfa(src: Path, out: Path) -> tuple[bool, tuple[str, ...]]:

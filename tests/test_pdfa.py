@@ -110,3 +110,17 @@ def test_a_failed_conversion_is_recorded_and_the_rest_is_kept(tmp_path):
     assert "RGBA" in converted.pdfa.findings[0]
     assert {f.name for f in converted.files} == {"startpage.png", "page.html"}
     assert not (tmp_path / "startpage.pdf").exists()
+
+
+def test_a_pdf_whose_image_is_not_the_screenshot_is_caught(tmp_path):
+    from tasks.pdfa import PageImage, _read_back
+
+    png = screenshot(tmp_path / "startpage.png")
+    make_archival_pdf(png, tmp_path / "a.pdf", record())
+    _read_back(tmp_path / "a.pdf", [PageImage(png)], record().capture_id)  # its own screenshot: fine
+    other = screenshot(tmp_path / "other.png")
+    with Image.open(other) as image:
+        image.putpixel((700, 1200), (1, 2, 3))  # one pixel
+        image.save(other)
+    with pytest.raises(PdfaConversionError, match="differs from other.png"):
+        _read_back(tmp_path / "a.pdf", [PageImage(other)], record().capture_id)

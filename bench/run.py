@@ -1,0 +1,448 @@
+"""somearkiv against the ways archivists capture pages today, measured in one run on this machine.
+
+    ./run bench                      # 8 sample accounts, concurrency 1, 2, 4
+    ./run bench --accounts 20 --scaling 10,50,200
+
+Everything is served from 127.0.0.1 (the bundled sample pages). Prints a table of ratios and the
+targets met or not, and writes the numbers as JSON to bench/results/ so runs can be compared
+across commits. Memory is the summed RSS of the whole process tree (shared pages counted once
+per process, so it overstates), CPU is user+system seconds of the tree including reaped children.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import json
+import os
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("SOMEARKIV_LOG_LEVEL", "warning")
+os.environ.setdefault("SOMEARKIV_METRICS_API", "false")
+
+ROOT = Path(__file__).resolve().parent.parent
+PAGES = ("facebook", "instagram", "youtube", "mastodon")
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+# -- measuring --------------------------------------------------------------------------------
+
+
+def _tree(pid: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(parent, []).append(int(entry.name))
+    found, todo = [pid], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def _usage(pid: int) -> tuple[float, int]:
+    """(CPU seconds incl. reaped children, RSS bytes) summed over the process tree of *pid*."""
+    cpu, rss = 0.0, 0
+    for p in _tree(pid):
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            cpu += sum(int(x) for x in fields[11:15]) / _TICK
+            rss += int(fields[21]) * os.sysconf("SC_PAGE_SIZE")
+        except (OSError, IndexError, ValueError):
+            continue
+    return cpu, rss
+
+
+@dataclass
+class Phase:
+    name: str
+    captures: int = 0
+    seconds: float = 0.0
+    per_capture: list[float] = field(default_factory=list)
+    cpu_seconds: float = 0.0
+    peak_rss_mb: float = 0.0
+    bytes_per_capture: float = 0.0
+
+    @property
+    def per_minute(self) -> float:
+        return 60 * self.captures / self.seconds if self.seconds else 0.0
+
+    def summary(self) -> dict:
+        data = asdict(self)
+        data.pop("per_capture")
+        data["captures_per_minute"] = round(self.per_minute, 2)
+        data["median_s"] = round(statistics.median(self.per_capture), 2) if self.per_capture else None
+        data["p95_s"] = round(sorted(self.per_capture)[max(0, int(0.95 * len(self.per_capture)) - 1)], 2) \
+            if self.per_capture else None
+        data["cpu_s_per_capture"] = round(self.cpu_seconds / self.captures, 2) if self.captures else None
+        return data
+
+
+@contextmanager
+def measure(phase: Phase):
+    """Wall time, CPU and peak RSS of this process's tree while the block runs."""
+    stop = threading.Event()
+    peak = [0]
+
+    def sample():
+        while not stop.is_set():
+            peak[0] = max(peak[0], _usage(os.getpid())[1])
+            stop.wait(0.25)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    cpu_before = _usage(os.getpid())[0]
+    children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    began = time.monotonic()
+    sampler.start()
+    try:
+        yield phase
+    finally:
+        phase.seconds = time.monotonic() - began
+        stop.set()
+        sampler.join()
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)
+        reaped = (children.ru_utime + children.ru_stime) - (children_before.ru_utime + children_before.ru_stime)
+        phase.cpu_seconds = round(_usage(os.getpid())[0] - cpu_before + reaped, 2)
+        phase.peak_rss_mb = round(peak[0] / 2**20, 1)
+
+
+def _dir_bytes(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+# -- the contenders ---------------------------------------------------------------------------
+
+
+def baseline_a(urls: list[str], out: Path, browser: str) -> Phase:
+    """ArchiveBox's way: one headless Chromium process per output per page."""
+    phase = Phase("A: chromium CLI per output (screenshot, print-to-pdf)")
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+             "--disable-component-update", "--disable-sync", "--window-size=1366,900", "--hide-scrollbars",
+             "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"]
+    with measure(phase):
+        for i, url in enumerate(urls):
+            began = time.monotonic()
+            with tempfile.TemporaryDirectory() as profile:
+                subprocess.run([browser, *flags, f"--user-data-dir={profile}", f"--screenshot={out}/a{i}.png", url],
+                               capture_output=True, timeout=120)
+            with tempfile.TemporaryDirectory() as profile:
+                subprocess.run([browser, *flags, f"--user-data-dir={profile}", f"--print-to-pdf={out}/a{i}.pdf", url],
+                               capture_output=True, timeout=120)
+            phase.per_capture.append(time.monotonic() - began)
+            phase.captures += 1
+    phase.bytes_per_capture = _dir_bytes(out) / max(1, phase.captures)
+    return phase
+
+
+async def _bare(urls: list[str], out: Path, browser: str, settle: bool, mobile: bool, concurrency: int,
+                phase: Phase) -> None:
+    from playwright.async_api import async_playwright
+
+    from tasks.capture import MOBILE_USER_AGENT
+
+    async with async_playwright() as p:
+        chrome = await p.chromium.launch(executable_path=browser)
+        gate = asyncio.Semaphore(concurrency)
+
+        async def view(url: str, name: str, width: int, height: int, scale: float, is_mobile: bool) -> None:
+            options = dict(viewport={"width": width, "height": height}, device_scale_factor=scale,
+                           is_mobile=is_mobile, locale="sv-SE", timezone_id="Europe/Stockholm")
+            if is_mobile:
+                options["user_agent"] = MOBILE_USER_AGENT.format(major=chrome.version.split(".")[0])
+            context = await chrome.new_context(**options)
+            page = await context.new_page()
+            await page.goto(url, wait_until="domcontentloaded")
+            await page.wait_for_load_state("load")
+            if settle:  # the same bounded scroll as somearkiv's settle step
+                while True:
+                    bottom, total = await page.evaluate(
+                        "() => [window.scrollY + window.innerHeight, document.documentElement.scrollHeight]")
+                    if bottom >= total - 2:
+                        break
+                    await page.mouse.wheel(0, int(height * 0.9))
+                    await page.wait_for_timeout(120)
+                await page.evaluate("() => window.scrollTo(0, 0)")
+            await page.screenshot(path=out / f"{name}.png", full_page=True)
+            if not is_mobile:
+                await page.pdf(path=out / f"{name}.pdf", print_background=True)
+            await context.close()
+
+        async def one(i: int, url: str) -> None:
+            async with gate:
+                began = time.monotonic()
+                await view(url, f"b{i}", 1366, 900, 1.0, False)
+                if mobile:
+                    await view(url, f"b{i}m", 390, 844, 2.0, True)
+                phase.per_capture.append(time.monotonic() - began)
+                phase.captures += 1
+
+        await asyncio.gather(*(one(i, u) for i, u in enumerate(urls)))
+        await chrome.close()
+
+
+def baseline_b(urls: list[str], out: Path, browser: str, concurrency: int = 1) -> Phase:
+    """Bare Playwright, one browser: the same views, scroll, screenshots and print PDF, nothing else."""
+    phase = Phase(f"B: bare Playwright, same browser work (c={concurrency})")
+    with measure(phase):
+        asyncio.run(_bare(urls, out, browser, settle=True, mobile=True, concurrency=concurrency, phase=phase))
+    phase.bytes_per_capture = _dir_bytes(out) / max(1, phase.captures)
+    return phase
+
+
+def like_for_like(urls: list[str], out: Path) -> Phase:
+    """somearkiv's browser pool doing what A does: desktop shot (full page) and print PDF, no scrolling."""
+    from somearkiv.settings import get_settings
+    from tasks.browser import find_browser, get_pool
+    from tasks.capture import View, navigate, print_pdf, run_view, screenshot
+    from tasks.egress import EgressPolicy
+    from tests.factories import account
+
+    settings = get_settings()
+    pool = get_pool(find_browser(settings.browser_path), 1, EgressPolicy(("127.0.0.1",)))
+    phase = Phase("somearkiv capture stage, like-for-like with A (no scroll)")
+    with measure(phase):
+        for i, url in enumerate(urls):
+            began = time.monotonic()
+            folder = out / f"l{i}"
+            folder.mkdir()
+            pool.run(lambda b, u=url, f=folder: run_view(b, account(id=f"bench-{i}", url=u), View(), f, pool.proxy,
+                                                         (navigate, screenshot, print_pdf)), 120)
+            phase.per_capture.append(time.monotonic() - began)
+            phase.captures += 1
+    phase.bytes_per_capture = _dir_bytes(out) / max(1, phase.captures)
+    return phase
+
+
+def capture_stage(urls: list[str], data: Path, concurrency: int) -> Phase:
+    """somearkiv's whole capture (both views, consent, walls, settle, words, WARC), no PDF/A, no upload."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from somearkiv.models import Trigger
+    from somearkiv.settings import get_settings
+    from tasks import browser
+    from tasks.capture import capture_account
+    from tests.factories import account
+
+    browser.close_pool()
+    settings = get_settings().model_copy(update={"data_dir": data, "capture_concurrency": concurrency})
+    phase = Phase(f"somearkiv capture stage (c={concurrency})")
+
+    def one(i: int, url: str) -> None:
+        began = time.monotonic()
+        capture_account(account(id=f"bench-{concurrency}-{i}", url=url), municipality="Bench",
+                        trigger=Trigger.manual, settings=settings)
+        phase.per_capture.append(time.monotonic() - began)
+        phase.captures += 1
+
+    with measure(phase), ThreadPoolExecutor(concurrency * 2) as pool:
+        list(pool.map(one, range(len(urls)), urls))
+    phase.bytes_per_capture = _dir_bytes(data / "captures") / max(1, phase.captures)
+    browser.close_pool()
+    return phase
+
+
+def full_pipeline(register: Path, concurrency: int, accounts: int) -> Phase:
+    """The Prefect flow: capture, metrics, PDF/A (validated, read back), upload with locks, review artifacts."""
+    from somearkiv.settings import get_settings
+    from tasks import browser
+
+    os.environ["SOMEARKIV_CAPTURE_CONCURRENCY"] = str(concurrency)
+    get_settings.cache_clear()
+    browser.close_pool()
+    from flows.snapshot import snapshot_accounts
+
+    phase = Phase(f"somearkiv full pipeline (c={concurrency})")
+    with measure(phase):
+        state = snapshot_accounts(register_path=str(register), reason="benchmark", return_state=True)
+    summary = state.result(raise_on_failure=False)
+    phase.captures = len(summary.captured)
+    phase.per_capture = [phase.seconds / max(1, phase.captures)] * phase.captures
+    from storage import Archive
+
+    archive = Archive.from_settings(get_settings(), start_embedded=False)
+    stored = sum(f.size for o in summary.captured for r in archive.list_captures(o.account_id)
+                 if r.capture_id == o.capture_id for f in r.files)
+    phase.bytes_per_capture = stored / max(1, phase.captures)
+    browser.close_pool()
+    return phase
+
+
+def pdfa_speed(data: Path) -> dict:
+    """PDF/A conversion time per MB of PNG, and the archival PDF's size against its PNGs."""
+    from tasks.pdfa import make_archival_pdf
+    from tests.factories import record
+
+    seconds = png_bytes = pdf_bytes = 0.0
+    for png in sorted(data.rglob("captures/*/*/startpage.png"))[:8]:
+        mobile = png.with_name("startpage-mobile.png")
+        began = time.monotonic()
+        make_archival_pdf(png, png.with_name("bench.pdf"), record(), mobile=mobile if mobile.exists() else None,
+                          text_layer=False)
+        seconds += time.monotonic() - began
+        png_bytes += png.stat().st_size + (mobile.stat().st_size if mobile.exists() else 0)
+        pdf_bytes += png.with_name("bench.pdf").stat().st_size
+    mb = png_bytes / 2**20
+    return {"s_per_mb_png": round(seconds / mb, 3) if mb else None,
+            "pdf_to_png_size": round(pdf_bytes / png_bytes, 3) if png_bytes else None}
+
+
+def s3_speed(objects: int = 24, size: int = 2**20) -> dict:
+    """Upload MB/s with checksum, lock and If-None-Match, one thread, to the embedded S3."""
+    import hashlib
+
+    from somearkiv.models import LockMode, ObjectLock
+    from somearkiv.settings import get_settings
+    from storage import Archive
+
+    archive = Archive.from_settings(get_settings())
+    archive.ensure_bucket()
+    body = os.urandom(size)
+    lock = ObjectLock(mode=LockMode.GOVERNANCE, retain_until=dt.datetime.now(dt.UTC) + dt.timedelta(days=1),
+                      legal_hold=False)
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%f")
+    began = time.monotonic()
+    for i in range(objects):
+        data = body[:-8] + i.to_bytes(8, "big")
+        archive.file_document(f"bench/{stamp}/{i}", data, "application/octet-stream", lock)
+    seconds = time.monotonic() - began
+    return {"upload_mb_per_s": round(objects * size / 2**20 / seconds, 1),
+            "sha256_mb_per_s": round(size * 50 / 2**20 / _timeit(lambda: [hashlib.sha256(body).digest()
+                                                                         for _ in range(50)]), 1)}
+
+
+def _timeit(fn) -> float:
+    began = time.monotonic()
+    fn()
+    return time.monotonic() - began
+
+
+# -- the run ----------------------------------------------------------------------------------
+
+
+def _register(path: Path, base_url: str, accounts: int) -> Path:
+    lines = ["register_version: 1", "municipality: Bench", "accounts:"]
+    for i in range(accounts):
+        page = PAGES[i % len(PAGES)]
+        lines += [f"  - id: bench-{i}", f"    platform: {page}", f"    handle: bench{i}", f"    name: Bench {i}",
+                  f"    url: {base_url}{page}/", "    department: Bench", "    responsible: Bench",
+                  "    substitute: Bench", "    purpose: Benchmark", "    opened: 2020-01-01"]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def _ratio(a: float, b: float) -> float | None:
+    return round(a / b, 2) if b else None
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--accounts", type=int, default=8, help="sample accounts per measurement")
+    parser.add_argument("--concurrency", default="1,2,4", help="concurrency levels for somearkiv")
+    parser.add_argument("--scaling", default="", help="also the full pipeline at these account counts, e.g. 10,50,200")
+    args = parser.parse_args(argv)
+    levels = [int(c) for c in args.concurrency.split(",") if c]
+
+    work = Path(tempfile.mkdtemp(prefix="somearkiv-bench-"))
+    os.environ.update({"SOMEARKIV_DATA_DIR": str(work / "data"), "SOMEARKIV_S3_EMBEDDED_PORT": "18700",
+                       "SOMEARKIV_S3_BUCKET": "somearkiv-bench", "SOMEARKIV_ALLOWED_HOSTS": '["127.0.0.1"]',
+                       "SOMEARKIV_CONFIG": str(work / "none.toml")})
+    sys.path.insert(0, str(ROOT))
+    from deployments.sample_site import SampleSite
+    from somearkiv.settings import get_settings
+    from storage import EmbeddedS3
+    from tasks.browser import find_browser
+
+    get_settings.cache_clear()
+    browser = find_browser(get_settings().browser_path) or shutil.which("chromium") or "chromium"
+    server = EmbeddedS3(work / "data" / "seaweedfs", 18700)
+    server.start()
+    results: dict = {"machine": {"cores": os.cpu_count(), "python": sys.version.split()[0], "browser": browser},
+                     "started": dt.datetime.now(dt.UTC).isoformat(), "accounts": args.accounts, "phases": {}}
+    try:
+        with SampleSite() as site:
+            urls = [f"{site.url}{PAGES[i % len(PAGES)]}/" for i in range(args.accounts)]
+            register = _register(work / "accounts.yaml", site.url, args.accounts)
+            phases: list[Phase] = []
+
+            def run(label: str, fn, *a) -> Phase:
+                print(f"… {label}", flush=True)
+                phase = fn(*a)
+                phases.append(phase)
+                results["phases"][label] = phase.summary()
+                return phase
+
+            out = work / "out"
+            for sub in ("a", "b", "l"):
+                (out / sub).mkdir(parents=True)
+            a = run("baseline-a", baseline_a, urls, out / "a", browser)
+            b = run("baseline-b", baseline_b, urls, out / "b", browser)
+            lfl = run("like-for-like", like_for_like, urls, out / "l")
+            stage = {c: run(f"capture-c{c}", capture_stage, urls, work / f"cap{c}", c) for c in levels}
+            # warm up the Prefect server once, outside the timings
+            from prefect import flow
+
+            flow(lambda: None, name="warm-up")()
+            full = {c: run(f"full-c{c}", full_pipeline, register, c, args.accounts) for c in levels}
+            results["pdfa"] = pdfa_speed(work / "cap1" if 1 in stage else work)
+            results["s3"] = s3_speed()
+            for count in [int(n) for n in args.scaling.split(",") if n]:
+                reg = _register(work / f"accounts-{count}.yaml", site.url, count)
+                run(f"scaling-{count}", full_pipeline, reg, 2, count)
+    finally:
+        server.stop()
+
+    first = levels[0]
+    c1, c2 = full.get(1), full.get(2)
+    targets = {
+        "overhead: full pipeline ≤ 1.3× B's time per capture (c=1)": (
+            _ratio(c1.seconds / c1.captures, b.seconds / b.captures) if c1 and c1.captures else None, 1.3, "≤"),
+        "like-for-like capture ≥ 2× A's captures per minute": (_ratio(lfl.per_minute, a.per_minute), 2.0, "≥"),
+        "concurrency 2 ≥ 1.6× concurrency 1 (full pipeline)": (
+            _ratio(c2.per_minute, c1.per_minute) if c1 and c2 else None, 1.6, "≥"),
+        "peak RSS of the tree ≤ 1.5 GB at concurrency 4": (
+            round(full[4].peak_rss_mb / 1024, 2) if 4 in full else None, 1.5, "≤"),
+        "PDF/A ≤ 0.1 s per MB of PNG": (results["pdfa"]["s_per_mb_png"], 0.1, "≤"),
+        "archival PDF ≤ 1.05× its PNGs": (results["pdfa"]["pdf_to_png_size"], 1.05, "≤"),
+    }
+    results["targets"] = {k: {"value": v, "target": t, "met": v is not None and (v <= t if op == "≤" else v >= t)}
+                          for k, (v, t, op) in targets.items()}
+    results["ratios"] = {"full_over_b_time": targets[next(iter(targets))][0],
+                         "somearkiv_over_a_per_minute": _ratio(stage[first].per_minute, a.per_minute)}
+
+    print(f"\n{'phase':58} {'cap/min':>8} {'median s':>9} {'p95 s':>7} {'CPU s/cap':>9} {'peak MB':>8} "
+          f"{'KB/cap':>8}")
+    for phase in phases:
+        s = phase.summary()
+        print(f"{phase.name:58} {s['captures_per_minute']:>8} {s['median_s']!s:>9} {s['p95_s']!s:>7} "
+              f"{s['cpu_s_per_capture']!s:>9} {phase.peak_rss_mb:>8} {phase.bytes_per_capture / 1024:>8.0f}")
+    print(f"\nPDF/A: {results['pdfa']}   S3: {results['s3']}")
+    print("\ntargets (RSS is summed over the process tree):")
+    for name, t in results["targets"].items():
+        print(f"  {'met    ' if t['met'] else 'NOT MET'}  {name}: {t['value']}")
+    out_file = ROOT / "bench" / "results" / f"{dt.datetime.now(dt.UTC):%Y-%m-%dT%H%M%SZ}.json"
+    out_file.parent.mkdir(exist_ok=True)
+    out_file.write_text(json.dumps(results, indent=2, ensure_ascii=False))
+    print(f"\nresults: {out_file}")
+    shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
