@@ -263,6 +263,34 @@ def metrics(
                        f"({shown['posts_source']})  {shown['trigger']}")
 
 
+def _check_capture_timestamp(archive, folder_key: str) -> str:
+    """The capture's manifest against its record and files, and its RFC 3161 token against the manifest."""
+    from botocore.exceptions import ClientError
+
+    from tasks.timestamp import MANIFEST_NAME, TOKEN_NAME, build_manifest, verify_timestamp
+
+    settings = _settings()
+    try:
+        manifest = archive.read(f"{folder_key}/{MANIFEST_NAME}")
+    except ClientError:
+        return "no manifest filed with this capture"
+    record_body = archive.read(f"{folder_key}/record.json")
+    record = archive.read_record(f"{folder_key}/record.json")
+    if build_manifest(record, record_body) != manifest:
+        return "INVALID: the manifest does not match the capture record"
+    try:
+        token = archive.read(f"{folder_key}/{TOKEN_NAME}")
+    except ClientError:
+        return "manifest matches; no RFC 3161 token (no TSA was configured)"
+    ca = settings.tsa_ca_file.read_bytes() if settings.tsa_ca_file else None
+    check = verify_timestamp(token, manifest, trusted_ca_pem=ca)
+    if check.valid:
+        return f"valid RFC 3161 token from {check.tsa_name}, genTime {check.gen_time:%Y-%m-%d %H:%M:%S}Z"
+    if check.matches_manifest and ca is None:
+        return f"token covers the manifest (genTime {check.gen_time}); set SOMEARKIV_TSA_CA_FILE to check its signer"
+    return f"INVALID token: {check.reason}"
+
+
 @app.command()
 def verify(
     target: Annotated[str, typer.Argument(help="A local PDF file, or an archived object's key.")],
@@ -294,6 +322,7 @@ def verify(
                 raise _fail(f"{target}: {exc.response['Error'].get('Message') or exc.response['Error']['Code']}") \
                     from None
             fixity = {"key": target, "version_id": info.version_id, "sha256": info.sha256, "stored": "intact"}
+            fixity["timestamp"] = _check_capture_timestamp(archive, target.rsplit("/", 1)[0])
             record_key = target.rsplit("/", 1)[0] + "/record.json"
             try:
                 entry = archive.read_record(record_key).file(Path(target).name)
@@ -308,9 +337,37 @@ def verify(
         if fixity:
             typer.echo(f"fixity: stored bytes {fixity['stored']} (sha256 {fixity['sha256']}), "
                        f"capture record {fixity['record']}")
-    if fixity.get("record") == "DIFFERS":
+            typer.echo(f"timestamp: {fixity['timestamp']}")
+    if fixity.get("record") == "DIFFERS" or str(fixity.get("timestamp", "")).startswith("INVALID"):
         raise typer.Exit(3)
     raise typer.Exit(0 if report.passed else 1)
+
+
+@app.command("export-sip")
+def export_sip_command(
+    out: Annotated[Path, typer.Option("--out", help="Folder for the packages.")],
+    account: Annotated[str | None, typer.Option("--account", "-a", help="Only this account.")] = None,
+    start: Annotated[str | None, typer.Option("--from", help="Captures from this date (YYYY-MM-DD).")] = None,
+    end: Annotated[str | None, typer.Option("--to", help="... up to, not including, this date.")] = None,
+    zip_package: Annotated[bool, typer.Option("--zip", help="Also pack each package as ZIP.")] = False,
+) -> None:
+    """Hand over to the e-archive: one validated E-ARK SIP (CSIP 2.1, METS + PREMIS) per account and period."""
+    import datetime as dt
+
+    from flows.export import export_sip
+
+    try:
+        begin = dt.date.fromisoformat(start) if start else None
+        until = dt.date.fromisoformat(end) if end else None
+    except ValueError as exc:
+        raise _fail(f"--from/--to: {exc}") from None
+    state = export_sip(out_dir=str(out), account_id=account, start=begin, end=until, zip_package=zip_package,
+                       return_state=True)
+    results = state.result(raise_on_failure=False)
+    if not state.is_completed():
+        raise _fail(f"export failed: {state.message}", 1)
+    for r in results:
+        typer.echo(f"{r['account']}: {r['captures']} captures → {r['package'] or 'nothing in the period'}")
 
 
 @app.command()

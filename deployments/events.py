@@ -44,7 +44,7 @@ async def _find(account: str, since: dt.datetime) -> list[FlowRun]:
     async with get_client() as client:
         runs = await client.read_flow_runs(
             deployment_filter=DeploymentFilter(name=DeploymentFilterName(any_=[DEPLOYMENT, DEPLOYMENT + SERVE_SUFFIX])),
-            sort=FlowRunSort.EXPECTED_START_TIME_DESC, limit=20)
+            sort=FlowRunSort.ID_DESC, limit=20)
     return [run for run in runs if run.parameters.get("account") == account and run.created
             and run.created >= since - dt.timedelta(seconds=2)]
 

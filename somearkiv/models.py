@@ -420,7 +420,7 @@ class AuditEvent(_Model):
 
     event_id: str
     event_type: Literal["capture", "hold", "release", "fixity-check", "disposal-review", "deletion",
-                        "disposal-protocol"]
+                        "disposal-protocol", "sip-export"]
     event_datetime: dt.datetime
     outcome: Literal["success", "failure", "warning"]
     detail: str

@@ -74,6 +74,13 @@ class Settings(BaseSettings):
     inactive_after: int = Field(default=2, ge=1, description="Captures in a row with no posts: inactive.")
     publish_dir: Path | None = Field(default=None, description="Where publish-register writes the förteckning.")
 
+    # Authenticity and hand-over (P9)
+    tsa_url: str | None = Field(default=None, description="RFC 3161 timestamp authority; unset: no timestamps.")
+    tsa_ca_file: Path | None = Field(default=None, description="PEM of the CA the TSA's certificate chains to.")
+    tsa_timeout_s: float = 15.0
+    sip_profile: Path = Field(default=PROJECT_ROOT / "config" / "sip.yaml",
+                              description="The receiving archive's identifiers for E-ARK SIP export.")
+
     # Operation
     semiannual_cron: str = Field(default="0 6 1 1,7 *", description="When the half-yearly run starts (Stockholm).")
     review_link_hours: int = Field(default=168, ge=1, le=168, description="Lifetime of links in the UI.")

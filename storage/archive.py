@@ -271,11 +271,42 @@ class Archive:
     # -- objects of a capture: holds, fixity, disposal -------------------------------------------
 
     def capture_objects(self, record: CaptureRecord) -> list[tuple[str, str | None]]:
-        """(key, version id) of every object filed for *record*: its files and its record.json."""
-        objects = [(f.key, f.version_id) for f in record.files if f.key]
-        versions = self.client.list_object_versions(Bucket=self.bucket, Prefix=record.record_key)
-        objects += [(v["Key"], v["VersionId"]) for v in versions.get("Versions", []) if v["Key"] == record.record_key]
+        """(key, version id) of every object version under the capture's prefix: its files, its
+        record.json, its manifest and timestamp token (and anything put over them since)."""
+        prefix = capture_prefix(record.capture_id, record.status)
+        objects = []
+        for page in self.client.get_paginator("list_object_versions").paginate(Bucket=self.bucket, Prefix=prefix):
+            objects += [(v["Key"], v["VersionId"]) for v in page.get("Versions", [])]
         return objects
+
+    def file_beside(self, record: CaptureRecord, name: str, body: bytes, media_type: str, lock: ObjectLock) -> str:
+        """File a document that belongs to a capture (its manifest, its timestamp) in its folder, once."""
+        key = capture_prefix(record.capture_id, record.status) + name
+        self._put(key, body, hashlib.sha256(body).hexdigest(), media_type,
+                  {"capture-id": record.capture_id, "account": record.account.id, "origin": "upprattad"}, lock)
+        return key
+
+    def exists(self, key: str) -> bool:
+        try:
+            self.client.head_object(Bucket=self.bucket, Key=key)
+            return True
+        except ClientError as exc:
+            if _missing(exc):
+                return False
+            raise
+
+    def read(self, key: str) -> bytes:
+        return self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+
+    def mark_delivered(self, record: CaptureRecord, package_id: str, when: dt.datetime) -> None:
+        """Tag every object of a capture as delivered to the e-archive (tags, not the locked bytes)."""
+        tags = {"TagSet": [{"Key": "delivered", "Value": when.strftime("%Y-%m-%dT%H%M%SZ")},
+                           {"Key": "package", "Value": package_id.replace(":", "_")[:250]}]}
+        for key, version in self.capture_objects(record):
+            self.client.put_object_tagging(Bucket=self.bucket, Key=key, VersionId=version, Tagging=tags)
+
+    def tags(self, key: str) -> dict[str, str]:
+        return {t["Key"]: t["Value"] for t in self.client.get_object_tagging(Bucket=self.bucket, Key=key)["TagSet"]}
 
     def set_legal_hold(self, key: str, version_id: str | None, on: bool) -> None:
         kwargs = {"Bucket": self.bucket, "Key": key, "LegalHold": {"Status": "ON" if on else "OFF"}}

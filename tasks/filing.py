@@ -14,6 +14,7 @@ from somearkiv.settings import get_settings
 from storage import Archive
 from tasks.audit import record_event
 from tasks.events import emit
+from tasks.timestamp import MANIFEST_NAME, TOKEN_NAME, timestamp_capture
 
 __all__ = ["file_capture", "prepare_archive", "remove_review_copies", "stage_review_copies"]
 
@@ -32,13 +33,15 @@ def file_capture(converted: tuple[CaptureRecord, Path], retention: RetentionClas
     record, folder = converted
     settings = get_settings()
     archive = Archive.from_settings(settings, start_embedded=False)
-    filed = archive.file_capture(record, folder, retention.lock_for(record.started_at))
+    lock = retention.lock_for(record.started_at)
+    filed = archive.file_capture(record, folder, lock)
+    stamp_note = _file_manifest_and_timestamp(archive, filed, lock)
     (folder / "record.json").write_text(filed.model_dump_json(indent=2), encoding="utf-8")
     emit("capture.filed" if filed.status is CaptureStatus.captured else "capture.blocked", record.account.id,
          capture_id=filed.capture_id, record_key=filed.record_key, trigger=filed.trigger.value, reason=filed.reason,
          wall=filed.wall.model_dump() if filed.wall else None)
     record_event(archive, "capture", "success" if filed.status is CaptureStatus.captured else "warning",
-                 f"{filed.capture_id} filed ({filed.status.value}, trigger {filed.trigger.value})",
+                 f"{filed.capture_id} filed ({filed.status.value}, trigger {filed.trigger.value}); {stamp_note}",
                  account_id=record.account.id, person=filed.requested_by,
                  objects=[f"{f.key}?versionId={f.version_id}" for f in filed.files],
                  data={"capture_id": filed.capture_id, "record_key": filed.record_key})
@@ -49,6 +52,20 @@ def file_capture(converted: tuple[CaptureRecord, Path], retention: RetentionClas
         retain_until=filed.lock.retain_until.isoformat() if filed.lock else None,
         legal_hold=filed.lock.legal_hold if filed.lock else None)
     return filed, folder
+
+
+def _file_manifest_and_timestamp(archive: Archive, filed: CaptureRecord, lock) -> str:
+    """manifest.json (every file's SHA-256) and, with a TSA configured, its RFC 3161 token, beside the capture."""
+    settings = get_settings()
+    folder_key = filed.record_key.rsplit("/", 1)[0]
+    if archive.exists(f"{folder_key}/{TOKEN_NAME}"):  # a retry: the token is there; a new one would differ
+        return "RFC 3161 timestamp already filed"
+    ca = settings.tsa_ca_file.read_bytes() if settings.tsa_ca_file else None
+    stamped = timestamp_capture(filed, settings.tsa_url, trusted_ca_pem=ca, timeout=settings.tsa_timeout_s)
+    archive.file_beside(filed, MANIFEST_NAME, stamped.manifest, "application/json", lock)
+    if stamped.token is not None:
+        archive.file_beside(filed, TOKEN_NAME, stamped.token, "application/timestamp-reply", lock)
+    return stamped.note
 
 
 @task(name="stage-review-copies", cache_policy=NO_CACHE)

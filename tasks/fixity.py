@@ -14,6 +14,7 @@ from somearkiv.settings import get_settings
 from storage import Archive
 from tasks.audit import record_event
 from tasks.events import emit
+from tasks.timestamp import MANIFEST_NAME, TOKEN_NAME
 
 __all__ = ["check_capture_fixity", "choose_sample", "list_filed", "report_fixity"]
 
@@ -37,8 +38,11 @@ def check_capture_fixity(record: CaptureRecord) -> list[FixityResult]:
     """Every file of one capture, by the version id it was filed as, and its record.json."""
     archive = Archive.from_settings(get_settings(), start_embedded=False)
     results = [archive.check_fixity(f.key, f.version_id, f.sha256) for f in record.files if f.key]
-    record_info = archive.head(record.record_key)
-    results.append(archive.check_fixity(record.record_key, record_info.version_id, record_info.sha256 or ""))
+    folder = record.record_key.rsplit("/", 1)[0]
+    for key in (record.record_key, f"{folder}/{MANIFEST_NAME}", f"{folder}/{TOKEN_NAME}"):
+        if key == record.record_key or archive.exists(key):  # manifest and token: where they were filed
+            info = archive.head(key)
+            results.append(archive.check_fixity(key, info.version_id, info.sha256 or ""))
     return results
 
 

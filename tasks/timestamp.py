@@ -183,7 +183,7 @@ def request_timestamp(digest: bytes, tsa_url: str, *, timeout: float = 15) -> by
     request = urllib.request.Request(tsa_url, data=_request_der(digest, nonce), method="POST", headers={
         "Content-Type": "application/timestamp-query", "Accept": "application/timestamp-reply"})
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as answer:  # noqa: S310 (scheme checked above)
+        with urllib.request.urlopen(request, timeout=timeout) as answer:  # http(s) only: checked above
             body = answer.read()
     except (urllib.error.URLError, TimeoutError, OSError) as exc:
         raise TimestampError(f"TSA {tsa_url} did not answer: {exc}") from exc
@@ -206,7 +206,7 @@ def request_timestamp(digest: bytes, tsa_url: str, *, timeout: float = 15) -> by
 def _tsa_name(response: TimeStampResponse) -> str | None:
     try:
         name = response.tst_info.name
-    except (ValueError, AttributeError):
+    except (ValueError, KeyError, AttributeError, TypeError):  # an unusual GeneralName: only a label is lost
         name = None
     value = getattr(name, "value", None)
     if isinstance(value, x509.Name):
@@ -254,7 +254,7 @@ def verify_timestamp(token: bytes, manifest: bytes, *, trusted_ca_pem: bytes | N
         info = response.tst_info
         gen_time, serial = info.gen_time, info.serial_number
         matches = info.message_imprint.message == manifest_digest(manifest)
-    except (ValueError, TypeError) as exc:  # the Rust parser's ASN.1 errors are ValueErrors
+    except (ValueError, KeyError, TypeError) as exc:  # the Rust parser's ASN.1 errors are ValueErrors
         return TimestampCheck(False, None, None, None, f"the token is not a readable TimeStampResp: {exc}")
     seen = {"gen_time": gen_time, "tsa_name": _tsa_name(response), "serial": serial, "matches_manifest": matches}
     if not matches:

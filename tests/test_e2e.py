@@ -111,8 +111,9 @@ def test_cli_lists_gets_and_refuses_unknown_accounts(run: SnapshotSummary, sampl
     listed = runner.invoke(app, ["captures", "--account", "demo-youtube", "--json"])
     assert listed.exit_code == 0, listed.output
     records = json.loads(listed.output)
-    assert [r["account"]["id"] for r in records] == ["demo-youtube"]
-    key = next(f["key"] for f in records[0]["files"] if f["name"] == "startpage.pdf")
+    assert {r["account"]["id"] for r in records} == {"demo-youtube"}
+    [mine] = [r for r in records if r["flow_run_id"] == run.flow_run_id]
+    key = next(f["key"] for f in mine["files"] if f["name"] == "startpage.pdf")
     got = runner.invoke(app, ["get", key, "-o", str(tmp_path / "yt.pdf")])
     assert got.exit_code == 0 and "verified" in got.output
 

@@ -224,7 +224,13 @@ def test_cli_announcement_starts_a_before_change_capture(served, archive):
     assert "startpage.pdf](http://127.0.0.1:" in found["capture-demo-facebook"].data
     assert found["screenshot-demo-facebook"].type == "image"
 
-    events = _api(f"{server.api_url}/events/filter", {"filter": {"event": {"prefix": ["somearkiv.capture."]}}})
+    deadline = time.monotonic() + 30  # events are stored a moment after they are sent
+    while True:
+        events = _api(f"{server.api_url}/events/filter", {"filter": {"event": {"prefix": ["somearkiv.capture."]}}})
+        if any(e["event"] == "somearkiv.capture.filed" and e["resource"]["prefect.resource.id"] ==
+               "somearkiv.account.demo-facebook" for e in events["events"]) or time.monotonic() > deadline:
+            break
+        time.sleep(1)
     assert any(e["event"] == "somearkiv.capture.filed"
                and e["resource"]["prefect.resource.id"] == "somearkiv.account.demo-facebook" for e in events["events"])
 
@@ -237,7 +243,8 @@ def test_plain_http_event_starts_a_run_without_optional_fields(served, archive):
     _api(f"{server.api_url}/events", [{**event, "id": str(uuid.uuid4()), "occurred": sent.isoformat()}])
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
-        runs = _api(f"{server.api_url}/flow_runs/filter", {"sort": "EXPECTED_START_TIME_DESC", "limit": 10})
+        runs = _api(f"{server.api_url}/flow_runs/filter",  # the deployment's own runs (others plan months ahead)
+                    {"deployments": {"name": {"any_": ["before-major-change-serve"]}}, "limit": 20})
         mine = [r for r in runs if r["parameters"].get("account") == "demo-youtube"]
         if mine:
             break

@@ -21,7 +21,8 @@ import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from asn1crypto import algos, cms, core, tsp, x509 as asn1_x509
+from asn1crypto import algos, cms, core, tsp
+from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
@@ -168,7 +169,7 @@ class TsaDouble:
         double = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 (the stdlib's name)
+            def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 if self.headers.get("Content-Type") != "application/timestamp-query":
                     self.send_error(415, "expected application/timestamp-query")
@@ -181,7 +182,7 @@ class TsaDouble:
                 self.end_headers()
                 self.wfile.write(reply)
 
-            def log_message(self, format: str, *args) -> None:  # noqa: A002 - quiet in tests
+            def log_message(self, format: str, *args) -> None:
                 pass
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)

@@ -1,0 +1,92 @@
+"""P9 end to end: every capture filed with a manifest and an RFC 3161 token, checked by
+`somearkiv verify`, and handed over as a validated E-ARK SIP."""
+
+from __future__ import annotations
+
+import json
+import zipfile
+
+import pytest
+from typer.testing import CliRunner
+
+from deployments.cli import app
+from flows.snapshot import snapshot_accounts
+from somearkiv.models import Trigger
+from somearkiv.settings import get_settings
+from tasks.sip import validate_sip
+from tasks.timestamp import MANIFEST_NAME, TOKEN_NAME
+
+from .tsa_double import TsaDouble
+
+
+@pytest.fixture(scope="module")
+def stamped_run(prefect_server, archive, sample_register, tmp_path_factory):
+    """A snapshot run with a timestamp authority configured (a local one, with a throwaway CA)."""
+    import os
+
+    with TsaDouble() as tsa:
+        ca = tmp_path_factory.mktemp("tsa") / "ca.pem"
+        ca.write_bytes(tsa.ca_pem)
+        saved = {k: os.environ.get(k) for k in ("SOMEARKIV_TSA_URL", "SOMEARKIV_TSA_CA_FILE")}
+        os.environ.update({"SOMEARKIV_TSA_URL": tsa.url, "SOMEARKIV_TSA_CA_FILE": str(ca)})
+        get_settings.cache_clear()
+        try:
+            state = snapshot_accounts(account_ids=["demo-mastodon", "demo-instagram"], trigger=Trigger.manual,
+                                      reason="handover test", register_path=str(sample_register),
+                                      return_state=True)
+            assert state.is_completed(), state.message
+            yield state.result(), tsa
+        finally:
+            for key, value in saved.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
+            get_settings.cache_clear()
+
+
+def test_every_capture_has_a_manifest_and_a_verified_timestamp(stamped_run, archive):
+    summary, tsa = stamped_run
+    assert len(tsa.requests) == 2
+    for outcome in summary.outcomes:
+        folder = outcome.object_keys[-1].rsplit("/", 1)[0]
+        manifest = json.loads(archive.read(f"{folder}/{MANIFEST_NAME}"))
+        assert manifest["capture_id"] == outcome.capture_id and manifest["hash_algorithm"] == "SHA-256"
+        assert {f["name"] for f in manifest["files"]} >= {"startpage.pdf", "record.json"}
+        assert archive.head(f"{folder}/{TOKEN_NAME}").legal_hold  # locked like the capture
+        result = CliRunner().invoke(app, ["verify", f"{folder}/startpage.pdf"])  # the TSA's CA is configured
+        assert result.exit_code == 0, result.output
+        assert "timestamp: valid RFC 3161 token" in result.output
+    assert any(e.event_type == "capture" and "RFC 3161 timestamp from" in e.detail for e in archive.read_audit())
+
+
+def test_export_sip_builds_valid_packages_and_marks_delivery(stamped_run, archive, tmp_path):
+    summary, _tsa = stamped_run
+    result = CliRunner().invoke(app, ["export-sip", "--account", "demo-mastodon", "--out", str(tmp_path),
+                                      "--zip"])
+    assert result.exit_code == 0, result.output
+    line = next(x for x in result.output.splitlines() if x.startswith("demo-mastodon:"))
+    package = line.split("→ ")[1].strip()
+    assert package.endswith(".zip") and zipfile.is_zipfile(package)
+    assert validate_sip(package) == []
+    with zipfile.ZipFile(package) as packed:
+        names = {n.split("/", 1)[1] for n in packed.namelist() if "/" in n and not n.endswith("/")}
+    assert "METS.xml" in names and "metadata/preservation/premis.xml" in names
+    assert any(n.startswith("representations/rep1/data/") and n.endswith("startpage.pdf") for n in names)
+
+    # the captures are marked delivered, unchanged, and the export is in the audit trail
+    mastodon = next(o for o in summary.outcomes if o.account_id == "demo-mastodon")
+    record = archive.read_record(mastodon.object_keys[-1])
+    assert archive.tags(record.file("startpage.pdf").key).get("delivered")
+    assert archive.check_fixity(record.file("startpage.pdf").key, record.file("startpage.pdf").version_id,
+                                record.file("startpage.pdf").sha256).status == "ok"
+    assert any(e.event_type == "sip-export" and e.account_id == "demo-mastodon" for e in archive.read_audit())
+
+
+def test_a_corrupted_package_is_detected(stamped_run, archive, tmp_path):
+    CliRunner().invoke(app, ["export-sip", "--account", "demo-instagram", "--out", str(tmp_path)])
+    [package] = [p for p in tmp_path.iterdir() if p.is_dir()]
+    pdf = next(package.rglob("startpage.pdf"))
+    pdf.write_bytes(pdf.read_bytes()[:-10] + b"0123456789")
+    problems = validate_sip(package)
+    assert problems and any("startpage.pdf" in p for p in problems)
