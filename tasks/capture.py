@@ -20,6 +20,7 @@ import secrets
 import shutil
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from urllib.parse import urlsplit
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -198,8 +199,7 @@ async def navigate(state: CaptureState) -> None:
 
 
 def _is_document(blocked: BlockedRequest, final_url: str) -> bool:
-    from urllib.parse import urlsplit
-
+    """Was the refused request the page itself (or a hop of its redirects)?"""
     host = urlsplit(final_url).hostname or ""
     return blocked.target.startswith((final_url, f"{host}:")) or final_url in ("", "about:blank")
 

@@ -6,6 +6,7 @@ non-http(s) URLs and retention classes the archive does not know are refused.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Literal
@@ -87,12 +88,11 @@ def load_register(path: str, retention_classes: list[str] | None = None) -> Regi
     return read_register(path, retention_classes)
 
 
-def close_in_file(path: Path | str, account_id: str, closed: "dt.date") -> None:
+def close_in_file(path: Path | str, account_id: str, closed: dt.date) -> None:
     """Mark *account_id* closed in the register file itself, keeping its comments and layout.
 
     The changed file is validated before it replaces the old one.
     """
-    import datetime as dt  # noqa: F401 - for the annotation
     import os
     import tempfile
 
