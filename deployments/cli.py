@@ -38,6 +38,19 @@ def _settings() -> Settings:
 # -- register ---------------------------------------------------------------------------------
 
 
+def _configured_register(path: Path | None):
+    """The register (default SOMEARKIV_REGISTER_PATH), checked against the configured retention classes;
+    a broken one ends the command with its problems."""
+    from tasks.register import read_register
+    from tasks.retention import read_retention_schedule
+
+    settings = _settings()
+    try:
+        return read_register(path or settings.register_path, read_retention_schedule(settings.retention_config).ids)
+    except ConfigError as exc:
+        raise _fail(str(exc)) from None
+
+
 @register_app.command("check")
 def register_check(path: Annotated[Path, typer.Argument(help="The register file, e.g. accounts.yaml.")]) -> None:
     """Validate a register (and its retention classes) without capturing anything."""
@@ -63,15 +76,8 @@ def register_publish(
 ) -> None:
     """Write the public list (förteckning) as accessible HTML and JSON, for the municipality's website."""
     from tasks.forteckning import write_forteckning
-    from tasks.register import read_register
-    from tasks.retention import read_retention_schedule
 
-    settings = _settings()
-    try:
-        known = read_register(register or settings.register_path, read_retention_schedule(settings.retention_config).ids)
-    except ConfigError as exc:
-        raise _fail(str(exc)) from None
-    for path in write_forteckning(known, out):
+    for path in write_forteckning(_configured_register(register), out):
         typer.echo(f"wrote {path}")
 
 
@@ -129,15 +135,8 @@ def _print_summary(summary: SnapshotSummary, ui_url: str | None) -> None:
 def _run_snapshot(account_ids: list[str] | None, register: Path, trigger: Trigger, reason: str | None,
                   requested_by: str | None) -> SnapshotSummary:
     from flows.snapshot import snapshot_accounts
-    from tasks.register import read_register
-    from tasks.retention import read_retention_schedule
 
-    settings = _settings()
-    try:  # refuse a broken register or unknown account before any run is created
-        schedule = read_retention_schedule(settings.retention_config)
-        known = read_register(register, schedule.ids)
-    except ConfigError as exc:
-        raise _fail(str(exc)) from None
+    known = _configured_register(register)  # refuse a broken register or unknown account before any run
     unknown = [a for a in account_ids or [] if a not in {x.id for x in known.accounts}]
     if unknown:
         raise _fail(f"unknown account(s) in {register}: {', '.join(unknown)}")
@@ -567,15 +566,8 @@ def before_change(
     from prefect.settings import PREFECT_API_URL
 
     from deployments.events import emit_major_change, wait_for_triggered_runs
-    from tasks.register import read_register
-    from tasks.retention import read_retention_schedule
 
-    settings = _settings()
-    try:
-        known = read_register(register or settings.register_path, read_retention_schedule(
-            settings.retention_config).ids)
-    except ConfigError as exc:
-        raise _fail(str(exc)) from None
+    known = _configured_register(register)
     if account not in {a.id for a in known.accounts}:
         raise _fail(f"unknown account {account!r} in {known.source}; nothing was announced")
     if planned is not None:

@@ -12,7 +12,9 @@ from typing import TypeVar
 from prefect.exceptions import FlowPauseTimeout
 from prefect.flow_runs import pause_flow_run
 from prefect.input import RunInput
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from somearkiv.models import AskRecord
 
 __all__ = ["Answer", "AskRecord", "ask_person"]
 
@@ -22,19 +24,6 @@ class Answer(RunInput):
 
     answered_by: str = Field(min_length=1, description="Ditt namn / Your name")
     comment: str = Field(default="", description="Kommentar / Comment")
-
-
-class AskRecord(BaseModel):
-    """Who was asked what, when, and what they said: for the record and the audit trail."""
-
-    model_config = ConfigDict(frozen=True)
-
-    question: str
-    asked_at: dt.datetime
-    answered_at: dt.datetime | None = None
-    answered_by: str | None = None
-    answer: dict | None = None
-    timed_out: bool = False
 
 
 A = TypeVar("A", bound=Answer)

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from typing import Literal
 
-from prefect import flow, task
-from prefect.cache_policies import NO_CACHE
+from prefect import flow
 from prefect.states import Completed, State
 from pydantic import Field
 
 from flows.approval import Answer, AskRecord, ask_person
-from tasks.disposal import Candidate, dispose, file_protocol, find_expired, show_candidates
+from tasks.disposal import Candidate, dispose, file_protocol, find_expired, record_review, show_candidates
 
 __all__ = ["DisposalApproval", "prune_expired", "approved_candidates"]
 
@@ -30,21 +29,6 @@ def approved_candidates(candidates: list[Candidate], answer: DisposalApproval | 
     if answer.decision == "approve-all":
         return candidates
     return [c for c in candidates if c.capture_id in set(answer.selected)]
-
-
-@task(name="record-disposal-review", cache_policy=NO_CACHE)
-def record_review(asked: AskRecord, candidates: list[Candidate], approved: list[Candidate]) -> None:
-    from somearkiv.settings import get_settings
-    from storage import Archive
-    from tasks.audit import record_event
-
-    outcome = "timed out" if asked.timed_out else (asked.answer or {}).get("decision", "?")
-    record_event(Archive.from_settings(get_settings(), start_embedded=False), "disposal-review",
-                 "success" if approved else "warning",
-                 f"disposal review {outcome}: {len(approved)} of {len(candidates)} captures approved",
-                 person=asked.answered_by,
-                 data={"review": asked.model_dump(mode="json"), "proposed": [c.capture_id for c in candidates],
-                       "approved": [c.capture_id for c in approved]})
 
 
 @flow(name="prune-expired")

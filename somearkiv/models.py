@@ -40,6 +40,7 @@ __all__ = [
     "ACCOUNT_ID_PATTERN",
     "make_capture_id",
     "AccountOutcome",
+    "AskRecord",
     "AuditEvent",
     "FixityResult",
     "Confidence",
@@ -409,6 +410,17 @@ class SnapshotSummary(_Model):
     @property
     def blocked(self) -> tuple[AccountOutcome, ...]:
         return tuple(o for o in self.outcomes if o.status is CaptureStatus.blocked)
+
+
+class AskRecord(_Model):
+    """Who was asked what in the Prefect UI, when, and what they said: for the record and the audit trail."""
+
+    question: str
+    asked_at: dt.datetime
+    answered_at: dt.datetime | None = None
+    answered_by: str | None = None
+    answer: dict | None = None
+    timed_out: bool = False
 
 
 class AuditEvent(_Model):

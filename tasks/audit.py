@@ -13,10 +13,9 @@ from collections.abc import Iterable
 
 from somearkiv import __version__
 from somearkiv.models import AuditEvent
-from somearkiv.settings import get_settings
 from storage import Archive
 from tasks.events import emit
-from tasks.retention import cached_schedule
+from tasks.retention import records_lock
 
 __all__ = ["record_event"]
 
@@ -31,8 +30,6 @@ def record_event(archive: Archive, event_type: str, outcome: str, detail: str, *
         agents=(f"software:somearkiv/{__version__}", *((f"person:{person}",) if person else ())),
         data=data or {},
     )
-    path = get_settings().retention_config
-    schedule = cached_schedule(str(path), path.stat().st_mtime)
-    archive.file_audit(event, schedule.permanent_lock(now))
+    archive.file_audit(event, records_lock(now))
     emit(event_type, account_id, outcome=outcome, detail=detail, event_id=event.event_id, **(data or {}))
     return event

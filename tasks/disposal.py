@@ -14,14 +14,15 @@ from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from pydantic import BaseModel, ConfigDict
 
-from somearkiv.models import DecisionRef, RetentionAction
+from somearkiv.models import AskRecord, DecisionRef, RetentionAction
 from somearkiv.settings import get_settings
 from storage import PROTOCOL_PREFIX, Archive
 from tasks.audit import record_event
 from tasks.pdfa import PageImage, write_pdfa
-from tasks.retention import read_retention_schedule
+from tasks.retention import read_retention_schedule, records_lock
 
-__all__ = ["Candidate", "DisposedObject", "dispose", "file_protocol", "find_expired", "show_candidates"]
+__all__ = ["Candidate", "DisposedObject", "dispose", "file_protocol", "find_expired", "record_review",
+           "show_candidates"]
 
 
 class FiledObject(BaseModel):
@@ -144,7 +145,6 @@ def file_protocol(candidates: list[Candidate], disposed: list[DisposedObject], r
     """The gallringsprotokoll, as JSON and as PDF/A, filed permanently under gallringsprotokoll/."""
     settings = get_settings()
     archive = _archive()
-    schedule = read_retention_schedule(settings.retention_config)
     now = dt.datetime.now(dt.UTC)
     stamp = f"{now:%Y-%m-%dT%H%M%SZ}"
     protocol = {
@@ -154,7 +154,7 @@ def file_protocol(candidates: list[Candidate], disposed: list[DisposedObject], r
         "disposed": [d.model_dump(mode="json") for d in disposed],
         "all_verified_gone": all(d.verified_gone for d in disposed),
     }
-    lock = schedule.permanent_lock(now)
+    lock = records_lock(now)
     keys = {"json": f"{PROTOCOL_PREFIX}{stamp}.json", "pdf": f"{PROTOCOL_PREFIX}{stamp}.pdf"}
     archive.file_document(keys["json"], json.dumps(protocol, indent=2, ensure_ascii=False).encode(),
                           "application/json", lock)
@@ -179,3 +179,14 @@ def file_protocol(candidates: list[Candidate], disposed: list[DisposedObject], r
     record_event(archive, "disposal-protocol", "success", f"gallringsprotokoll filed: {keys['json']}",
                  objects=list(keys.values()), person=review.get("answered_by"))
     return keys
+
+
+@task(name="record-disposal-review", cache_policy=NO_CACHE)
+def record_review(asked: AskRecord, candidates: list[Candidate], approved: list[Candidate]) -> None:
+    outcome = "timed out" if asked.timed_out else (asked.answer or {}).get("decision", "?")
+    record_event(_archive(), "disposal-review",
+                 "success" if approved else "warning",
+                 f"disposal review {outcome}: {len(approved)} of {len(candidates)} captures approved",
+                 person=asked.answered_by,
+                 data={"review": asked.model_dump(mode="json"), "proposed": [c.capture_id for c in candidates],
+                       "approved": [c.capture_id for c in approved]})

@@ -10,11 +10,16 @@ from __future__ import annotations
 import datetime as dt
 import html
 import json
+import tempfile
 from pathlib import Path
 
-from somearkiv.models import Account, AccountStatus, Register
+from prefect import task
+from prefect.cache_policies import NO_CACHE
 
-__all__ = ["PLATFORM_NAMES", "public_entry", "render_html", "render_json", "write_forteckning"]
+from somearkiv.models import Account, AccountStatus, Register
+from somearkiv.settings import get_settings
+
+__all__ = ["PLATFORM_NAMES", "file_forteckning", "public_entry", "render_html", "render_json", "write_forteckning"]
 
 PLATFORM_NAMES = {"facebook": "Facebook", "instagram": "Instagram", "x": "X (Twitter)", "linkedin": "LinkedIn",
                   "youtube": "YouTube", "mastodon": "Mastodon", "bluesky": "Bluesky", "tiktok": "TikTok",
@@ -97,3 +102,23 @@ def write_forteckning(register: Register, out_dir: Path, published: dt.datetime 
     page.write_text(render_html(register, published), encoding="utf-8")
     data.write_text(render_json(register, published), encoding="utf-8")
     return [page, data]
+
+
+@task(name="write-forteckning", cache_policy=NO_CACHE)
+def file_forteckning(register, out_dir: str | None) -> list[str]:
+    """Write index.html and accounts.json (to *out_dir* if given) and file them under public/forteckning/."""
+    from storage import Archive
+    from tasks.retention import records_lock
+
+    settings = get_settings()
+    now = dt.datetime.now(dt.UTC)
+    archive = Archive.from_settings(settings, start_embedded=False)
+    lock = records_lock(now)
+    keys = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for file in write_forteckning(register, Path(out_dir or tmp), now):
+            key = f"public/forteckning/{now:%Y-%m-%dT%H%M%SZ}/{file.name}"
+            media = "text/html; charset=utf-8" if file.suffix == ".html" else "application/json"
+            archive.file_document(key, file.read_bytes(), media, lock)
+            keys.append(key)
+    return keys

@@ -12,7 +12,8 @@ from pydantic import BaseModel, ConfigDict, model_validator
 from somearkiv.models import LockMode, ObjectLock, RetentionAction, RetentionClass
 from somearkiv.yamlfile import load_model
 
-__all__ = ["RetentionSchedule", "cached_schedule", "load_retention_schedule", "read_retention_schedule"]
+__all__ = ["RetentionSchedule", "cached_schedule", "load_retention_schedule", "read_retention_schedule",
+           "records_lock"]
 
 
 class RetentionSchedule(BaseModel):
@@ -60,6 +61,15 @@ def read_retention_schedule(path: Path) -> RetentionSchedule:
 def cached_schedule(path: str, mtime: float) -> RetentionSchedule:
     """read_retention_schedule, read again only when the file changes (pass its mtime)."""
     return read_retention_schedule(Path(path))
+
+
+def records_lock(now: dt.datetime) -> ObjectLock:
+    """The lock for the archive's own permanent records (audit trail, protocols, reports, deliveries),
+    from the configured retention schedule."""
+    from somearkiv.settings import get_settings
+
+    path = get_settings().retention_config
+    return cached_schedule(str(path), path.stat().st_mtime).permanent_lock(now)
 
 
 @task(name="load-retention-schedule")

@@ -138,15 +138,12 @@ def _file_report(archive: Archive, summary: SnapshotSummary, rows: list[dict]) -
     import csv
     import io
 
-    from tasks.retention import cached_schedule
+    from tasks.retention import records_lock
 
-    settings = get_settings()
     now = dt.datetime.now(dt.UTC)
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=list(rows[0]))
     writer.writeheader()
     writer.writerows(rows)
-    path = settings.retention_config
     archive.file_document(f"reports/metrics/{now:%Y-%m-%dT%H%M%SZ}-{summary.trigger.value}.csv",
-                          out.getvalue().encode("utf-8"), "text/csv; charset=utf-8",
-                          cached_schedule(str(path), path.stat().st_mtime).permanent_lock(now))
+                          out.getvalue().encode("utf-8"), "text/csv; charset=utf-8", records_lock(now))
