@@ -35,7 +35,7 @@ from somearkiv.fixity import sha256_file
 from somearkiv.log import get_logger
 from somearkiv.models import ArchivedFile, CaptureRecord, CaptureStatus, FileRole, PdfaInfo
 from somearkiv.settings import get_settings
-from tasks.pdfcheck import check_pdf
+from tasks.pdfcheck import check_pdf, pikepdf_validated
 
 __all__ = [
     "MAX_PAGE_SIDE_PT",
@@ -210,7 +210,7 @@ def write_pdfa(pages: list[PageImage], out: Path, xmp: dict[str, object], text_l
             for key, value in xmp.items():
                 meta[key] = value
         try:
-            report = pikepdf.pdfa.save(pdf, out, _FLAVOUR, repair=False, deterministic_id=True)
+            report = pikepdf_validated(lambda: pikepdf.pdfa.save(pdf, out, _FLAVOUR, repair=False, deterministic_id=True))
         except pikepdf.pdfa.PdfaError as exc:
             raise PdfaConversionError("PDF/A validation failed: " + "; ".join(
                 f"{f.rule} {f.where}: {f.message}" for f in exc.report.findings)) from exc
@@ -302,7 +302,7 @@ def print_pdf_to_pdfa(src: Path, out: Path) -> tuple[bool, tuple[str, ...]]:
         with pikepdf.open(src) as pdf:
             if "/ID" in pdf.trailer:
                 del pdf.trailer.ID
-            pikepdf.pdfa.save(pdf, out, _FLAVOUR, deterministic_id=True)
+            pikepdf_validated(lambda: pikepdf.pdfa.save(pdf, out, _FLAVOUR, deterministic_id=True))
         return True, ()
     except pikepdf.pdfa.PdfaError as exc:
         return False, tuple(f"{f.rule}: {f.message}" for f in exc.report.findings[:20])

@@ -41,13 +41,14 @@ from functools import cached_property
 from importlib import resources
 from os import PathLike, fspath
 from pathlib import Path
-from typing import Any, Literal, NamedTuple
+import threading
+from typing import Any, Literal, NamedTuple, TypeVar
 from xml.etree import ElementTree
 
 import pikepdf
 import pikepdf.pdfa
 
-__all__ = ["CHECKS", "RULES", "CheckReport", "Finding", "PdfFile", "check_pdf", "format_report"]
+__all__ = ["CHECKS", "RULES", "CheckReport", "Finding", "PdfFile", "check_pdf", "format_report", "pikepdf_validated"]
 
 Source = Literal["pikepdf", "bytes"]
 Kind = Literal["violation", "unsupported"]
@@ -949,13 +950,44 @@ def _xmp_value(root: ElementTree.Element, name: str) -> str | None:
 # ---------------------------------------------------------------------------------------------
 
 
+T = TypeVar("T")
+_PIKEPDF_VALIDATOR = threading.Lock()
+
+
+def _stray_warning_suspect(report: Any) -> bool:
+    return any(f.rule == "pikepdf:content-parse" for f in report.findings)
+
+
+def pikepdf_validated(call: Callable[[], T]) -> T:
+    """Run a pikepdf.pdfa call that validates (``save``, ``validate_written``), safe from other threads.
+
+    pikepdf's validator counts *any* Python warning raised while it parses a content stream as a
+    parse error, and ``warnings.catch_warnings`` is process-wide before Python 3.14: a warning
+    raised meanwhile in another thread (a ResourceWarning when some library's temporary file is
+    collected, say) failed a valid file once in CI. Our own validations are therefore serialised,
+    and a content-parse finding is confirmed by validating once more: the input is the same bytes,
+    so a real one comes back and a stray warning does not. ``save`` with ``repair=False`` changes
+    nothing when it fails, so repeating it is safe.
+    """
+    with _PIKEPDF_VALIDATOR:
+        try:
+            result = call()
+        except pikepdf.pdfa.PdfaError as exc:
+            if not _stray_warning_suspect(exc.report):
+                raise
+            return call()
+        if hasattr(result, "findings") and not getattr(result, "passed", True) and _stray_warning_suspect(result):
+            return call()
+        return result
+
+
 def check_with_pikepdf(pdf: PdfFile) -> Iterator[Finding]:
     """pikepdf's own validator: every object-level rule (fonts, colour, XMP, actions, limits, ...).
 
     It opens the file with qpdf, which repairs damaged structure on the way in, so it cannot see
     the file-level rules below; those are the byte checks' job.
     """
-    report = pikepdf.pdfa.validate_written(io.BytesIO(pdf.data), pdf.flavour)
+    report = pikepdf_validated(lambda: pikepdf.pdfa.validate_written(io.BytesIO(pdf.data), pdf.flavour))
     for found in report.findings:
         where, message = (re.sub(r"<_io\.BytesIO object at 0x[0-9a-f]+>", "file", text)
                           for text in (found.where, found.message))

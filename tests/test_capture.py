@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import gc
 import gzip
 import hashlib
 import json
 import time
+import warnings
 
 import pytest
 from PIL import Image
@@ -18,6 +20,7 @@ from tasks.browser import close_pool, get_pool, find_browser
 from tasks.capture import CaptureError, PageUnavailableError, capture_account
 from tasks.egress import EgressPolicy
 from tasks.pdfa import MAX_PAGE_SIDE_PT, make_archival_pdf
+from tasks.warc import har_to_warc
 
 from .factories import account
 
@@ -218,6 +221,25 @@ def test_two_views_warc_and_provenance(sample_site, tmp_path):
     assert sample_site.url + "youtube/" in responses
     assert any(u.endswith("img/post0.svg") for u in responses)
     assert sum(r.rec_type == "request" for r in records) == len(responses)
+
+
+def test_warc_writing_leaves_no_open_temporary_files(tmp_path):
+    """An unclosed temporary file per record (warcio buffers a payload of unknown length) is
+    collected later, in whatever thread, as a ResourceWarning; one once failed a PDF/A validation."""
+    body = "<html>hej</html>"
+    entry = {"startedDateTime": "2026-11-29T10:00:00.000+00:00",
+             "request": {"method": "GET", "url": "http://127.0.0.1/", "headers": [{"name": "Accept", "value": "*/*"}]},
+             "response": {"status": 200, "statusText": "OK", "headers": [{"name": "Content-Type", "value": "text/html"}],
+                          "content": {"text": body}}}
+    (tmp_path / "page.har").write_text(json.dumps({"log": {"entries": [entry] * 3}}), encoding="utf-8")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert har_to_warc(tmp_path / "page.har", tmp_path / "page.warc.gz", "test") == 3
+        gc.collect()
+    assert not [w for w in caught if issubclass(w.category, ResourceWarning)]
+    with open(tmp_path / "page.warc.gz", "rb") as f:
+        bodies = [r.content_stream().read() for r in ArchiveIterator(f) if r.rec_type == "response"]
+    assert bodies == [body.encode()] * 3
 
 
 def test_a_crashed_browser_is_started_again(sample_site, tmp_path):
