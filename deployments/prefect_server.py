@@ -13,6 +13,10 @@ from pathlib import Path
 
 __all__ = ["LocalPrefectServer"]
 
+# The servers outlive the call that starts them (stopped later by pid file, maybe by another
+# process). Their Popen objects are kept here so none is collected while its server runs.
+_STARTED: dict[int, subprocess.Popen] = {}
+
 
 @dataclass(frozen=True)
 class LocalPrefectServer:
@@ -62,6 +66,7 @@ class LocalPrefectServer:
                 [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(self.port)],
                 stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True, env=env)
         self._pid_file.write_text(str(proc.pid))
+        _STARTED[proc.pid] = proc
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if proc.poll() is not None:
@@ -91,4 +96,5 @@ class LocalPrefectServer:
                 break
             time.sleep(0.25)
         self._pid_file.unlink(missing_ok=True)
+        _STARTED.pop(pid, None)
         return True

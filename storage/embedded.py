@@ -20,6 +20,10 @@ from pathlib import Path
 
 __all__ = ["EmbeddedS3", "EmbeddedS3Error"]
 
+# The servers outlive the call that starts them (stopped later by pid file, maybe by another
+# process). Their Popen objects are kept here so none is collected while its server runs.
+_STARTED: dict[int, subprocess.Popen] = {}
+
 _PORTS = ("master", "master.grpc", "volume", "volume.grpc", "filer", "filer.grpc", "s3", "s3.grpc", "admin")
 
 
@@ -121,6 +125,7 @@ class EmbeddedS3:
             proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                     start_new_session=True, env=env, cwd=self.root)
         self._pid_file.write_text(str(proc.pid))
+        _STARTED[proc.pid] = proc
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if proc.poll() is not None:
@@ -149,6 +154,7 @@ class EmbeddedS3:
             os.kill(pid, signal.SIGKILL)
             _reap(pid)
         self._pid_file.unlink(missing_ok=True)
+        _STARTED.pop(pid, None)
         return True
 
 

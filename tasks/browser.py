@@ -117,6 +117,8 @@ class BrowserPool:
             finally:
                 self._loop.call_soon_threadsafe(self._loop.stop)
                 self._thread.join(10)
+        if not self._thread.is_alive() and not self._loop.is_closed():
+            self._loop.close()
         self._browser = self._playwright = None
 
 
