@@ -188,7 +188,9 @@ def write_pdfa(pages: list[PageImage], out: Path, xmp: dict[str, object], text_l
                 raise PdfaConversionError(f"{page.png.name} has mode {image.mode}; an RGB PNG without alpha "
                                           "is expected")
             sizes.append(image.size)
-    raw = img2pdf.convert([str(p.png) for p in pages], layout_fun=_layout, nodate=True)
+    # rotation=none: our screenshots carry no EXIF, and looking for it makes Pillow decode every pixel
+    raw = img2pdf.convert([str(p.png) for p in pages], layout_fun=_layout, nodate=True,
+                          rotation=img2pdf.Rotation.none)
     font = _font() if text_layer else None
     words = 0
     with pikepdf.open(io.BytesIO(raw)) as pdf:
