@@ -13,6 +13,7 @@ import datetime as dt
 import hashlib
 import os
 import tempfile
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -79,10 +80,25 @@ class ObjectInfo:
     legal_hold: bool
 
 
+_CONNECTED: dict[tuple, Archive] = {}
+_CONNECTED_LOCK = threading.Lock()
+
+
 class Archive:
     def __init__(self, client: BaseClient, bucket: str):
         self.client = client
         self.bucket = bucket
+
+    @classmethod
+    def connected(cls, settings: Settings) -> Archive:
+        """The configured archive for a task: one client per process and set-up, shared (boto3
+        clients are thread-safe), the embedded server not started (the flow's prepare step did)."""
+        setup = (settings.use_embedded_s3, settings.s3_endpoint_url, settings.s3_region, settings.s3_bucket,
+                 str(settings.data_dir), settings.s3_embedded_port)
+        with _CONNECTED_LOCK:
+            if setup not in _CONNECTED:
+                _CONNECTED[setup] = cls.from_settings(settings, start_embedded=False)
+            return _CONNECTED[setup]
 
     @classmethod
     def from_settings(cls, settings: Settings, start_embedded: bool = True) -> Archive:
@@ -278,6 +294,12 @@ class Archive:
         for page in self.client.get_paginator("list_object_versions").paginate(Bucket=self.bucket, Prefix=prefix):
             objects += [(v["Key"], v["VersionId"]) for v in page.get("Versions", [])]
         return objects
+
+    def capture_keys(self, capture_id: str, status: CaptureStatus = CaptureStatus.captured) -> list[str]:
+        """The keys now in a capture's folder: its files, record.json, manifest and timestamp token."""
+        pages = self.client.get_paginator("list_objects_v2").paginate(
+            Bucket=self.bucket, Prefix=capture_prefix(capture_id, status))
+        return sorted(item["Key"] for page in pages for item in page.get("Contents", []))
 
     def file_beside(self, record: CaptureRecord, name: str, body: bytes, media_type: str, lock: ObjectLock) -> str:
         """File a document that belongs to a capture (its manifest, its timestamp) in its folder, once."""

@@ -63,7 +63,7 @@ class DisposedObject(BaseModel):
 
 
 def _archive() -> Archive:
-    return Archive.from_settings(get_settings(), start_embedded=False)
+    return Archive.connected(get_settings())
 
 
 @task(name="find-expired", cache_policy=NO_CACHE)

@@ -26,7 +26,7 @@ def build_account_sip(account_id: str, start: dt.datetime | None, end: dt.dateti
     from tasks.sip import SipProfile, archive_fetch, build_sip
 
     settings = get_settings()
-    archive = Archive.from_settings(settings, start_embedded=False)
+    archive = Archive.connected(settings)
     records = [r for r in archive.list_captures(account_id)
                if (start is None or r.started_at >= start) and (end is None or r.started_at < end)]
     if not records:
@@ -54,5 +54,5 @@ def build_account_sip(account_id: str, start: dt.datetime | None, end: dt.dateti
 def accounts_with_captures(account_id: str | None) -> list[str]:
     from storage import Archive
 
-    archive = Archive.from_settings(get_settings(), start_embedded=False)
+    archive = Archive.connected(get_settings())
     return sorted({r.account.id for r in archive.list_captures(account_id)})

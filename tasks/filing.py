@@ -32,7 +32,7 @@ def file_capture(converted: tuple[CaptureRecord, Path], retention: RetentionClas
     """Task: upload every file of the capture, then its record.json; return the filed record."""
     record, folder = converted
     settings = get_settings()
-    archive = Archive.from_settings(settings, start_embedded=False)
+    archive = Archive.connected(settings)
     lock = retention.lock_for(record.started_at)
     filed = archive.file_capture(record, folder, lock)
     stamp_note = _file_manifest_and_timestamp(archive, filed, lock)
@@ -72,7 +72,7 @@ def _file_manifest_and_timestamp(archive: Archive, filed: CaptureRecord, lock) -
 def stage_review_copies(records: list[CaptureRecord]) -> dict[str, str]:
     """Temporary, unlocked copies of screenshots not yet filed, so a form can link to them."""
     settings = get_settings()
-    archive = Archive.from_settings(settings, start_embedded=False)
+    archive = Archive.connected(settings)
     links = {}
     for record in records:
         png = settings.data_dir / "captures" / record.capture_id / "startpage.png"
@@ -84,4 +84,4 @@ def stage_review_copies(records: list[CaptureRecord]) -> dict[str, str]:
 
 @task(name="remove-review-copies", cache_policy=NO_CACHE)
 def remove_review_copies(links: list[str]) -> None:
-    Archive.from_settings(get_settings(), start_embedded=False).remove_review_copies(links)
+    Archive.connected(get_settings()).remove_review_copies(links)

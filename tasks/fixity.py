@@ -30,13 +30,13 @@ def choose_sample(records: list[CaptureRecord], share: float, today: dt.date) ->
 
 @task(name="list-filed-captures", cache_policy=NO_CACHE)
 def list_filed(account_id: str | None = None) -> list[CaptureRecord]:
-    return Archive.from_settings(get_settings(), start_embedded=False).list_captures(account_id)
+    return Archive.connected(get_settings()).list_captures(account_id)
 
 
 @task(name="check-capture-fixity", retries=2, retry_delay_seconds=5, cache_policy=NO_CACHE)
 def check_capture_fixity(record: CaptureRecord) -> list[FixityResult]:
     """Every file of one capture, by the version id it was filed as, and its record.json."""
-    archive = Archive.from_settings(get_settings(), start_embedded=False)
+    archive = Archive.connected(get_settings())
     results = [archive.check_fixity(f.key, f.version_id, f.sha256) for f in record.files if f.key]
     folder = record.record_key.rsplit("/", 1)[0]
     for key in (record.record_key, f"{folder}/{MANIFEST_NAME}", f"{folder}/{TOKEN_NAME}"):
@@ -49,7 +49,7 @@ def check_capture_fixity(record: CaptureRecord) -> list[FixityResult]:
 @task(name="report-fixity", cache_policy=NO_CACHE)
 def report_fixity(checked: dict[str, list[FixityResult]]) -> list[FixityResult]:
     """A table artifact, one PREMIS fixity-check event per capture, an alarm event for problems."""
-    archive = Archive.from_settings(get_settings(), start_embedded=False)
+    archive = Archive.connected(get_settings())
     rows, problems = [], []
     for capture_id, results in checked.items():
         bad = [r for r in results if r.status != "ok"]

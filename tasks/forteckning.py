@@ -112,7 +112,7 @@ def file_forteckning(register, out_dir: str | None) -> list[str]:
 
     settings = get_settings()
     now = dt.datetime.now(dt.UTC)
-    archive = Archive.from_settings(settings, start_embedded=False)
+    archive = Archive.connected(settings)
     lock = records_lock(now)
     keys = []
     with tempfile.TemporaryDirectory() as tmp:

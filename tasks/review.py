@@ -87,7 +87,7 @@ def _number(value) -> str:
 def report_snapshot(summary: SnapshotSummary, records: list[CaptureRecord]) -> None:
     """Task: the run's artifacts, the metrics report (CSV in the bucket), inactivity flags, failure events."""
     settings = get_settings()
-    archive = Archive.from_settings(settings, start_embedded=False)
+    archive = Archive.connected(settings)
     by_account = {r.account.id: r for r in records}
     rows, inactive = [], []
     for o in summary.outcomes:
