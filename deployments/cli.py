@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from collections.abc import Sequence
 from typing import Annotated
 
 import typer
 
-from somearkiv.models import CaptureStatus, SnapshotSummary, Trigger
+from somearkiv.models import AccountOutcome, CaptureStatus, SnapshotSummary, Trigger
 from somearkiv.settings import Settings, get_settings
 from somearkiv.yamlfile import ConfigError
 
@@ -111,17 +112,32 @@ def register_close(
 # -- snapshot ---------------------------------------------------------------------------------
 
 
+def _filed_keys(archive, outcome: AccountOutcome) -> Sequence[str]:
+    """Every key in the capture's folder as the archive lists it now (manifest and token included);
+    the flow's own list if the archive cannot be asked."""
+    if archive is None or not outcome.capture_id:
+        return outcome.object_keys
+    try:
+        return archive.capture_keys(outcome.capture_id, outcome.status) or outcome.object_keys
+    except Exception:  # noqa: BLE001 - the summary is printed either way
+        return outcome.object_keys
+
+
 def _print_summary(summary: SnapshotSummary, ui_url: str | None) -> None:
+    try:
+        archive = _archive()
+    except Exception:  # noqa: BLE001 - the summary is printed either way
+        archive = None
     for outcome in summary.outcomes:
         if outcome.status is CaptureStatus.captured:
             typer.secho(f"✔ {outcome.account_id} ({outcome.platform.value}): {outcome.capture_id}", fg=typer.colors.GREEN)
-            for key in outcome.object_keys:
+            for key in _filed_keys(archive, outcome):
                 typer.echo(f"    s3://{summary.bucket}/{key}")
             typer.echo(f"    local PDF/A copy: {Path(outcome.local_folder or '.') / 'startpage.pdf'}")
         elif outcome.status is CaptureStatus.blocked:
             typer.secho(f"⚠ {outcome.account_id} ({outcome.platform.value}): BLOCKED, not an ögonblicksbild: "
                         f"{outcome.error}", fg=typer.colors.YELLOW)
-            for key in outcome.object_keys:
+            for key in _filed_keys(archive, outcome):
                 typer.echo(f"    evidence: s3://{summary.bucket}/{key}")
         else:
             typer.secho(f"✘ {outcome.account_id} ({outcome.platform.value}): failed at {outcome.failed_stage}: "

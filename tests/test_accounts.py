@@ -82,6 +82,7 @@ def test_closing_takes_a_final_capture_then_edits_the_register(prefect_server, a
     result = CliRunner().invoke(app, ["register", "close", "demo-youtube", "--date", "2026-12-01", "--reason",
                                       "inaktivt", "--by", "Kommunikationschef", "--register", str(register_copy)])
     assert result.exit_code == 0, result.output
+    assert "/startpage.pdf\n" in result.output and "/manifest.json\n" in result.output  # every key filed
     final = [r for r in archive.list_captures("demo-youtube") if r.trigger is Trigger.before_close]
     assert final and final[-1].status is CaptureStatus.captured and final[-1].reason == "inaktivt"
     text = register_copy.read_text(encoding="utf-8")
