@@ -1,0 +1,493 @@
+"""The checks: each takes the PdfFile and yields findings; CHECKS composes them in order."""
+
+from __future__ import annotations
+
+import io
+import re
+import threading
+import zlib
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, TypeVar
+
+import pikepdf
+import pikepdf.pdfa
+from tasks.pdfcheck.findings import Finding
+from tasks.pdfcheck.lexer import MAX_DEPTH
+from tasks.pdfcheck.reader import IndirectObject, PdfFile, XrefSection, _where
+
+T = TypeVar("T")
+_PIKEPDF_VALIDATOR = threading.Lock()
+
+
+def _stray_warning_suspect(report: Any) -> bool:
+    return any(f.rule == "pikepdf:content-parse" for f in report.findings)
+
+
+def pikepdf_validated(call: Callable[[], T]) -> T:
+    """Run a pikepdf.pdfa call that validates (``save``, ``validate_written``), safe from other threads.
+
+    pikepdf's validator counts *any* Python warning raised while it parses a content stream as a
+    parse error, and ``warnings.catch_warnings`` is process-wide before Python 3.14: a warning
+    raised meanwhile in another thread (a ResourceWarning when some library's temporary file is
+    collected, say) failed a valid file once in CI. Our own validations are therefore serialised,
+    and a content-parse finding is confirmed by validating once more: the input is the same bytes,
+    so a real one comes back and a stray warning does not. ``save`` with ``repair=False`` changes
+    nothing when it fails, so repeating it is safe.
+    """
+    with _PIKEPDF_VALIDATOR:
+        try:
+            result = call()
+        except pikepdf.pdfa.PdfaError as exc:
+            if not _stray_warning_suspect(exc.report):
+                raise
+            return call()
+        if hasattr(result, "findings") and not getattr(result, "passed", True) and _stray_warning_suspect(result):
+            return call()
+        return result
+
+
+def check_with_pikepdf(pdf: PdfFile) -> Iterator[Finding]:
+    """pikepdf's own validator: every object-level rule (fonts, colour, XMP, actions, limits, ...).
+
+    It opens the file with qpdf, which repairs damaged structure on the way in, so it cannot see
+    the file-level rules below; those are the byte checks' job.
+    """
+    report = pikepdf_validated(lambda: pikepdf.pdfa.validate_written(io.BytesIO(pdf.data), pdf.flavour))
+    for found in report.findings:
+        where, message = (re.sub(r"<_io\.BytesIO object at 0x[0-9a-f]+>", "file", text)
+                          for text in (found.where, found.message))
+        yield Finding(_short_rule(found.rule), where, message, "pikepdf", found.kind)
+
+
+def _short_rule(rule: str) -> str:
+    """'ISO_19005_2:6.1.3-2' -> '6.1.3-2'; pikepdf's own ids are kept as they are."""
+    return re.sub(r"^ISO_19005_\d:", "", rule)
+
+
+def check_header(pdf: PdfFile) -> Iterator[Finding]:
+    """6.1.2-1: '%PDF-1.n' at byte 0 and an EOL. pikepdf checks only the version qpdf parsed."""
+    if re.match(rb"%PDF-1\.[0-7](?:\r\n|\r|\n)", pdf.data):
+        return
+    at = pdf.data.find(b"%PDF-")
+    first_line = pdf.data[max(at, 0):max(at, 0) + 16].splitlines()[0] if pdf.data else b""
+    where = "byte 0" if at <= 0 else f"byte {at}"
+    detail = "no %PDF- header" if at < 0 else f"header {first_line!r} at byte {at}"
+    yield pdf.finding("6.1.2-1", where, f"{detail}; expected '%PDF-1.n' (n 0-7) at byte 0 followed by an EOL")
+
+
+def check_binary_comment(pdf: PdfFile) -> Iterator[Finding]:
+    """6.1.2-2: a comment of 4+ bytes above 127 on the second line. qpdf always writes one, so pikepdf trusts it."""
+    eol = re.search(rb"\r\n|\r|\n", pdf.data[:1024])
+    start = eol.end() if eol else len(pdf.data)
+    if re.match(rb"%[\x80-\xff]{4}", pdf.data[start:start + 5]):
+        return
+    yield pdf.finding("6.1.2-2", f"byte {start}",
+                      f"second line starts {pdf.data[start:start + 5]!r}; expected '%' and four bytes above 127")
+
+
+def check_trailer_id(pdf: PdfFile) -> Iterator[Finding]:
+    """6.1.3-1: /ID in the last trailer, read from the bytes (qpdf's repaired trailer may differ)."""
+    ids = pdf.trailer.get("/ID")
+    if not pdf.trailer:
+        yield pdf.finding("6.1.3-1", "trailer", "no trailer dictionary found, so no /ID")
+    elif ids is None:
+        yield pdf.finding("6.1.3-1", "trailer", "the trailer has no /ID")
+    elif not (isinstance(ids, list) and len(ids) == 2 and all(isinstance(i, bytes) for i in ids)):
+        yield pdf.finding("6.1.3-1", "trailer /ID", f"/ID is not an array of two strings: {ids!r}")
+    elif not any(ids):
+        yield pdf.finding("6.1.3-1", "trailer /ID", "/ID holds two empty strings")
+
+
+def check_not_encrypted(pdf: PdfFile) -> Iterator[Finding]:
+    """6.1.3-2: no /Encrypt in any trailer. pikepdf cannot even open a file with a user password."""
+    if pdf.encrypted:
+        yield pdf.finding("6.1.3-2", "trailer", "the trailer has /Encrypt: the file is encrypted, "
+                          "so its objects were not checked independently")
+
+
+def check_nothing_after_eof(pdf: PdfFile) -> Iterator[Finding]:
+    """6.1.3-3: only an optional EOL after the last %%EOF. qpdf never reads past it, so pikepdf cannot see it."""
+    at = pdf.data.rfind(b"%%EOF")
+    if at < 0:
+        return  # reported by check_startxref
+    tail = pdf.data[at + 5:]
+    if tail not in (b"", b"\n", b"\r", b"\r\n"):
+        yield pdf.finding("6.1.3-3", f"byte {at + 5}",
+                          f"{len(tail)} byte(s) follow the last %%EOF marker: {tail[:24]!r}")
+
+
+def check_startxref(pdf: PdfFile) -> Iterator[Finding]:
+    """ISO 32000-1 7.5.5: startxref and /Prev point at xref data; the file ends 'startxref', offset, '%%EOF'.
+
+    qpdf silently rebuilds a broken xref by scanning, so pikepdf never learns it was broken.
+    """
+    offset, eof = pdf.startxref, pdf.data.rfind(b"%%EOF")
+    if eof < 0:
+        yield pdf.finding("ISO_32000_1:7.5.5", "end of file", "no %%EOF marker")
+    if offset is None:
+        yield pdf.finding("ISO_32000_1:7.5.5", "end of file", "no 'startxref' followed by an offset")
+    elif eof >= 0 and not _TAIL.search(pdf.data, max(0, eof - 1024), eof + 5):
+        at = pdf.data.rfind(b"startxref")
+        yield pdf.finding("ISO_32000_1:7.5.5", f"byte {at}", f"the file ends {pdf.data[at:eof + 5]!r}; expected "
+                          "'startxref', the offset and '%%EOF' each on a line of their own")
+    if offset is not None and not any(section.offset == offset for section in pdf.sections):
+        yield pdf.finding("ISO_32000_1:7.5.5", f"startxref {offset}", _not_xref(pdf, offset))
+    for key, target in pdf.broken_links:
+        yield pdf.finding("ISO_32000_1:7.5.5", f"trailer {key} {target}", _not_xref(pdf, target))
+    if pdf.reconstructed and offset is not None:
+        yield pdf.finding("ISO_32000_1:7.5.5", "xref", "no usable cross-reference data; "
+                          "the objects were found by scanning the file")
+
+
+_TAIL = re.compile(rb"(?:\r\n|\r|\n)startxref(?:\r\n|\r|\n)\d+(?:\r\n|\r|\n)%%EOF\Z")  # what follows is 6.1.3-3
+
+
+def _not_xref(pdf: PdfFile, offset: int) -> str:
+    found = repr(pdf.data[offset:offset + 16]) if 0 <= offset < len(pdf.data) else "the end of the file"
+    return f"points at {found}, which is neither an xref table nor an xref stream"
+
+
+def check_trailer_size(pdf: PdfFile) -> Iterator[Finding]:
+    """ISO 32000-1 7.5.5: trailer /Size is one more than the highest object number. qpdf ignores a wrong /Size."""
+    if pdf.reconstructed or not pdf.trailer:
+        return  # reported by check_startxref / check_trailer_id
+    size, highest = pdf.trailer.get("/Size"), max(pdf.xref_entries, default=0)
+    if size != highest + 1 or type(size) is not int:
+        yield pdf.finding("ISO_32000_1:7.5.5", "trailer /Size",
+                          f"/Size is {size!r}, but the highest object number is {highest}")
+
+
+def check_xref_keyword(pdf: PdfFile) -> Iterator[Finding]:
+    """6.1.4-2: 'xref' then a single EOL then the subsection header. qpdf writes it so; pikepdf trusts it."""
+    for section in pdf.sections:
+        if section.kind == "table" and section.after_keyword not in (b"\r\n", b"\n", b"\r"):
+            yield pdf.finding("6.1.4-2", f"xref at byte {section.offset}",
+                              f"'xref' is followed by {section.after_keyword!r}, not a single EOL")
+
+
+def check_xref_table_syntax(pdf: PdfFile) -> Iterator[Finding]:
+    """ISO 32000-1 7.5.4: 'first count' subsection headers and 20-byte entries. qpdf reads past sloppy ones."""
+    for section in pdf.sections:
+        if section.kind != "table":
+            continue
+        for where, message in section.problems:
+            yield pdf.finding("ISO_32000_1:7.5.4", where, message)
+        for at, header in section.headers:
+            if not re.fullmatch(rb"\d+ \d+ *(?:\r\n|\r|\n)", header):
+                yield pdf.finding("ISO_32000_1:7.5.4", f"xref subsection header at byte {at}",
+                                  f"{header!r} is not two numbers separated by a single space, then an EOL")
+        for at, entry in section.raw_entries:
+            if not re.fullmatch(rb"\d{10} \d{5} [nf](?: \r| \n|\r\n)", entry):
+                yield pdf.finding("ISO_32000_1:7.5.4", f"xref entry at byte {at}",
+                                  f"{entry!r} is not a 20-byte 'nnnnnnnnnn ggggg n|f' entry with a 2-byte EOL")
+        yield from _free_list_findings(pdf, section)
+
+
+def _free_list_findings(pdf: PdfFile, section: XrefSection) -> Iterator[Finding]:
+    """Object 0 heads the free list with generation 65535; each free entry names the next free one, or 0."""
+    where = f"xref at byte {section.offset}"
+    head = section.entries.get(0)
+    if section.headers and section.headers[0][1].startswith(b"0 ") and (head is None or head[0] != 0 or head[2] != 65535):
+        yield pdf.finding("ISO_32000_1:7.5.4", where, f"object 0 is not free with generation 65535: {head}")
+    for num, (kind, next_free, _) in section.entries.items():
+        if kind == 0 and next_free != 0 and section.entries.get(next_free, (1,))[0] != 0:
+            yield pdf.finding("ISO_32000_1:7.5.4", f"{where}, object {num}",
+                              f"the free entry points at object {next_free}, which is not a free entry here")
+
+
+def check_xref_streams(pdf: PdfFile) -> Iterator[Finding]:
+    """ISO 32000-1 7.5.8: xref streams decode to entries; pikepdf never sees them (qpdf consumes them)."""
+    for section in pdf.sections:
+        if section.kind == "stream":
+            for where, message in section.problems:
+                yield pdf.finding("ISO_32000_1:7.5.8", where, message)
+
+
+def check_xref_offsets(pdf: PdfFile) -> Iterator[Finding]:
+    """ISO 32000-1 7.5.4/7.5.8: each in-use entry points at its 'N G obj'. qpdf finds misplaced objects by scanning."""
+    for section, num, offset, found in pdf.misplaced_entries:
+        rule = "ISO_32000_1:7.5.4" if section.kind == "table" else "ISO_32000_1:7.5.8"
+        yield pdf.finding(rule, f"xref at byte {section.offset}, object {num}",
+                          f"the entry points at byte {offset}, where there is {found}")
+
+
+def check_objects_readable(pdf: PdfFile) -> Iterator[Finding]:
+    """ISO 32000-1 7.3: every listed object parses. qpdf may repair or skip what it cannot parse."""
+    for where, message in pdf.object_problems:
+        yield pdf.finding("ISO_32000_1:7.3", where, message)
+
+
+_EOL_FIRST = re.compile(rb"\r|\n")
+_HEAD_SPACING = re.compile(rb"\d+[\x00\t\n\x0c\r ]\d+[\x00\t\n\x0c\r ]obj")
+
+
+def check_object_keywords(pdf: PdfFile) -> Iterator[Finding]:
+    """6.1.9-1 and ISO 32000-1 7.3.10: the spacing around 'N G obj' and 'endobj'. qpdf writes it; pikepdf trusts it."""
+    for obj in pdf.objects.values():
+        frame = obj.frame
+        if frame is None:
+            continue  # inside an object stream: no keywords
+        where = f"{_where(obj)} at byte {obj.offset}"
+        if frame.endobj_at is None:
+            yield pdf.finding("ISO_32000_1:7.3.10", where, "no 'endobj' after the object")
+        problems = [text for bad, text in (
+            (not _HEAD_SPACING.fullmatch(frame.head), f"{frame.head!r} is not separated by single white-space"),
+            (frame.before not in (b"\r", b"\n"), "the object number is not preceded by an EOL"),
+            (not _EOL_FIRST.match(frame.after_obj), f"'obj' is followed by {frame.after_obj!r}, not an EOL"),
+            (frame.endobj_at is not None and frame.before_endobj not in (b"\r", b"\n"),
+             "'endobj' is not preceded by an EOL"),
+            (frame.endobj_at is not None and not _EOL_FIRST.match(frame.after_endobj),
+             f"'endobj' is followed by {frame.after_endobj!r}, not an EOL"),
+        ) if bad]
+        if problems:
+            yield pdf.finding("6.1.9-1", where, "; ".join(problems))
+
+
+def check_flate_streams(pdf: PdfFile) -> Iterator[Finding]:
+    """ISO 32000-1 7.4.4: each Flate stream inflates cleanly to its end (checksum included).
+
+    Neither pikepdf nor qpdf decode image data when validating, so a damaged image (bit rot,
+    a bad copy) would otherwise pass. The data is inflated in bounded chunks and thrown away.
+    """
+    for obj in _streams(pdf):
+        filters = obj.value.get("/Filter")
+        first = filters[0] if isinstance(filters, list) and filters else filters
+        if first in ("/FlateDecode", "/Fl") and not pdf.encrypted:
+            assert obj.stream is not None
+            problem = _inflate_problem(memoryview(pdf.data)[obj.stream.start:obj.stream.end])
+            if problem:
+                yield pdf.finding("ISO_32000_1:7.4.4", _where(obj), f"the FlateDecode data is damaged: {problem}")
+
+
+def _inflate_problem(raw: memoryview) -> str | None:
+    inflater = zlib.decompressobj()
+    try:
+        for at in range(0, len(raw), 1 << 20):
+            pending = bytes(raw[at:at + (1 << 20)])
+            while pending and not inflater.eof:
+                inflater.decompress(pending, 1 << 24)
+                pending = inflater.unconsumed_tail
+    except zlib.error as exc:
+        return str(exc)
+    return None if inflater.eof else "the data ends before the end of the compressed stream"
+
+
+def check_stream_keywords(pdf: PdfFile) -> Iterator[Finding]:
+    """6.1.7.1-2: 'stream' + CR LF or LF, and an EOL before 'endstream'. qpdf writes these; pikepdf trusts it."""
+    for obj in _streams(pdf):
+        frame, where = obj.stream, _where(obj)
+        assert frame is not None
+        if frame.after_keyword not in (b"\r\n", b"\n"):
+            yield pdf.finding("6.1.7.1-2", f"{where} at byte {frame.keyword_at}",
+                              f"'stream' is followed by {frame.after_keyword!r}, not CR LF or LF")
+        if frame.endstream_at is not None and not frame.eol_before_end:
+            yield pdf.finding("6.1.7.1-2", f"{where} at byte {frame.endstream_at}",
+                              "'endstream' is not preceded by an EOL")
+
+
+def check_stream_lengths(pdf: PdfFile) -> Iterator[Finding]:
+    """6.1.7.1-1: /Length equals the data actually between the keywords. qpdf rewrites lengths; pikepdf trusts it."""
+    for obj in _streams(pdf):
+        frame, where = obj.stream, _where(obj)
+        assert frame is not None
+        if frame.endstream_at is None:
+            yield pdf.finding("6.1.7.1-1", where, "no 'endstream' after the stream data")
+        elif frame.declared is None:
+            yield pdf.finding("6.1.7.1-1", where, f"/Length {frame.length!r} is not an integer")
+        elif frame.eol_before_end and frame.real_length != frame.declared:
+            yield pdf.finding("6.1.7.1-1", where, f"/Length is {frame.declared}, "
+                              f"but {frame.real_length} bytes lie between the keywords")
+
+
+def _streams(pdf: PdfFile) -> Iterator[IndirectObject]:
+    return (obj for obj in pdf.objects.values() if obj.stream is not None)
+
+
+FORBIDDEN_ACTIONS = {"/Launch", "/Sound", "/Movie", "/ResetForm", "/ImportData", "/Hide", "/SetOCGState",
+                     "/Rendition", "/Trans", "/GoTo3DView", "/JavaScript", "/SetState", "/NOP"}
+
+
+def check_actions(pdf: PdfFile) -> Iterator[Finding]:
+    """6.5.1-1, 6.5.2-1, 6.5.2-2: no JavaScript or other forbidden actions, no /AA in the catalog or pages.
+
+    pikepdf finds JavaScript actions it reaches, but reports /OpenAction only as "unsupported";
+    this looks at every object in the file, reachable or not, including those in object streams.
+    """
+    if "/AA" in pdf.catalog:
+        yield pdf.finding("6.5.2-1", "catalog /AA", "the catalog has additional actions")
+    names = pdf.resolve(pdf.catalog.get("/Names"))
+    if isinstance(names, dict) and "/JavaScript" in names:
+        yield pdf.finding("6.5.1-1", "catalog /Names /JavaScript", "the document has a JavaScript name tree")
+    for obj in pdf.objects.values():
+        for path, value in _dicts(obj.value, _where(obj)):
+            yield from _action_findings(pdf, path, value)
+
+
+def _action_findings(pdf: PdfFile, path: str, value: dict[str, Any]) -> Iterator[Finding]:
+    kind = value.get("/Type")
+    action = value.get("/S")
+    if action in FORBIDDEN_ACTIONS and kind in (None, "/Action") and "/K" not in value:
+        yield pdf.finding("6.5.1-1", path, f"{action} action is not permitted")
+    elif "/JS" in value:
+        yield pdf.finding("6.5.1-1", f"{path} /JS", "JavaScript (/JS) is not permitted")
+    if kind == "/Page" and "/AA" in value:
+        yield pdf.finding("6.5.2-2", f"{path} /AA", "the page has additional actions")
+
+
+def _dicts(value: Any, path: str, depth: int = 0) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Every dictionary in a direct value, with its path (references are not followed)."""
+    if depth > MAX_DEPTH:
+        return
+    if isinstance(value, dict):
+        yield path, value
+        for key, item in value.items():
+            yield from _dicts(item, f"{path} {key}", depth + 1)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _dicts(item, f"{path}[{index}]", depth + 1)
+
+
+def check_output_intent(pdf: PdfFile) -> Iterator[Finding]:
+    """6.2.3-1, 6.2.3-2: the PDF/A output intent embeds a usable ICC profile, the same one in every intent.
+
+    Read independently of pikepdf; a missing profile is reported here as 6.2.3-1 (veraPDF would
+    report only its consequence, 6.2.4.3-x, which check_device_colour adds).
+    """
+    if pdf.encrypted:
+        return  # the profile is encrypted as well; 6.1.3-2 is reported
+    intents = [pdf.resolve(i) for i in _as_list(pdf.resolve(pdf.catalog.get("/OutputIntents")))]
+    profiles = {str(i.get("/DestOutputProfile")) for i in intents if isinstance(i, dict) and "/DestOutputProfile" in i}
+    if len(profiles) > 1:
+        yield pdf.finding("6.2.3-2", "catalog /OutputIntents", f"different DestOutputProfiles: {sorted(profiles)}")
+    for index, intent in enumerate(intents):
+        if isinstance(intent, dict) and intent.get("/S") == "/GTS_PDFA1":
+            where = f"catalog /OutputIntents[{index}]"
+            profile = intent.get("/DestOutputProfile")
+            if profile is None:
+                yield pdf.finding("6.2.3-1", where, "the PDF/A output intent has no /DestOutputProfile (no ICC profile)")
+            else:
+                problem = _icc_problem(pdf, profile)
+                if problem:
+                    yield pdf.finding("6.2.3-1", f"{where} /DestOutputProfile", problem)
+
+
+def _icc_problem(pdf: PdfFile, profile: Any) -> str | None:
+    obj = pdf.stream_object(profile)
+    if obj is None:
+        return f"{profile!r} is not an indirect ICC profile stream"
+    try:
+        header = pdf.stream_data(obj)[:128]
+    except (ValueError, zlib.error) as exc:
+        return f"the ICC profile cannot be decoded: {exc}"
+    if len(header) < 128 or header[36:40] != b"acsp":
+        return "the stream is not an ICC profile (no 'acsp' signature)"
+    device, space, version = header[12:16], header[16:20], header[8]
+    if device not in (b"prtr", b"mntr") or space not in (b"RGB ", b"CMYK", b"GRAY") or version >= 5:
+        return f"the ICC profile is class {device!r}, colour space {space!r}, version {version}"
+    return None
+
+
+def output_colour_space(pdf: PdfFile) -> str | None:
+    """The colour space of the PDF/A output intent's profile ('RGB ', 'CMYK', 'GRAY'), like veraPDF's gOutputCS."""
+    for intent in _as_list(pdf.resolve(pdf.catalog.get("/OutputIntents"))):
+        intent = pdf.resolve(intent)
+        if isinstance(intent, dict) and intent.get("/S") == "/GTS_PDFA1":
+            obj = pdf.stream_object(intent.get("/DestOutputProfile"))
+            try:
+                return pdf.stream_data(obj)[16:20].decode("latin-1") if obj else None
+            except (ValueError, zlib.error):
+                return None
+    return None
+
+
+_DEVICE_RULES = {"/DeviceRGB": ("6.2.4.3-2", "RGB "), "/DeviceCMYK": ("6.2.4.3-3", "CMYK"),
+                 "/DeviceGray": ("6.2.4.3-4", None)}
+
+
+def check_device_colour(pdf: PdfFile) -> Iterator[Finding]:
+    """6.2.4.3-2/-3/-4: device colour only with a matching output intent, as far as dictionaries show it.
+
+    Colour operators inside content streams (rg, k, g) are left to pikepdf, which parses content.
+    """
+    if pdf.encrypted:
+        return  # the output profile is encrypted, so its colour space is unknown; 6.1.3-2 is reported
+    output = output_colour_space(pdf)
+    for obj in pdf.objects.values():
+        used = _device_spaces(obj.value)
+        for space in sorted(used):
+            rule, needs = _DEVICE_RULES[space]
+            if output is None or (needs is not None and output != needs):
+                yield pdf.finding(rule, _where(obj), f"{space[1:]} is used, but the output intent profile "
+                                  f"is {output.strip() if output else 'missing'}")
+
+
+def _device_spaces(value: Any, depth: int = 0) -> set[str]:
+    """Device colour space names in a value, except as an ICC profile's /Alternate."""
+    found: set[str] = set()
+    if depth > MAX_DEPTH:
+        return found
+    if isinstance(value, str) and value in _DEVICE_RULES:
+        found.add(value)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            if key not in ("/Alternate", "/DefaultRGB", "/DefaultCMYK", "/DefaultGray"):
+                found |= _device_spaces(item, depth + 1)
+    elif isinstance(value, list):
+        for item in value:
+            found |= _device_spaces(item, depth + 1)
+    return found
+
+
+def check_xmp_metadata(pdf: PdfFile) -> Iterator[Finding]:
+    """6.6.2.1-1, 6.6.2.1-4: an XMP metadata stream, read from the bytes and parsed as XML."""
+    if pdf.encrypted:
+        return  # the packet is encrypted as well; 6.1.3-2 is reported
+    xmp = pdf.xmp
+    if xmp.problem:
+        yield pdf.finding(xmp.problem_rule, "catalog /Metadata", xmp.problem)
+
+
+def check_pdfa_identification(pdf: PdfFile) -> Iterator[Finding]:
+    """6.6.4-1/-2/-3: pdfaid:part and pdfaid:conformance in the XMP, matching the flavour checked."""
+    xmp = pdf.xmp
+    if pdf.encrypted or xmp.problem:
+        return
+    if xmp.part is None:
+        yield pdf.finding("6.6.4-1", "XMP", "no PDF/A identification (pdfaid:part)")
+        return
+    if xmp.part != str(pdf.part):
+        yield pdf.finding("6.6.4-2", "XMP pdfaid:part", f"the file claims part {xmp.part}, checked as part {pdf.part}")
+    if (xmp.conformance or "") not in ("A", "B", "U"):
+        yield pdf.finding("6.6.4-3", "XMP pdfaid:conformance", f"conformance {xmp.conformance!r} is not A, B or U")
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+Check = Callable[[PdfFile], Iterable[Finding]]
+
+CHECKS: tuple[Check, ...] = (
+    check_with_pikepdf,
+    check_header,
+    check_binary_comment,
+    check_trailer_id,
+    check_not_encrypted,
+    check_nothing_after_eof,
+    check_startxref,
+    check_trailer_size,
+    check_xref_keyword,
+    check_xref_table_syntax,
+    check_xref_streams,
+    check_xref_offsets,
+    check_objects_readable,
+    check_object_keywords,
+    check_stream_keywords,
+    check_stream_lengths,
+    check_flate_streams,
+    check_actions,
+    check_output_intent,
+    check_device_colour,
+    check_xmp_metadata,
+    check_pdfa_identification,
+)

@@ -1,0 +1,94 @@
+"""Entry points: check a file, and a plain-text report for a person."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from collections.abc import Callable, Iterable
+from importlib import resources
+from os import PathLike, fspath
+from pathlib import Path
+from typing import Any
+
+import pikepdf
+import pikepdf.pdfa
+from tasks.pdfcheck.checks import CHECKS, Check
+from tasks.pdfcheck.findings import MAX_FINDINGS_PER_CHECK, RULES, CheckReport, Finding
+from tasks.pdfcheck.reader import PdfFile
+
+
+def check_pdf(path_or_bytes: str | PathLike[str] | bytes | bytearray | memoryview, flavour: str = "2b",
+              checks: Iterable[Check] = CHECKS) -> CheckReport:
+    """Validate a PDF/A-2b (or -3b) file; never raises on a bad file, only on a bad *flavour*.
+
+    The file is read once; pikepdf and the byte checks look at exactly those bytes, whose SHA-256
+    the report records.
+    """
+    flavour = str(pikepdf.pdfa.Flavour(flavour))
+    if flavour not in ("2b", "3b"):
+        raise ValueError(f"flavour {flavour!r}: the byte-level checks use PDF/A-2/-3 rule ids; use '2b' or '3b'")
+    data = bytes(path_or_bytes) if isinstance(path_or_bytes, bytes | bytearray | memoryview) \
+        else Path(fspath(path_or_bytes)).read_bytes()
+    pdf = PdfFile(data, flavour)
+    findings = [found for check in checks for found in _run(check, pdf)]
+    return CheckReport(passed=not findings, claimed=_safely(lambda: pdf.claimed), flavour=flavour,
+                       findings=findings, sha256=hashlib.sha256(data).hexdigest(), size=len(data),
+                       validator=f"somearkiv pdfcheck + pikepdf {pikepdf.__version__}")
+
+
+def _run(check: Check, pdf: PdfFile) -> list[Finding]:
+    """One check's findings, capped; a check that fails itself becomes an 'unsupported' finding."""
+    try:
+        findings = list(check(pdf))
+    except Exception as exc:  # noqa: BLE001 - a damaged file must give findings, not a traceback
+        return [Finding("somearkiv:internal", check.__name__, f"{type(exc).__name__}: {exc}", "bytes", "unsupported")]
+    if len(findings) > MAX_FINDINGS_PER_CHECK:
+        rest = findings[MAX_FINDINGS_PER_CHECK:]
+        findings = findings[:MAX_FINDINGS_PER_CHECK]
+        findings.append(dataclasses.replace(rest[0], where="...", message=f"and {len(rest)} more from {check.__name__}"))
+    return findings
+
+
+def _safely(get: Callable[[], str | None]) -> str | None:
+    try:
+        return get()
+    except Exception:  # noqa: BLE001
+        return None
+
+
+def format_report(report: CheckReport) -> str:
+    """A plain-text report for a person: verdict, what the file claims, and each finding with its rule."""
+    verdict = "PASSED" if report.passed else f"FAILED ({len(report.findings)} finding(s))"
+    lines = [
+        f"PDF/A-{report.flavour} check: {verdict}",
+        f"  file:     {report.size} bytes, sha256 {report.sha256}",
+        f"  claims:   {report.claimed or 'no PDF/A identification'}",
+        f"  checked:  {report.validator}",
+    ]
+    if report.findings:
+        lines.append("  findings:")
+        lines += [f"    {f.rule:<18} [{f.source}{'' if f.kind == 'violation' else ', ' + f.kind}] "
+                  f"{f.where}: {f.message}" for f in report.findings]
+        described = [(rule, _describe(rule)) for rule in dict.fromkeys(f.rule for f in report.findings)]
+        lines.append("  rules:")
+        lines += [f"    {rule:<18} {text}" for rule, text in described if text]
+    return "\n".join(lines)
+
+
+def _describe(rule: str) -> str:
+    if rule in RULES:
+        return RULES[rule]
+    entry = _verapdf_rules().get(f"ISO_19005_2:{rule}")
+    return entry["description"][:160] if entry else ""
+
+
+_CATALOGUE: dict[str, Any] = {}
+
+
+def _verapdf_rules() -> dict[str, Any]:
+    """pikepdf's bundled veraPDF rule catalogue (CC BY 4.0, veraPDF Consortium)."""
+    if not _CATALOGUE:
+        text = resources.files("pikepdf.pdfa").joinpath("data/verapdf_rules.json").read_text(encoding="utf-8")
+        _CATALOGUE.update(json.loads(text)["rules"])
+    return _CATALOGUE
