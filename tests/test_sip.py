@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
+from somearkiv import __version__
 from somearkiv.fixity import sha256_file
 from somearkiv.models import ArchivedFile, FileRole, PdfaInfo, Trigger
 from storage.archive import capture_prefix
@@ -165,7 +166,7 @@ def test_builds_a_valid_package(package, archive_dir):
     agents = {(a.get("ROLE"), a.get("TYPE")): (a.findtext("mets:name", namespaces=NS),
                                                a.findtext("mets:note", namespaces=NS))
               for a in xpath(mets, "mets:metsHdr/mets:agent")}
-    assert agents[("CREATOR", "OTHER")] == ("somearkiv", sip.__version__)
+    assert agents[("CREATOR", "OTHER")] == ("somearkiv", __version__)
     assert agents[("ARCHIVIST", "ORGANIZATION")] == ("Perstorps kommun", "SE2120000571")
     assert agents[("CREATOR", "ORGANIZATION")][1] == "SE2120000571-KLF"
     assert agents[("PRESERVATION", "ORGANIZATION")][1] == "SE2120000571-EARKIV"
@@ -297,13 +298,13 @@ def test_a_tampered_timestamp_stops_the_export(tmp_path, archive_dir, tsa):
 
 def test_its_own_invalid_output_is_removed(tmp_path, archive_dir, monkeypatch):
     src, records = archive_dir
-    write_readme = sip._write_readme
+    write_readme = sip.build._write_readme
 
     def readme_and_a_stray_file(pkg):
         write_readme(pkg)
         (pkg.root / "documentation" / "stray.txt").write_text("not in METS")
 
-    monkeypatch.setattr(sip, "_write_readme", readme_and_a_stray_file)
+    monkeypatch.setattr(sip.build, "_write_readme", readme_and_a_stray_file)
     with pytest.raises(SipInvalid) as caught:
         build_sip(records, fetcher(src), tmp_path / "out", profile())
     assert caught.value.problems == ["documentation/stray.txt: in the package but referenced from no METS"]
