@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
 from collections.abc import Sequence
-from typing import Annotated
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from somearkiv.models import AccountOutcome, CaptureStatus, SnapshotSummary, Trigger
 from somearkiv.settings import Settings, get_settings
 from somearkiv.yamlfile import ConfigError
+
+if TYPE_CHECKING:
+    from storage import Archive
 
 __all__ = ["app", "main"]
 
@@ -112,7 +115,7 @@ def register_close(
 # -- snapshot ---------------------------------------------------------------------------------
 
 
-def _filed_keys(archive, outcome: AccountOutcome) -> Sequence[str]:
+def _filed_keys(archive: Archive | None, outcome: AccountOutcome) -> Sequence[str]:
     """Every key in the capture's folder as the archive lists it now (manifest and token included);
     the flow's own list if the archive cannot be asked."""
     if archive is None or not outcome.capture_id:

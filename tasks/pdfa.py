@@ -212,7 +212,8 @@ def write_pdfa(pages: list[PageImage], out: Path, xmp: dict[str, object], text_l
             for key, value in xmp.items():
                 meta[key] = value
         try:
-            report = pikepdf_validated(lambda: pikepdf.pdfa.save(pdf, out, _FLAVOUR, repair=False, deterministic_id=True))
+            report = pikepdf_validated(
+                lambda: pikepdf.pdfa.save(pdf, out, _FLAVOUR, repair=False, deterministic_id=True))
         except pikepdf.pdfa.PdfaError as exc:
             raise PdfaConversionError("PDF/A validation failed: " + "; ".join(
                 f"{f.rule} {f.where}: {f.message}" for f in exc.report.findings)) from exc

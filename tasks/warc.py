@@ -50,8 +50,8 @@ def har_to_warc(har_path: Path, warc_path: Path, software: str) -> int:
             http = StatusAndHeaders(f"{response['status']} {response.get('statusText') or ''}".strip(),
                                     _headers(response.get("headers", [])) + [("Content-Length", str(len(body)))],
                                     protocol="HTTP/1.1")
-            record = writer.create_warc_record(url, "response", payload=BytesIO(body), length=len(body), http_headers=http,
-                                               warc_headers_dict={"WARC-Date": date})
+            record = writer.create_warc_record(url, "response", payload=BytesIO(body), length=len(body),
+                                               http_headers=http, warc_headers_dict={"WARC-Date": date})
             parts = urlsplit(url)
             target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
             post = (request.get("postData") or {}).get("text", "").encode("utf-8")
