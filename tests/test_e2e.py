@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import pikepdf.pdfa
@@ -11,10 +12,14 @@ from botocore.exceptions import ClientError
 from PIL import Image
 from typer.testing import CliRunner
 
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+
 from deployments.cli import app
 from flows.snapshot import snapshot_accounts
 from somearkiv.fixity import sha256_file
 from somearkiv.models import CaptureStatus, SnapshotSummary, Trigger
+from somearkiv.settings import get_settings
 from storage import Archive
 
 pytestmark = pytest.mark.e2e
@@ -29,6 +34,22 @@ def run(prefect_server, archive, sample_register) -> SnapshotSummary:
     assert state.is_completed() and "4 of 5 accounts captured" in state.message
     assert "blocked by a wall (evidence filed): demo-missing" in state.message
     return summary
+
+
+def test_captures_are_filed_as_they_end_not_after_the_last(run: SnapshotSummary):
+    """At most capture_concurrency + 1 capture tasks hold a worker at once, so each account's
+    PDF/A and filing are not queued behind every other account's capture."""
+    async def task_runs():
+        async with get_client() as client:
+            return await client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[run.flow_run_id])))
+
+    runs = asyncio.run(task_runs())
+    captures = [(r.start_time, r.end_time) for r in runs if r.name.startswith("capture-start-page")]
+    filings = sorted(r.start_time for r in runs if r.name.startswith("file-capture"))
+    assert len(captures) == 5 and len(filings) == 5
+    most_at_once = max(sum(start <= moment < end for start, end in captures) for moment, _ in captures)
+    assert most_at_once <= get_settings().capture_concurrency + 1
+    assert filings[0] < max(end for _, end in captures)
 
 
 def test_one_blocked_account_does_not_stop_the_others(run: SnapshotSummary, archive: Archive):
