@@ -281,7 +281,7 @@ def full_pipeline(register: Path, concurrency: int, accounts: int) -> Phase:
     browser.close_pool()
     from flows.snapshot import snapshot_accounts
 
-    phase = Phase(f"somearkiv full pipeline (c={concurrency})")
+    phase = Phase(f"somearkiv full pipeline (c={concurrency}, {accounts} accounts)")
     with measure(phase):
         state = snapshot_accounts(register_path=str(register), reason="benchmark", return_state=True)
     summary = state.result(raise_on_failure=False)
