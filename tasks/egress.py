@@ -6,6 +6,10 @@ small local proxy that resolves the host itself, refuses loopback, private, link
 cloud metadata address), multicast and reserved addresses unless the operator allowed the
 host, and connects to the address it vetted (no second lookup to rebind). Each capture
 authenticates to the proxy with its own token, so refused requests are recorded per capture.
+
+The archive's own services (the embedded S3 server, the Prefect API, an S3 endpoint) are
+protected: the browser never reaches them, whatever the allow-list says, so a page cannot
+make the browser delete or read objects through a loopback service that trusts its callers.
 """
 
 from __future__ import annotations
@@ -13,13 +17,18 @@ from __future__ import annotations
 import asyncio
 import base64
 import ipaddress
+import os
 import socket
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-__all__ = ["Decision", "EgressPolicy", "EgressProxy", "BlockedRequest"]
+if TYPE_CHECKING:
+    from somearkiv.settings import Settings
+
+__all__ = ["Decision", "EgressPolicy", "EgressProxy", "BlockedRequest", "protected_endpoints", "split_host_port"]
 
 _IDLE_TIMEOUT = 60.0
 
@@ -37,55 +46,185 @@ class BlockedRequest:
     reason: str
 
 
+_Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+_Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def split_host_port(entry: str) -> tuple[str, int | None]:
+    """(host, port or None) of ``host``, ``host:port``, ``[v6]:port``, ``[v6]``, a bare IPv6 address or a network.
+
+    The host comes back without brackets, in lower case and without a trailing dot.
+    """
+    text = entry.strip()
+    if text.startswith("["):
+        host, closed, rest = text[1:].partition("]")
+        if not closed or (rest and not rest.startswith(":")):
+            raise ValueError(f"{entry!r} is not [address] or [address]:port")
+        port = _port(rest[1:], entry) if rest else None
+    elif text.count(":") == 1:  # two or more colons: an IPv6 address (or network) without a port
+        host, _, rest = text.partition(":")
+        port = _port(rest, entry)
+    else:
+        host, port = text, None
+    host = host.strip().lower().rstrip(".")
+    if not host:
+        raise ValueError(f"{entry!r} names no host")
+    return host, port
+
+
+def _port(text: str, entry: str) -> int:
+    if not text.isdigit() or not 0 < int(text) < 65536:
+        raise ValueError(f"{entry!r}: the port must be a number from 1 to 65535")
+    return int(text)
+
+
+def _plain(address: _Address) -> _Address:
+    """An IPv4-mapped IPv6 address (``::ffff:127.0.0.1``) as the IPv4 address it reaches."""
+    mapped = getattr(address, "ipv4_mapped", None)
+    return mapped if mapped is not None else address
+
+
+def _is_local(address: _Address, machine: frozenset[_Address]) -> bool:
+    """Does a connection to *address* end on this machine (loopback, 0.0.0.0, ::, its own addresses)?"""
+    return address.is_loopback or address.is_unspecified or address in machine
+
+
+def _machine_addresses() -> frozenset[_Address]:
+    """The addresses this machine's host name resolves to (loopback is covered separately)."""
+    try:
+        infos = socket.getaddrinfo(socket.gethostname(), None)
+    except (socket.gaierror, UnicodeError, OSError):
+        return frozenset()
+    return frozenset(_plain(ipaddress.ip_address(info[4][0].split("%")[0])) for info in infos)
+
+
+@dataclass(frozen=True)
+class _Rule:
+    """One allow-list entry: a host name or a network, on one port or on all of them."""
+
+    name: str | None
+    network: _Network | None
+    port: int | None
+
+    def covers(self, host: str, address: _Address) -> bool:
+        if self.network is not None:
+            return address in self.network or _plain(address) in self.network
+        return host == self.name
+
+
 @dataclass(frozen=True)
 class EgressPolicy:
     """Which hosts the browser may reach.
 
     allowed_hosts: host names, addresses or networks (CIDR) allowed even when not public,
-    e.g. ``127.0.0.1`` for the bundled sample pages.
+    e.g. ``127.0.0.1`` for the bundled sample pages; ``host:port`` or ``[v6]:port`` allows
+    that port only (an entry without a port allows every port). Public addresses are allowed
+    on every port.
+
+    protected: ``host:port`` of the archive's own services, refused whatever the allow-list
+    says: a requested address that is (one of the addresses of) a protected host, on its port,
+    is refused. A protected host on loopback or ``localhost`` stands for this whole machine:
+    that port is refused on every loopback address, on 0.0.0.0 and ::, and on the addresses
+    of this machine's host name. A protected host *name* with public addresses is refused by
+    name only (a public service is no more reachable through the browser than by anyone, and
+    its addresses may be shared with unrelated sites, e.g. on a CDN). Protected names are
+    resolved when the policy is made (once per capture).
     """
 
     allowed_hosts: tuple[str, ...] = ()
-    _networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = field(default=(), init=False)
+    protected: tuple[str, ...] = ()
+    _rules: tuple[_Rule, ...] = field(default=(), init=False, repr=False)
+    _protected_names: frozenset[tuple[str, int]] = field(default=frozenset(), init=False, repr=False)
+    _protected_addresses: frozenset[tuple[_Address, int]] = field(default=frozenset(), init=False, repr=False)
+    _local_ports: frozenset[int] = field(default=frozenset(), init=False, repr=False)
+    _machine: frozenset[_Address] = field(default=frozenset(), init=False, repr=False)
 
     def __post_init__(self) -> None:
-        networks = []
+        rules = []
         for entry in self.allowed_hosts:
+            host, port = split_host_port(entry)
             try:
-                networks.append(ipaddress.ip_network(entry, strict=False))
+                rules.append(_Rule(None, ipaddress.ip_network(host, strict=False), port))
             except ValueError:
-                continue
-        object.__setattr__(self, "_networks", tuple(networks))
+                rules.append(_Rule(host, None, port))
+        object.__setattr__(self, "_rules", tuple(rules))
+        if self.protected:
+            self._resolve_protected()
 
-    def _address_allowed(self, host: str, address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
+    def _resolve_protected(self) -> None:
+        machine = _machine_addresses()
+        names, addresses, local_ports = set(), set(), set()
+        for entry in self.protected:
+            host, port = split_host_port(entry)
+            if port is None:
+                raise ValueError(f"protected endpoint {entry!r} has no port (host:port)")
+            names.add((host, port))
+            try:
+                resolved = [_plain(ipaddress.ip_address(host))]  # an address given: refused as given
+            except ValueError:
+                try:
+                    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+                except (socket.gaierror, UnicodeError):
+                    infos = []  # it cannot be reached by this name then, and the name itself is refused
+                resolved = [_plain(ipaddress.ip_address(info[4][0].split("%")[0])) for info in infos]
+                # a name's public addresses may be shared (CDN, cloud): the name alone is refused then
+                resolved = [a for a in resolved if not (a.is_global and not a.is_multicast)]
+            if host == "localhost" or any(_is_local(a, machine) for a in resolved):
+                local_ports.add(port)
+            addresses.update((a, port) for a in resolved)
+        object.__setattr__(self, "_protected_names", frozenset(names))
+        object.__setattr__(self, "_protected_addresses", frozenset(addresses))
+        object.__setattr__(self, "_local_ports", frozenset(local_ports))
+        object.__setattr__(self, "_machine", machine)
+
+    def _protected_refusal(self, address: _Address, port: int) -> str | None:
+        """Why (*address*, *port*) is one of the archive's own services, or None."""
+        plain = _plain(address)
+        if (plain, port) in self._protected_addresses or (
+                port in self._local_ports and _is_local(plain, self._machine)):
+            shown = f"[{plain}]" if plain.version == 6 else str(plain)
+            return f"{shown}:{port} is one of the archive's own services (refused whatever the allow-list says)"
+        return None
+
+    def _address_allowed(self, host: str, address: _Address, port: int) -> str | None:
         """None if allowed, else why not."""
-        if host.lower() in (h.lower() for h in self.allowed_hosts) or any(address in n for n in self._networks):
-            return None
-        if getattr(address, "ipv4_mapped", None) is not None:
-            address = address.ipv4_mapped  # type: ignore[union-attr]
+        other_ports = []
+        for rule in self._rules:
+            if rule.covers(host, address):
+                if rule.port is None or rule.port == port:
+                    return None
+                other_ports.append(rule.port)
+        address = _plain(address)
         if address.is_global and not address.is_multicast:
             return None
+        only = f" (allowed on port {', '.join(map(str, sorted(set(other_ports))))} only)" if other_ports else ""
         for label in ("loopback", "link_local", "private", "multicast", "reserved", "unspecified"):
             if getattr(address, f"is_{label}"):
-                return f"{address} is a {label.replace('_', '-')} address"
-        return f"{address} is not a public address"
+                return f"{address} is a {label.replace('_', '-')} address{only}"
+        return f"{address} is not a public address{only}"
 
     def decide(self, host: str, port: int, resolve: bool = True) -> Decision:
         """May the browser connect to *host*:*port*? Resolves names, vets every address."""
         host = host.strip("[]")
+        name = host.lower().rstrip(".")
         try:
             addresses = [ipaddress.ip_address(host)]
         except ValueError:
+            if (name, port) in self._protected_names:  # whatever it resolves to now
+                return Decision(False, f"{host}:{port} is one of the archive's own services "
+                                       "(refused whatever the allow-list says)")
             if not resolve:
                 return Decision(True, "name not resolved")
             try:
                 infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
             except socket.gaierror as exc:
                 return Decision(False, f"{host} does not resolve ({exc.strerror})")
+            except UnicodeError:
+                return Decision(False, f"{host} is not a valid host name")
             addresses = list(dict.fromkeys(ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos))
-        for address in addresses:
-            refusal = self._address_allowed(host, address)
-            if refusal is not None:  # one bad address is enough: never pick the 'good' one of a mixed answer
+        for address in addresses:  # one bad address is enough: never pick the 'good' one of a mixed answer
+            refusal = self._protected_refusal(address, port) or self._address_allowed(name, address, port)
+            if refusal is not None:
                 return Decision(False, f"{host} → {refusal}")
         return Decision(True, "public" if not self.allowed_hosts else "allowed", str(addresses[0]))
 
@@ -97,6 +236,44 @@ class EgressPolicy:
         if not parts.hostname:
             return Decision(False, "no host")
         return self.decide(parts.hostname, parts.port or (443 if parts.scheme == "https" else 80))
+
+
+def protected_endpoints(settings: Settings) -> tuple[str, ...]:
+    """``host:port`` of the archive's own services, for EgressPolicy(protected=...).
+
+    Every port the embedded S3 server opens (when it is used), the S3 endpoint (when one is
+    set), and the Prefect API: PREFECT_API_URL or Prefect's own setting, and the local
+    server's port on 127.0.0.1.
+    """
+    endpoints: list[str | None] = []
+    if settings.use_embedded_s3:
+        from storage.embedded import EmbeddedS3
+
+        server = EmbeddedS3(settings.data_dir / "seaweedfs", settings.s3_embedded_port)
+        endpoints += [f"127.0.0.1:{port}" for port in server.listening_ports()]
+    if settings.s3_endpoint_url:
+        endpoints.append(_url_endpoint(settings.s3_endpoint_url))
+    endpoints.append(_url_endpoint(os.environ.get("PREFECT_API_URL", "")))
+    try:
+        from prefect.settings import get_current_settings
+
+        endpoints.append(_url_endpoint(str(get_current_settings().api.url or "")))
+    except Exception:  # noqa: BLE001 - a Prefect without this setting: the environment variable is enough
+        pass
+    endpoints.append(f"127.0.0.1:{settings.prefect_port}")
+    return tuple(dict.fromkeys(e for e in endpoints if e))
+
+
+def _url_endpoint(url: str) -> str | None:
+    """``host:port`` of an http(s) URL (the scheme's port when none is given), None if there is none."""
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port or {"http": 80, "https": 443}.get(parts.scheme)
+    except ValueError:
+        return None
+    if not parts.hostname or port is None:
+        return None
+    return f"[{parts.hostname}]:{port}" if ":" in parts.hostname else f"{parts.hostname}:{port}"
 
 
 class EgressProxy:
