@@ -52,7 +52,7 @@ from somearkiv.models import (
 from somearkiv.settings import Settings, get_settings
 from tasks.browser import find_browser, get_pool
 from tasks.consent import ConsentFinding, ConsentWatcher, autoconsent_version
-from tasks.egress import BlockedRequest, EgressPolicy, EgressProxy
+from tasks.egress import BlockedRequest, EgressPolicy, EgressProxy, protected_endpoints
 from tasks.walls import SIGNALS_JS, PageSignals, Wall, classify
 from tasks.warc import har_to_warc
 
@@ -471,7 +471,7 @@ def capture_account(
     """
     settings = settings or get_settings()
     log = get_logger(account=account.id, trigger=str(trigger))
-    policy = EgressPolicy(tuple(settings.allowed_hosts))
+    policy = EgressPolicy(tuple(settings.allowed_hosts), protected=protected_endpoints(settings))
     decision = policy.check_url(str(account.url))
     if not decision.allowed:
         raise PageUnavailableError(f"the start page's address is refused by the egress guard: {decision.reason}")
@@ -499,11 +499,16 @@ def capture_account(
         states = pool.run(lambda browser: _capture_views(browser, account, views, partial, pool.proxy),
                           settings.capture_timeout_s)
         primary = states[0]
-        if settings.record_warc and primary.wall is None and (partial / ".desktop.har").exists():
-            har_to_warc(partial / ".desktop.har", primary.output("page.warc.gz", FileRole.warc,
-                                                                 "application/warc"), f"somearkiv/{__version__}")
-        for leftover in partial.glob(".*.har"):
-            leftover.unlink()
+        try:
+            if settings.record_warc and primary.wall is None and (partial / ".desktop.har").exists():
+                warc = har_to_warc(partial / ".desktop.har", primary.output("page.warc.gz", FileRole.warc,
+                                                                            "application/warc"),
+                                   f"somearkiv/{__version__}")
+                if warc.note():
+                    primary.notes.append(warc.note())  # header names and counts, never a value
+        finally:  # the HAR holds the session's cookies: deleted whatever happened, never filed
+            for leftover in partial.glob(".*.har"):
+                leftover.unlink(missing_ok=True)
     except TimeoutError as exc:
         shutil.rmtree(partial, ignore_errors=True)
         raise CaptureError(f"capture took longer than the limit of {settings.capture_timeout_s:g} s") from exc

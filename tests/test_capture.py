@@ -234,7 +234,7 @@ def test_warc_writing_leaves_no_open_temporary_files(tmp_path):
     (tmp_path / "page.har").write_text(json.dumps({"log": {"entries": [entry] * 3}}), encoding="utf-8")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        assert har_to_warc(tmp_path / "page.har", tmp_path / "page.warc.gz", "test") == 3
+        assert har_to_warc(tmp_path / "page.har", tmp_path / "page.warc.gz", "test").responses == 3
         gc.collect()
     assert not [w for w in caught if issubclass(w.category, ResourceWarning)]
     with open(tmp_path / "page.warc.gz", "rb") as f:
