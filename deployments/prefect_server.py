@@ -54,6 +54,7 @@ class LocalPrefectServer:
         if self.healthy():
             return False
         self.home.mkdir(parents=True, exist_ok=True)
+        self.home.chmod(0o700)  # prefect.db and the server's log: the operator's only
         env = {
             **os.environ,
             "PREFECT_HOME": str(self.home.resolve()),

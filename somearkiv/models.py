@@ -8,6 +8,8 @@ the register YAML (tasks.register).
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Literal
@@ -25,6 +27,10 @@ __all__ = [
     "CaptureStatus",
     "DecisionRef",
     "FileRole",
+    "FixityStatus",
+    "LedgerEntry",
+    "LedgerKind",
+    "LedgerObject",
     "LockMode",
     "ObjectLock",
     "PageInfo",
@@ -442,12 +448,68 @@ class AuditEvent(_Model):
     data: dict = Field(default_factory=dict)
 
 
+FixityStatus = Literal["ok", "mismatch", "missing", "unlocked", "hidden", "forged", "orphan", "broken-chain",
+                      "error"]
+
+
 class FixityResult(_Model):
-    """One object checked against the SHA-256 its capture record says it was filed with."""
+    """One object checked against the custody ledger: its filed version, bytes, lock and history.
+
+    ok: intact. mismatch: other bytes than filed. missing: the filed version is gone.
+    unlocked: its legal hold was lifted or its retention shortened against its class.
+    hidden: a delete marker lies over a filed key. forged: a version the ledger does not know
+    lies over a filed key. orphan: an object under captures/ or blocked/ of no ledgered capture.
+    broken-chain: the ledger itself was altered. error: the storage could not answer for it.
+    """
 
     key: str
     version_id: str | None
     expected_sha256: str
-    status: Literal["ok", "mismatch", "missing", "replaced"]
+    status: FixityStatus
     actual_sha256: str | None = None
     detail: str | None = None
+
+
+class LedgerObject(_Model):
+    """One object version as the ledger knows it."""
+
+    key: str
+    version_id: str | None
+    size: int | None = None
+    sha256: str | None = None
+
+
+LedgerKind = Literal["capture", "hold", "release", "disposal", "delivery"]
+
+
+class LedgerEntry(_Model):
+    """One link of the custody ledger: an append-only, hash-chained list of what was filed and
+    everything done to it since (holds, releases, disposals, deliveries).
+
+    Each entry is its own locked object ``ledger/<seq>.json``; ``hash`` is the SHA-256 of the
+    entry's canonical JSON without ``hash``, and ``prev`` the previous entry's hash, so a changed,
+    removed or inserted entry breaks the chain.
+    """
+
+    seq: int = Field(ge=0)
+    kind: LedgerKind
+    at: dt.datetime
+    capture_id: str | None = None
+    account_id: str | None = None
+    status: CaptureStatus | None = Field(default=None, description="For a capture: captured or blocked.")
+    objects: tuple[LedgerObject, ...] = ()
+    manifest_sha256: str | None = None
+    retention_class: str | None = None
+    lock: ObjectLock | None = Field(default=None, description="For a capture: the lock it was filed with.")
+    person: str | None = None
+    detail: str = ""
+    prev: str
+    hash: str = ""
+
+    def canonical(self) -> bytes:
+        """The bytes the hash covers: every field but ``hash``, keys sorted."""
+        return json.dumps(self.model_dump(mode="json", exclude={"hash"}), sort_keys=True,
+                          separators=(",", ":"), ensure_ascii=False).encode()
+
+    def sealed(self) -> LedgerEntry:
+        return self.model_copy(update={"hash": hashlib.sha256(self.canonical()).hexdigest()})

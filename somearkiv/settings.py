@@ -43,6 +43,9 @@ class Settings(BaseSettings):
     s3_embedded_port: int = Field(default=18330, description="First of ten loopback ports SeaweedFS uses.")
     s3_bucket: str = "somearkiv"
     s3_region: str | None = None
+    s3_archivist_profile: str | None = Field(
+        default=None, description="AWS profile of the archivist identity (holds, the approved disposal's deletions).")
+    s3_auditor_profile: str | None = Field(default=None, description="AWS profile of the read-only auditor identity.")
 
     # Browser
     browser_path: str | None = Field(default=None, description="Chromium binary; default: auto-detect.")
@@ -63,7 +66,9 @@ class Settings(BaseSettings):
     consent_timeout_s: float = Field(default=4.0, description="How long to look for a consent popup.")
     allowed_hosts: list[str] = Field(
         default_factory=list,
-        description="Hosts, addresses or networks the browser may reach although they are not public.",
+        description="Hosts, addresses or networks (CIDR) the browser may reach although they are not public; "
+                    "'host:port' or '[v6]:port' allows that port only. The archive's own services "
+                    "(embedded S3, S3 endpoint, Prefect API) stay refused whatever this says.",
     )
     outbound_ip: str | None = Field(default=None, description="This host's public address, for the records.")
 

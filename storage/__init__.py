@@ -5,10 +5,11 @@ from storage.archive import (
     PROTOCOL_PREFIX,
     Archive,
     ArchiveError,
+    Companion,
     FixityError,
     ObjectInfo,
     capture_prefix,
 )
-from storage.embedded import EmbeddedS3, EmbeddedS3Error
+from storage.embedded import ROLES, EmbeddedS3, EmbeddedS3Error
 
-__all__ = ["AUDIT_PREFIX", "PROTOCOL_PREFIX", "Archive", "ArchiveError", "EmbeddedS3", "EmbeddedS3Error", "FixityError", "ObjectInfo", "capture_prefix"]
+__all__ = ["AUDIT_PREFIX", "PROTOCOL_PREFIX", "Archive", "ArchiveError", "Companion", "EmbeddedS3", "EmbeddedS3Error", "ROLES", "FixityError", "ObjectInfo", "capture_prefix"]

@@ -3,7 +3,11 @@
 Every object is filed once: with its SHA-256 checked by the server on upload, with its
 retention (and legal hold) set in the PUT itself, and with ``If-None-Match: *`` so nothing
 archived is ever overwritten. ``record.json`` is filed last, so a capture whose record exists
-is complete.
+is complete, and the capture's entry in the custody ledger (storage.ledger), filed after its
+manifest and timestamp, is what makes it part of the archive's custody.
+
+Each process connects as one role (``pipeline``, ``archivist``, ``auditor``: see
+storage.gateway), with the narrowest identity its work needs.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ import hashlib
 import os
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote, unquote
@@ -25,12 +29,15 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from somearkiv import __version__
-from somearkiv.models import AuditEvent, CaptureRecord, CaptureStatus, FixityResult, ObjectLock
+from somearkiv.models import AuditEvent, CaptureRecord, CaptureStatus, LedgerObject, ObjectLock
+from somearkiv.retention import records_lock
 from somearkiv.settings import Settings
-from storage.embedded import EmbeddedS3
+from storage.embedded import ROLES, EmbeddedS3
+from storage.ledger import CaptureCustody, Ledger, custody
 
 __all__ = [
     "Archive",
+    "Companion",
     "ArchiveError",
     "FixityError",
     "ObjectInfo",
@@ -80,48 +87,72 @@ class ObjectInfo:
     legal_hold: bool
 
 
+@dataclass(frozen=True)
+class Companion:
+    """A document filed beside a capture's files and record (its manifest, its timestamp token)."""
+
+    name: str
+    body: bytes
+    media_type: str
+
+
+# Makes a capture's companions from its filed record; gets the names already filed (a retry).
+Companions = Callable[[CaptureRecord, frozenset[str]], list[Companion]]
+
 _CONNECTED: dict[tuple, Archive] = {}
 _CONNECTED_LOCK = threading.Lock()
+_CLIENT_CONFIG = Config(
+    signature_version="s3v4",  # presigned links too (botocore's default for them is SigV2)
+    s3={"addressing_style": "path"},
+    retries={"mode": "standard", "max_attempts": 5},
+    request_checksum_calculation="when_required",
+    response_checksum_validation="when_required",
+    connect_timeout=10,
+    read_timeout=60,
+)
 
 
 class Archive:
-    def __init__(self, client: BaseClient, bucket: str):
+    def __init__(self, client: BaseClient, bucket: str, role: str = "pipeline"):
         self.client = client
         self.bucket = bucket
+        self.role = role
+        self.ledger = Ledger(self)
 
     @classmethod
-    def connected(cls, settings: Settings) -> Archive:
-        """The configured archive for a task: one client per process and set-up, shared (boto3
+    def connected(cls, settings: Settings, role: str = "pipeline") -> Archive:
+        """The configured archive for a task: one client per process, set-up and role, shared (boto3
         clients are thread-safe), the embedded server not started (the flow's prepare step did)."""
         setup = (settings.use_embedded_s3, settings.s3_endpoint_url, settings.s3_region, settings.s3_bucket,
-                 str(settings.data_dir), settings.s3_embedded_port)
+                 str(settings.data_dir), settings.s3_embedded_port, role)
         with _CONNECTED_LOCK:
             if setup not in _CONNECTED:
-                _CONNECTED[setup] = cls.from_settings(settings, start_embedded=False)
+                _CONNECTED[setup] = cls.from_settings(settings, start_embedded=False, role=role)
             return _CONNECTED[setup]
 
     @classmethod
-    def from_settings(cls, settings: Settings, start_embedded: bool = True) -> Archive:
-        """Connect as configured; with the embedded default, start SeaweedFS if it is not running."""
-        config = Config(
-            s3={"addressing_style": "path"},
-            retries={"mode": "standard", "max_attempts": 5},
-            request_checksum_calculation="when_required",
-            response_checksum_validation="when_required",
-            connect_timeout=10,
-            read_timeout=60,
-        )
+    def from_settings(cls, settings: Settings, start_embedded: bool = True, role: str = "pipeline") -> Archive:
+        """Connect as *role*; with the embedded default, start SeaweedFS (and create the bucket) if needed.
+
+        The pipeline uses the default AWS credential chain; the archivist and auditor identities of
+        an external S3 service come from the AWS profiles SOMEARKIV_S3_ARCHIVIST_PROFILE and
+        SOMEARKIV_S3_AUDITOR_PROFILE (unset: the default chain, which ``doctor`` reports as not separated).
+        """
+        if role not in ROLES:
+            raise ArchiveError(f"unknown role {role!r}; one of {', '.join(ROLES)}")
         if settings.use_embedded_s3:
             server = EmbeddedS3(settings.data_dir / "seaweedfs", settings.s3_embedded_port)
             if start_embedded:
                 server.start()
-            key, secret = server.credentials()
+                server.ensure_bucket(settings.s3_bucket)
+            key, secret = server.credentials(role)
             client = boto3.client("s3", endpoint_url=server.endpoint_url, aws_access_key_id=key,
-                                  aws_secret_access_key=secret, region_name="us-east-1", config=config)
-        else:  # credentials from the standard AWS chain
-            client = boto3.client("s3", endpoint_url=settings.s3_endpoint_url, region_name=settings.s3_region,
-                                  config=config)
-        return cls(client, settings.s3_bucket)
+                                  aws_secret_access_key=secret, region_name="us-east-1", config=_CLIENT_CONFIG)
+        else:
+            profile = {"archivist": settings.s3_archivist_profile, "auditor": settings.s3_auditor_profile}.get(role)
+            client = boto3.Session(profile_name=profile).client(
+                "s3", endpoint_url=settings.s3_endpoint_url, region_name=settings.s3_region, config=_CLIENT_CONFIG)
+        return cls(client, settings.s3_bucket, role)
 
     # -- bucket ---------------------------------------------------------------------------------
 
@@ -136,7 +167,12 @@ class Archive:
             region = self.client.meta.region_name
             if region and region != "us-east-1":
                 kwargs["CreateBucketConfiguration"] = {"LocationConstraint": region}
-            self.client.create_bucket(**kwargs)
+            try:
+                self.client.create_bucket(**kwargs)
+            except ClientError as refused:
+                raise ArchiveError(
+                    f"bucket {self.bucket!r} does not exist and the {self.role} identity may not create it: "
+                    "create it with Object Lock as the archive's administrator (README, 'Identities')") from refused
         try:
             conf = self.client.get_object_lock_configuration(Bucket=self.bucket)["ObjectLockConfiguration"]
         except ClientError as exc:
@@ -147,41 +183,91 @@ class Archive:
 
     # -- filing ---------------------------------------------------------------------------------
 
-    def _put(self, key: str, body: bytes, sha256: str, media_type: str, metadata: dict[str, str],
-             lock: ObjectLock) -> str | None:
-        """PUT one object, never over an existing one; return its version id.
-
-        A retried upload that finds its own bytes already there (same SHA-256) is accepted.
-        """
+    def put_new(self, key: str, body: bytes, media_type: str, metadata: dict[str, str],
+                lock: ObjectLock | None = None) -> str | None:
+        """PUT one object only if *key* is free (``If-None-Match: *``), with its SHA-256 checked by the
+        server and its lock in the PUT (default: the permanent-records lock); return its version id,
+        or None when the key is already taken."""
+        sha256 = hashlib.sha256(body).hexdigest()
+        lock = lock or records_lock(dt.datetime.now(dt.UTC))
         try:
             response = self.client.put_object(
                 Bucket=self.bucket, Key=key, Body=body, ContentType=media_type,
                 ChecksumSHA256=base64.b64encode(bytes.fromhex(sha256)).decode(),
                 Metadata={**metadata, "sha256": sha256, "media-type": _meta(media_type)},
                 ObjectLockMode=lock.mode.value, ObjectLockRetainUntilDate=lock.retain_until,
-                ObjectLockLegalHoldStatus="ON" if lock.legal_hold else "OFF",
+                # a hold is only ever set ON: an identity that may set holds need never send OFF
+                **({"ObjectLockLegalHoldStatus": "ON"} if lock.legal_hold else {}),
                 IfNoneMatch="*",
             )
         except ClientError as exc:
-            if exc.response["Error"]["Code"] not in ("PreconditionFailed", "412"):
-                raise
-            existing = self.head(key)
-            if existing.sha256 != sha256:
-                raise ArchiveError(f"{key} already exists with other content; it is never overwritten") from exc
-            return existing.version_id
-        return response.get("VersionId")
+            if exc.response["Error"]["Code"] in ("PreconditionFailed", "412"):
+                return None
+            if exc.response["Error"]["Code"] in ("InternalError", "500", "503"):
+                raise ArchiveError(
+                    f"{key}: the S3 server answered {exc.response['Error']['Code']}. If its disk was full, free space "
+                    "and restart it (embedded server: somearkiv s3 restart), then run again") from exc
+            raise
+        return response.get("VersionId") or "null"
 
-    def file_capture(self, record: CaptureRecord, folder: Path, lock: ObjectLock) -> CaptureRecord:
-        """File every file of *record* from *folder*, then record.json; return the filed record.
+    def _put(self, key: str, body: bytes, media_type: str, metadata: dict[str, str], lock: ObjectLock) -> str | None:
+        """PUT one object, never over an existing one; return its version id.
 
-        Filing the same capture again (a retried task) returns the record already filed.
+        A retried upload that finds its own bytes already there (same SHA-256) is accepted.
+        """
+        version = self.put_new(key, body, media_type, metadata, lock)
+        if version is not None:
+            return version
+        existing = self.head(key)
+        if existing.sha256 != hashlib.sha256(body).hexdigest():
+            raise ArchiveError(f"{key} already exists with other content; it is never overwritten")
+        return existing.version_id
+
+    def file_capture(self, record: CaptureRecord, folder: Path, lock: ObjectLock,
+                     companions: Companions | None = None) -> CaptureRecord:
+        """File every file of *record* from *folder*, then record.json, then its *companions*, then
+        append the capture to the custody ledger; return the filed record.
+
+        Filing the same capture again (a retried task) returns the record already filed and
+        completes what a crash left undone (companions, the ledger entry), never twice.
         """
         prefix = capture_prefix(record.capture_id, record.status)
         already = self._filed_record(prefix + RECORD_NAME)
         if already is not None:
             if {(f.name, f.sha256) for f in already.files} != {(f.name, f.sha256) for f in record.files}:
                 raise ArchiveError(f"{record.capture_id} is already filed with other content; it is never overwritten")
-            return already
+            final = already
+        else:
+            final = self._file_files_and_record(record, folder, lock, prefix)
+        record_body = final.model_dump_json(indent=2).encode()
+        present = frozenset(k.removeprefix(prefix) for k in self.capture_keys(record.capture_id, record.status))
+        made = companions(final, present) if companions else []
+        for companion in made:
+            if companion.name not in present:
+                self._put(prefix + companion.name, companion.body, companion.media_type,
+                          {"capture-id": record.capture_id, "account": record.account.id, "origin": "upprattad"},
+                          lock)
+        if self.ledger.find_capture(final.capture_id, since=final.filed_at) is None:
+            record_info = self.head(final.record_key)
+            objects = [LedgerObject(key=f.key, version_id=f.version_id, size=f.size, sha256=f.sha256)
+                       for f in final.files]
+            objects.append(LedgerObject(key=final.record_key, version_id=record_info.version_id,
+                                        size=len(record_body), sha256=hashlib.sha256(record_body).hexdigest()))
+            manifest_sha256 = None
+            for companion in made:
+                info = self.head(prefix + companion.name)
+                objects.append(LedgerObject(key=info.key, version_id=info.version_id, size=info.size,
+                                            sha256=info.sha256))
+                if companion.media_type == "application/json" and companion.name.startswith("manifest"):
+                    manifest_sha256 = info.sha256
+            self.ledger.append("capture", capture_id=final.capture_id, account_id=final.account.id,
+                               status=final.status, objects=objects, manifest_sha256=manifest_sha256,
+                               retention_class=final.retention_class, lock=lock, person=final.requested_by,
+                               detail=f"filed ({final.status.value}, trigger {final.trigger.value})")
+        return final
+
+    def _file_files_and_record(self, record: CaptureRecord, folder: Path, lock: ObjectLock,
+                               prefix: str) -> CaptureRecord:
         common = {
             "capture-id": record.capture_id,
             "account": record.account.id,
@@ -207,24 +293,20 @@ class Archive:
             body = (folder / f.name).read_bytes()
             if hashlib.sha256(body).hexdigest() != f.sha256:
                 raise FixityError(f"{folder / f.name} changed since it was captured")
-            version = self._put(prefix + f.name, body, f.sha256, f.media_type, {**common, "role": f.role.value}, lock)
+            version = self._put(prefix + f.name, body, f.media_type, {**common, "role": f.role.value}, lock)
             filed.append(f.model_copy(update={"key": prefix + f.name, "version_id": version}))
         final = record.model_copy(update={
             "files": tuple(filed), "lock": lock, "bucket": self.bucket, "filed_at": dt.datetime.now(dt.UTC),
             "record_key": prefix + RECORD_NAME,
         })
-        body = final.model_dump_json(indent=2).encode()
-        self._put(prefix + RECORD_NAME, body, hashlib.sha256(body).hexdigest(), "application/json",
+        self._put(prefix + RECORD_NAME, final.model_dump_json(indent=2).encode(), "application/json",
                   {**common, "role": "record"}, lock)
         return final
 
     # -- reading --------------------------------------------------------------------------------
 
     def head(self, key: str, version_id: str | None = None) -> ObjectInfo:
-        kwargs = {"Bucket": self.bucket, "Key": key, "ChecksumMode": "ENABLED"}
-        if version_id:
-            kwargs["VersionId"] = version_id
-        h = self.client.head_object(**kwargs)
+        h = self.client.head_object(**self._version(key, version_id), ChecksumMode="ENABLED")
         meta = {k: unquote(v) for k, v in h.get("Metadata", {}).items()}
         return ObjectInfo(
             key=key, version_id=h.get("VersionId"), size=h["ContentLength"],
@@ -242,20 +324,30 @@ class Archive:
                 return None
             raise
 
-    def read_record(self, key: str) -> CaptureRecord:
-        body = self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
-        return CaptureRecord.model_validate_json(body)
+    def read_record(self, key: str, version_id: str | None = None) -> CaptureRecord:
+        return CaptureRecord.model_validate_json(self.read(key, version_id))
 
-    def iter_record_keys(self, account_id: str | None = None) -> Iterator[str]:
-        prefix = CAPTURES_PREFIX + (f"{account_id}/" if account_id else "")
-        for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix):
-            for obj in page.get("Contents", []):
-                if obj["Key"].endswith("/" + RECORD_NAME):
-                    yield obj["Key"]
+    def custody(self) -> dict[str, CaptureCustody]:
+        """Every ledgered capture's custody (storage.ledger), read from the ledger's first versions."""
+        entries, _problems = self.ledger.verify()
+        return custody(entries)
 
-    def list_captures(self, account_id: str | None = None) -> list[CaptureRecord]:
-        """Every filed capture (those whose record.json exists), oldest first."""
-        records = [self.read_record(key) for key in self.iter_record_keys(account_id)]
+    def list_captures(self, account_id: str | None = None,
+                      status: CaptureStatus = CaptureStatus.captured) -> list[CaptureRecord]:
+        """Every filed capture the ledger knows and that is not disposed of, oldest first, each read
+        by the version it was filed as (a capture hidden or forged since still shows as filed)."""
+        records = []
+        for kept in self.custody().values():
+            if kept.entry.status is not status or (account_id and kept.entry.account_id != account_id):
+                continue
+            found = kept.record_object
+            if found is None:
+                continue
+            try:
+                records.append(self.read_record(found.key, found.version_id))
+            except ClientError as exc:
+                if not _missing(exc):
+                    raise  # a missing record is for fixity to report
         return sorted(records, key=lambda r: (r.started_at, r.capture_id))
 
     # -- the audit trail, documents ---------------------------------------------------------------
@@ -266,7 +358,7 @@ class Archive:
         key = (f"{AUDIT_PREFIX}{when:%Y/%m/%d}/{when:%Y-%m-%dT%H%M%S.%fZ}-{event.event_type}-"
                f"{event.event_id[:8]}.json")
         body = event.model_dump_json().encode()
-        self._put(key, body, hashlib.sha256(body).hexdigest(), "application/json",
+        self._put(key, body, "application/json",
                   {"event-type": event.event_type, "account": event.account_id or "", "origin": "upprattad"}, lock)
         return key
 
@@ -281,32 +373,23 @@ class Archive:
     def file_document(self, key: str, body: bytes, media_type: str, lock: ObjectLock,
                       metadata: dict[str, str] | None = None) -> str | None:
         """File a document of the archive's own (a disposal protocol) once, locked; return its version."""
-        return self._put(key, body, hashlib.sha256(body).hexdigest(), media_type,
-                         {"origin": "upprattad", **(metadata or {})}, lock)
+        return self._put(key, body, media_type, {"origin": "upprattad", **(metadata or {})}, lock)
 
     # -- objects of a capture: holds, fixity, disposal -------------------------------------------
 
     def capture_objects(self, record: CaptureRecord) -> list[tuple[str, str | None]]:
-        """(key, version id) of every object version under the capture's prefix: its files, its
-        record.json, its manifest and timestamp token (and anything put over them since)."""
-        prefix = capture_prefix(record.capture_id, record.status)
-        objects = []
-        for page in self.client.get_paginator("list_object_versions").paginate(Bucket=self.bucket, Prefix=prefix):
-            objects += [(v["Key"], v["VersionId"]) for v in page.get("Versions", [])]
-        return objects
+        """(key, version id) of every object version the ledger says was filed for the capture and
+        is not disposed of: its files, record.json, manifest and timestamp token."""
+        kept = self.custody().get(record.capture_id)
+        if kept is None:
+            raise ArchiveError(f"{record.capture_id} is not in the custody ledger")
+        return list(kept.objects)
 
     def capture_keys(self, capture_id: str, status: CaptureStatus = CaptureStatus.captured) -> list[str]:
         """The keys now in a capture's folder: its files, record.json, manifest and timestamp token."""
         pages = self.client.get_paginator("list_objects_v2").paginate(
             Bucket=self.bucket, Prefix=capture_prefix(capture_id, status))
         return sorted(item["Key"] for page in pages for item in page.get("Contents", []))
-
-    def file_beside(self, record: CaptureRecord, name: str, body: bytes, media_type: str, lock: ObjectLock) -> str:
-        """File a document that belongs to a capture (its manifest, its timestamp) in its folder, once."""
-        key = capture_prefix(record.capture_id, record.status) + name
-        self._put(key, body, hashlib.sha256(body).hexdigest(), media_type,
-                  {"capture-id": record.capture_id, "account": record.account.id, "origin": "upprattad"}, lock)
-        return key
 
     def exists(self, key: str) -> bool:
         try:
@@ -317,59 +400,41 @@ class Archive:
                 return False
             raise
 
-    def read(self, key: str) -> bytes:
-        return self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+    def read(self, key: str, version_id: str | None = None) -> bytes:
+        return self.client.get_object(**self._version(key, version_id))["Body"].read()
+
+    def _version(self, key: str, version_id: str | None) -> dict:
+        """The Bucket/Key(/VersionId) arguments of one object version."""
+        return {"Bucket": self.bucket, "Key": key, **({"VersionId": version_id} if version_id else {})}
 
     def mark_delivered(self, record: CaptureRecord, package_id: str, when: dt.datetime) -> None:
-        """Tag every object of a capture as delivered to the e-archive (tags, not the locked bytes)."""
+        """Tag every filed object of a capture as delivered to the e-archive (tags, not the locked bytes),
+        and ledger the delivery."""
         tags = {"TagSet": [{"Key": "delivered", "Value": when.strftime("%Y-%m-%dT%H%M%SZ")},
                            {"Key": "package", "Value": package_id.replace(":", "_")[:250]}]}
-        for key, version in self.capture_objects(record):
+        objects = self.capture_objects(record)
+        for key, version in objects:
             self.client.put_object_tagging(Bucket=self.bucket, Key=key, VersionId=version, Tagging=tags)
+        self.ledger.append("delivery", capture_id=record.capture_id, account_id=record.account.id,
+                           objects=[LedgerObject(key=k, version_id=v) for k, v in objects],
+                           detail=f"delivered to the e-archive in package {package_id}")
 
     def tags(self, key: str) -> dict[str, str]:
         return {t["Key"]: t["Value"] for t in self.client.get_object_tagging(Bucket=self.bucket, Key=key)["TagSet"]}
 
     def set_legal_hold(self, key: str, version_id: str | None, on: bool) -> None:
-        kwargs = {"Bucket": self.bucket, "Key": key, "LegalHold": {"Status": "ON" if on else "OFF"}}
-        if version_id:
-            kwargs["VersionId"] = version_id
-        self.client.put_object_legal_hold(**kwargs)
-
-    def check_fixity(self, key: str, version_id: str | None, sha256: str) -> FixityResult:
-        """Re-read one filed version and compare with *sha256*; also notice a newer version over it."""
-        kwargs = {"Bucket": self.bucket, "Key": key}
-        if version_id:
-            kwargs["VersionId"] = version_id
-        result = {"key": key, "version_id": version_id, "expected_sha256": sha256}
-        try:
-            body = self.client.get_object(**kwargs)["Body"]
-            digest = hashlib.sha256()
-            for chunk in body.iter_chunks(1 << 20):
-                digest.update(chunk)
-        except ClientError as exc:
-            if _missing(exc):
-                return FixityResult(**result, status="missing", detail="the filed version is gone")
-            raise
-        if digest.hexdigest() != sha256:
-            return FixityResult(**result, status="mismatch", actual_sha256=digest.hexdigest())
-        if version_id:
-            try:
-                current = self.client.head_object(Bucket=self.bucket, Key=key).get("VersionId")
-            except ClientError as exc:
-                if not _missing(exc):
-                    raise
-                current = None  # hidden behind a delete marker
-            if current != version_id:
-                return FixityResult(**result, status="replaced", actual_sha256=digest.hexdigest(),
-                                    detail=f"the current version is {current or 'a delete marker'}, "
-                                           "not the filed one (which is intact)")
-        return FixityResult(**result, status="ok", actual_sha256=digest.hexdigest())
+        self.client.put_object_legal_hold(**self._version(key, version_id),
+                                          LegalHold={"Status": "ON" if on else "OFF"})
 
     def delete_version(self, key: str, version_id: str, bypass_governance: bool = False) -> None:
         """Delete exactly one version (the disposal flow's only way to remove anything)."""
-        self.client.delete_object(Bucket=self.bucket, Key=key, VersionId=version_id,
-                                  BypassGovernanceRetention=bypass_governance)
+        try:
+            self.client.delete_object(Bucket=self.bucket, Key=key, VersionId=version_id,
+                                      BypassGovernanceRetention=bypass_governance)
+        except ClientError as exc:
+            error = exc.response["Error"]
+            raise ArchiveError(f"{key} version {version_id}: {error.get('Code')} {error.get('Message', '')}".strip()) \
+                from exc
 
     def version_exists(self, key: str, version_id: str) -> bool:
         try:
@@ -383,7 +448,12 @@ class Archive:
     def stage_review_copy(self, capture_id: str, path: Path, expires_s: int) -> str:
         """An unlocked copy under review/ of a file not filed yet, and a link to it."""
         key = f"{REVIEW_PREFIX}{capture_id}/{path.name}"
-        self.client.put_object(Bucket=self.bucket, Key=key, Body=path.read_bytes(), ContentType="image/png")
+        try:
+            self.client.put_object(Bucket=self.bucket, Key=key, Body=path.read_bytes(), ContentType="image/png",
+                                   IfNoneMatch="*")
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] not in ("PreconditionFailed", "412"):
+                raise  # a copy staged by an earlier try of the same capture is as good
         return self.presigned_url(key, expires_s)
 
     def remove_review_copies(self, links: list[str]) -> None:
