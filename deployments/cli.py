@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -24,7 +25,9 @@ app = typer.Typer(no_args_is_help=True, add_completion=False,
 register_app = typer.Typer(no_args_is_help=True, help="The account register (förteckning).")
 s3_app = typer.Typer(no_args_is_help=True, help="The embedded S3 server (SeaweedFS).")
 app.add_typer(register_app, name="register")
+ledger_app = typer.Typer(no_args_is_help=True, help="The custody ledger: what was filed and done to it, hash-chained.")
 app.add_typer(s3_app, name="s3")
+app.add_typer(ledger_app, name="ledger")
 
 
 def _fail(message: str, code: int = 2) -> typer.Exit:
@@ -194,10 +197,11 @@ def _ui_url() -> str | None:
 # -- the archive ------------------------------------------------------------------------------
 
 
-def _archive():
+def _archive(role: str = "pipeline"):
+    """The archive as *role*: reading commands use the auditor, holds the archivist."""
     from storage import Archive
 
-    return Archive.from_settings(_settings())
+    return Archive.from_settings(_settings(), role=role)
 
 
 @app.command()
@@ -206,7 +210,7 @@ def captures(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON records.")] = False,
 ) -> None:
     """List archived captures: key, account, time, trigger, retention, files."""
-    archive = _archive()
+    archive = _archive("auditor")
     records = archive.list_captures(account)
     if as_json:
         typer.echo(json.dumps([r.model_dump(mode="json") for r in records], indent=2, ensure_ascii=False))
@@ -237,7 +241,7 @@ def get(
     from storage import FixityError
 
     try:
-        info = _archive().download(key, output, version_id)
+        info = _archive("auditor").download(key, output, version_id)
     except FixityError as exc:
         raise _fail(f"FIXITY ERROR: {exc}", 3) from None
     except ClientError as exc:
@@ -256,17 +260,9 @@ def metrics(
     import csv
 
     fmt = "csv" if as_csv else "json" if as_json else fmt
-    rows = []
-    for r in _archive().list_captures(account):
-        if r.metrics is None:
-            continue
-        m = r.metrics
-        rows.append({"account": r.account.id, "platform": r.account.platform.value,
-                     "captured_at": r.started_at.isoformat(), "trigger": r.trigger.value,
-                     "followers": m.followers.value, "followers_source": m.followers.source,
-                     "posts_last_month": m.posts_last_month.value, "posts_source": m.posts_last_month.source,
-                     "window": f"{m.window_start:%Y-%m-%d}..{m.window_end:%Y-%m-%d}",
-                     "total_posts": m.total_posts.value if m.total_posts else None})
+    from tasks.review import metrics_rows
+
+    rows = metrics_rows(_archive("auditor").list_captures(account))
     if fmt == "json":
         typer.echo(json.dumps(rows, indent=2, ensure_ascii=False))
     elif fmt == "csv":
@@ -281,25 +277,28 @@ def metrics(
                        f"({shown['posts_source']})  {shown['trigger']}")
 
 
-def _check_capture_timestamp(archive, folder_key: str) -> str:
-    """The capture's manifest against its record and files, and its RFC 3161 token against the manifest."""
-    from botocore.exceptions import ClientError
+def _ledgered(kept, name: str):
+    """The ledgered (key, version id) of a capture's object by its name, or None."""
+    return next(((o.key, o.version_id) for o in kept.objects.values() if o.key.rsplit("/", 1)[-1] == name), None)
 
+
+def _check_capture_timestamp(archive, kept) -> str:
+    """The capture's manifest against its record and files, and its RFC 3161 token against the
+    manifest: each read as the version the custody ledger says was filed."""
     from tasks.timestamp import MANIFEST_NAME, TOKEN_NAME, build_manifest, verify_timestamp
 
     settings = _settings()
-    try:
-        manifest = archive.read(f"{folder_key}/{MANIFEST_NAME}")
-    except ClientError:
+    manifest_at, record_at, token_at = (_ledgered(kept, n) for n in (MANIFEST_NAME, "record.json", TOKEN_NAME))
+    if manifest_at is None or record_at is None:
         return "no manifest filed with this capture"
-    record_body = archive.read(f"{folder_key}/record.json")
-    record = archive.read_record(f"{folder_key}/record.json")
+    manifest = archive.read(*manifest_at)
+    record_body = archive.read(*record_at)
+    record = archive.read_record(*record_at)
     if build_manifest(record, record_body) != manifest:
         return "INVALID: the manifest does not match the capture record"
-    try:
-        token = archive.read(f"{folder_key}/{TOKEN_NAME}")
-    except ClientError:
+    if token_at is None:
         return "manifest matches; no RFC 3161 token (no TSA was configured)"
+    token = archive.read(*token_at)
     ca = settings.tsa_ca_file.read_bytes() if settings.tsa_ca_file else None
     check = verify_timestamp(token, manifest, trusted_ca_pem=ca)
     if check.valid:
@@ -309,18 +308,37 @@ def _check_capture_timestamp(archive, folder_key: str) -> str:
     return f"INVALID token: {check.reason}"
 
 
+def _record_agrees(archive, kept, key: str, sha256: str) -> str:
+    """Does the capture's record (as filed) give *key* the SHA-256 the ledger has?"""
+    from botocore.exceptions import ClientError
+
+    found = kept.record_object if kept else None
+    if found is None:
+        return "no capture record for this object"
+    if found.key == key:
+        return "matches"  # the record itself: the ledger holds its digest
+    try:
+        entry = archive.read_record(found.key, found.version_id).file(Path(key).name)
+    except (ClientError, KeyError):
+        return "no capture record for this object"
+    return "matches" if entry.sha256 == sha256 else "DIFFERS"
+
+
 @app.command()
 def verify(
     target: Annotated[str, typer.Argument(help="A local PDF file, or an archived object's key.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
-    """Check a PDF against PDF/A-2b (pikepdf's rules and the byte-level ones), and an archived one's fixity.
+    """Check a PDF against PDF/A-2b (pikepdf's rules and the byte-level ones), and an archived one's custody.
 
-    Exit status: 0 valid and intact, 1 not valid PDF/A, 3 fixity error.
+    For an archived key: the version the custody ledger says was filed is read and hashed, its lock
+    and the key's history checked (see `somearkiv fixity`), the manifest and timestamp verified.
+    Exit status: 0 valid and intact, 1 not valid PDF/A, 3 custody or fixity problem.
     """
     import tempfile
 
     from storage import FixityError
+    from storage.custody import capture_of, check_key
     from tasks.pdfcheck import check_pdf, format_report
 
     fixity: dict = {}
@@ -329,36 +347,44 @@ def verify(
     else:
         from botocore.exceptions import ClientError
 
-        archive = _archive()
-        with tempfile.TemporaryDirectory() as tmp:
-            local = Path(tmp) / Path(target).name
-            try:
-                info = archive.download(target, local)
-            except FixityError as exc:
-                raise _fail(f"FIXITY ERROR: {exc}", 3) from None
-            except ClientError as exc:
-                raise _fail(f"{target}: {exc.response['Error'].get('Message') or exc.response['Error']['Code']}") \
-                    from None
-            fixity = {"key": target, "version_id": info.version_id, "sha256": info.sha256, "stored": "intact"}
-            fixity["timestamp"] = _check_capture_timestamp(archive, target.rsplit("/", 1)[0])
-            record_key = target.rsplit("/", 1)[0] + "/record.json"
-            try:
-                entry = archive.read_record(record_key).file(Path(target).name)
-                fixity["record"] = "matches" if entry.sha256 == info.sha256 else "DIFFERS"
-            except (ClientError, KeyError):
-                fixity["record"] = "no capture record for this object"
-            report = check_pdf(local)
+        archive = _archive("auditor")
+        findings = check_key(archive, target)
+        problems = [f for f in findings if f.status != "ok"]
+        fixity = {"key": target, "version_id": findings[0].version_id, "sha256": findings[0].expected_sha256,
+                  "custody": [f.model_dump(mode="json") for f in findings],
+                  "stored": "intact" if not problems else ", ".join(sorted({f.status for f in problems}))}
+        kept = archive.custody().get(capture_of(target) or "")
+        fixity["timestamp"] = _check_capture_timestamp(archive, kept) if kept else "not in the custody ledger"
+        fixity["record"] = _record_agrees(archive, kept, target, fixity["sha256"])
+        report = None
+        if findings[0].version_id is not None and not any(f.status in ("missing", "error") for f in findings):
+            with tempfile.TemporaryDirectory() as tmp:
+                local = Path(tmp) / Path(target).name
+                try:
+                    archive.download(target, local, findings[0].version_id)
+                    report = check_pdf(local)
+                except FixityError as exc:
+                    fixity["stored"] = f"mismatch: {exc}"
+                except ClientError as exc:
+                    raise _fail(f"{target}: {exc.response['Error'].get('Message') or exc.response['Error']['Code']}") \
+                        from None
     if as_json:
-        typer.echo(json.dumps({"pdf": report.as_dict(), "fixity": fixity}, indent=2, ensure_ascii=False))
+        typer.echo(json.dumps({"pdf": report.as_dict() if report else None, "fixity": fixity}, indent=2,
+                              ensure_ascii=False))
     else:
-        typer.echo(format_report(report))
+        if report is not None:
+            typer.echo(format_report(report))
         if fixity:
-            typer.echo(f"fixity: stored bytes {fixity['stored']} (sha256 {fixity['sha256']}), "
-                       f"capture record {fixity['record']}")
+            typer.echo(f"fixity: stored bytes {fixity['stored']} (ledgered version {fixity['version_id']}, "
+                       f"sha256 {fixity['sha256']}), capture record {fixity['record']}")
+            for f in fixity["custody"]:
+                if f["status"] != "ok":
+                    typer.echo(f"  {f['status']:12} {f['key']} {f.get('detail') or ''}")
             typer.echo(f"timestamp: {fixity['timestamp']}")
-    if fixity.get("record") == "DIFFERS" or str(fixity.get("timestamp", "")).startswith("INVALID"):
+    if fixity and (fixity["stored"] != "intact" or fixity["record"] == "DIFFERS"
+                   or str(fixity.get("timestamp", "")).startswith("INVALID")):
         raise typer.Exit(3)
-    raise typer.Exit(0 if report.passed else 1)
+    raise typer.Exit(0 if report is not None and report.passed else 1)
 
 
 @app.command("export-sip")
@@ -400,7 +426,7 @@ def hold(
     from tasks.retention import read_retention_schedule
 
     settings = _settings()
-    archive = _archive()
+    archive = _archive("archivist")
     records = captures_for(archive, target)
     if not records:
         raise _fail(f"no filed capture matches {target!r}")
@@ -420,18 +446,59 @@ def hold(
 def fixity(
     account: Annotated[str | None, typer.Option("--account", "-a", help="Only this account.")] = None,
     sample: Annotated[float, typer.Option(help="Share to check (1 = all; 0.25 = a rotating quarter).")] = 1.0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print every problem as JSON.")] = False,
 ) -> None:
-    """Re-read archived objects and compare with their records now (the verify-fixity flow)."""
+    """Check every filed version against the custody ledger now (the verify-fixity flow).
+
+    Reports missing, mismatch, unlocked, hidden, forged, orphan, broken-chain and error findings;
+    exit 3 when there is any.
+    """
     from flows.fixity import verify_fixity
 
     state = verify_fixity(sample_share=sample, account_id=account, return_state=True)
     problems = state.result(raise_on_failure=False)
+    problems = problems if isinstance(problems, list) else []
+    if as_json:
+        typer.echo(json.dumps({"ok": not state.is_failed(), "message": state.message,  # one line: after the logs
+                               "problems": [p.model_dump(mode="json") for p in problems]}))
     if state.is_failed():
-        typer.secho(state.message or "fixity check failed", err=True, fg=typer.colors.RED)
-        for p in problems if isinstance(problems, list) else []:
-            typer.echo(f"  {p.status:9} {p.key} (version {p.version_id}) {p.detail or ''}")
+        if not as_json:
+            typer.secho(state.message or "fixity check failed", err=True, fg=typer.colors.RED)
+            for p in problems:
+                typer.echo(f"  {p.status:12} {p.key} (version {p.version_id}) {p.detail or ''}")
         raise typer.Exit(3)
-    typer.echo(state.message)
+    if not as_json:
+        typer.echo(state.message)
+
+
+@ledger_app.command("verify")
+def ledger_verify(
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> None:
+    """Recompute the custody ledger's hash chain; exit 3 if any entry was altered, hidden or removed."""
+    archive = _archive("auditor")
+    entries, problems = archive.ledger.verify()
+    if as_json:
+        typer.echo(json.dumps({"entries": len(entries), "head": entries[-1].hash if entries else None,
+                               "problems": [p.model_dump(mode="json") for p in problems]}, indent=2))
+    else:
+        for p in problems:
+            typer.secho(f"  {p.status:12} {p.key} {p.detail or ''}", fg=typer.colors.RED)
+        head = f", head {entries[-1].hash}" if entries else ""
+        typer.echo(f"ledger: {len(entries)} entries{head}: " + ("chain intact" if not problems else
+                                                                 f"{len(problems)} problem(s)"))
+    raise typer.Exit(3 if problems else 0)
+
+
+@ledger_app.command("show")
+def ledger_show(
+    capture: Annotated[str | None, typer.Option("--capture", "-c", help="Only entries about this capture id.")] = None,
+) -> None:
+    """The ledger's entries as JSON lines."""
+    entries, _problems = _archive("auditor").ledger.verify()
+    for entry in entries:
+        if capture is None or entry.capture_id == capture:
+            typer.echo(entry.model_dump_json())
 
 
 @app.command()
@@ -440,7 +507,7 @@ def audit(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON lines.")] = False,
 ) -> None:
     """The audit trail: captures, holds, releases, fixity checks, disposal reviews and deletions."""
-    for event in _archive().read_audit():
+    for event in _archive("auditor").read_audit():
         if account and event.account_id != account:
             continue
         if as_json:
@@ -481,6 +548,38 @@ def s3_status() -> None:
     typer.echo(f"{'running' if server.is_running() else 'not running'}: {server.endpoint_url}")
 
 
+@s3_app.command("restart")
+def s3_restart() -> None:
+    """Stop and start the embedded S3 server (after a full disk it answers InternalError until restarted)."""
+    server = _embedded()
+    server.stop()
+    server.start()
+    typer.echo(f"restarted: {server.endpoint_url}")
+
+
+@s3_app.command("credentials")
+def s3_credentials(
+    role: Annotated[str, typer.Option("--role", help="pipeline, archivist or auditor.")] = "pipeline",
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """The embedded S3 server's credentials for one role (see README, 'Identities')."""
+    from storage import ROLES
+
+    if role not in ROLES:
+        raise _fail(f"--role must be one of {', '.join(ROLES)}")
+    settings = _settings()
+    if not settings.use_embedded_s3:
+        raise _fail("an external S3 service is configured: its credentials come from your AWS profiles")
+    server = _embedded()
+    key, secret = server.credentials(role)
+    found = {"endpoint_url": server.endpoint_url, "access_key_id": key, "secret_access_key": secret,
+             "bucket": settings.s3_bucket, "role": role}
+    if as_json:
+        typer.echo(json.dumps(found, indent=2))
+    else:
+        typer.echo("\n".join(f"{k}: {v}" for k, v in found.items()))
+
+
 def _local_prefect():
     from deployments.prefect_server import LocalPrefectServer
 
@@ -500,8 +599,9 @@ def demo(
 
     import os
 
-    # The sample pages live on 127.0.0.1, which the egress guard refuses unless allowed.
-    os.environ.setdefault("SOMEARKIV_ALLOWED_HOSTS", '["127.0.0.1"]')
+    # The sample pages live on 127.0.0.1, which the egress guard refuses unless allowed: exactly
+    # their server's port is allowed, nothing else on this machine.
+    os.environ.setdefault("SOMEARKIV_ALLOWED_HOSTS", json.dumps([f"127.0.0.1:{sample_port}"]))
     os.environ.setdefault("SOMEARKIV_METRICS_API", "false")  # offline: counts come from the sample pages
     get_settings.cache_clear()
     server = _local_prefect()
@@ -621,6 +721,7 @@ def down() -> None:
 def main() -> None:
     from somearkiv.log import configure_logging
 
+    os.umask(0o077)  # everything somearkiv writes (local copies, servers' data) is its owner's only
     configure_logging()
     try:
         app()

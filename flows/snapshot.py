@@ -16,7 +16,7 @@ from somearkiv.models import Account, AccountOutcome, CaptureRecord, CaptureStat
 from somearkiv.settings import get_settings
 from flows.approval import Answer, ask_person
 from tasks.capture import capture_start_page
-from tasks.filing import file_capture, prepare_archive, remove_review_copies, stage_review_copies
+from tasks.filing import file_capture, prepare_archive, remove_review_copies, seal_ledger_head, stage_review_copies
 from tasks.metrics.capture import metrics_complete, read_capture_metrics, with_manual_metrics
 from tasks.pdfa import convert_to_pdfa
 from tasks.register import load_register, select_accounts
@@ -78,6 +78,7 @@ def snapshot_accounts(
     summary = SnapshotSummary(trigger=trigger, reason=reason, bucket=bucket, flow_run_id=flow_run.id,
                               outcomes=tuple(outcome for outcome, _ in outcomes))
     report_snapshot(summary, [record for _, record in outcomes if record is not None])
+    seal_ledger_head()
 
     message = f"{len(summary.captured)} of {len(accounts)} accounts captured and filed"
     if summary.blocked:

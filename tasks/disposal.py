@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import shutil
 from pathlib import Path
 from tempfile import TemporaryDirectory
 
@@ -14,14 +15,14 @@ from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from pydantic import BaseModel, ConfigDict
 
-from somearkiv.models import AskRecord, DecisionRef, RetentionAction
+from somearkiv.models import AskRecord, DecisionRef, LedgerObject, RetentionAction
 from somearkiv.settings import get_settings
-from storage import PROTOCOL_PREFIX, Archive
+from storage import PROTOCOL_PREFIX, Archive, ArchiveError
 from tasks.audit import record_event
 from tasks.pdfa import PageImage, write_pdfa
 from tasks.retention import read_retention_schedule, records_lock
 
-__all__ = ["Candidate", "DisposedObject", "dispose", "file_protocol", "find_expired", "record_review",
+__all__ = ["Candidate", "Disposal", "DisposedObject", "SkippedObject", "dispose", "file_protocol", "find_expired", "record_review",
            "show_candidates"]
 
 
@@ -62,8 +63,33 @@ class DisposedObject(BaseModel):
     verified_gone: bool
 
 
-def _archive() -> Archive:
-    return Archive.connected(get_settings())
+class SkippedObject(BaseModel):
+    """An approved object that was not deleted, and why (a hold placed since the review, ...)."""
+
+    model_config = ConfigDict(frozen=True)
+    capture_id: str
+    key: str
+    version_id: str
+    reason: str
+
+
+class Disposal(BaseModel):
+    """What a disposal really did: only deletions verified gone count as disposed."""
+
+    model_config = ConfigDict(frozen=True)
+    disposed: tuple[DisposedObject, ...] = ()
+    skipped: tuple[SkippedObject, ...] = ()
+    local_copies_removed: tuple[str, ...] = ()
+    metrics_report: str | None = None
+
+    def captures_disposed(self) -> list[str]:
+        """Captures none of whose objects was skipped (all deleted and verified gone)."""
+        kept = {s.capture_id for s in self.skipped} | {d.capture_id for d in self.disposed if not d.verified_gone}
+        return sorted({d.capture_id for d in self.disposed} - kept)
+
+
+def _archive(role: str = "pipeline") -> Archive:
+    return Archive.connected(get_settings(), role=role)
 
 
 @task(name="find-expired", cache_policy=NO_CACHE)
@@ -105,29 +131,98 @@ def show_candidates(candidates: list[Candidate]) -> None:
     )
 
 
+def _why_not(info, now: dt.datetime) -> str | None:
+    """Why a version may not be deleted now (re-checked right before deleting), or None."""
+    if info.legal_hold:
+        return "a legal hold was placed on it after the review"
+    if info.retain_until is not None and info.retain_until > now:
+        return f"its retention runs until {info.retain_until:%Y-%m-%d %H:%M:%S}Z"
+    return None
+
+
 @task(name="dispose", cache_policy=NO_CACHE)
-def dispose(approved: list[Candidate], approver: str, comment: str) -> list[DisposedObject]:
-    """Delete exactly the approved versions, verify each is gone, record every deletion."""
-    archive = _archive()
-    now = dt.datetime.now(dt.UTC)
-    disposed = []
+def dispose(approved: list[Candidate], approver: str, comment: str) -> Disposal:
+    """Delete exactly the approved versions that are still free to go, verify each is gone, record it
+    all (audit and ledger), remove the local copies of what is gone and redo the metrics report.
+
+    Runs as the archivist: the only identity that may delete a version.
+    """
+    archive = _archive("archivist")
+    disposed: list[DisposedObject] = []
+    skipped: list[SkippedObject] = []
     for candidate in approved:
+        mine: list[DisposedObject] = []
         for obj in candidate.objects:
-            info = archive.head(obj.key, obj.version_id)
-            expired = info.retain_until is None or info.retain_until <= now
-            if info.legal_hold or not expired:  # a hold placed since the review: leave it
+            try:
+                info = archive.head(obj.key, obj.version_id)
+                reason = _why_not(info, dt.datetime.now(dt.UTC))
+                if reason is None:
+                    archive.delete_version(obj.key, obj.version_id,
+                                           bypass_governance=info.lock_mode == "GOVERNANCE")
+            except ArchiveError as exc:
+                reason = f"the storage refused: {exc}"
+            if reason is not None:
+                skipped.append(SkippedObject(capture_id=candidate.capture_id, key=obj.key, version_id=obj.version_id,
+                                             reason=reason))
                 continue
-            archive.delete_version(obj.key, obj.version_id, bypass_governance=expired and info.lock_mode == "GOVERNANCE")
             gone = not archive.version_exists(obj.key, obj.version_id)
-            disposed.append(DisposedObject(capture_id=candidate.capture_id, key=obj.key, version_id=obj.version_id,
-                                           size=obj.size, sha256=obj.sha256, deleted_at=dt.datetime.now(dt.UTC),
-                                           verified_gone=gone))
-        record_event(archive, "deletion", "success", f"{candidate.capture_id} disposed of under "
-                     f"{candidate.decision.body} {candidate.decision.date} {candidate.decision.paragraph}",
+            mine.append(DisposedObject(capture_id=candidate.capture_id, key=obj.key, version_id=obj.version_id,
+                                       size=obj.size, sha256=obj.sha256, deleted_at=dt.datetime.now(dt.UTC),
+                                       verified_gone=gone))
+            if not gone:
+                skipped.append(SkippedObject(capture_id=candidate.capture_id, key=obj.key, version_id=obj.version_id,
+                                             reason="deleted, but the version is still there"))
+        disposed += mine
+        deleted = [d for d in mine if d.verified_gone]
+        left = [s for s in skipped if s.capture_id == candidate.capture_id]
+        decision = f"{candidate.decision.body} {candidate.decision.date} {candidate.decision.paragraph}"
+        if deleted:
+            archive.ledger.append("disposal", capture_id=candidate.capture_id, account_id=candidate.account_id,
+                                  objects=[LedgerObject(key=d.key, version_id=d.version_id, size=d.size,
+                                                        sha256=d.sha256) for d in deleted],
+                                  person=approver, detail=f"gallring under {decision}; {comment}".strip("; "))
+        record_event(archive, "deletion", "success" if deleted and not left else "warning" if deleted else "failure",
+                     f"{candidate.capture_id}: {len(deleted)} of {len(candidate.objects)} objects disposed of under "
+                     f"{decision}" + (f"; not deleted: {'; '.join(f'{s.key}: {s.reason}' for s in left)}"
+                                      if left else ""),
                      account_id=candidate.account_id, person=approver,
-                     objects=[f"{d.key}?versionId={d.version_id}" for d in disposed if d.capture_id ==
-                              candidate.capture_id], data={"capture_id": candidate.capture_id, "comment": comment})
-    return disposed
+                     objects=[f"{d.key}?versionId={d.version_id}" for d in deleted],
+                     data={"capture_id": candidate.capture_id, "comment": comment,
+                           "skipped": [s.model_dump() for s in left]})
+    result = Disposal(disposed=tuple(disposed), skipped=tuple(skipped))
+    removed = _remove_local_copies(result.captures_disposed())
+    report = _redo_metrics_report(archive) if removed or result.captures_disposed() else None
+    return result.model_copy(update={"local_copies_removed": tuple(removed), "metrics_report": report})
+
+
+def _remove_local_copies(capture_ids: list[str]) -> list[str]:
+    """The local working copies (data dir) of disposed captures: gone with the record."""
+    root = (get_settings().data_dir / "captures").resolve()
+    removed = []
+    for capture_id in capture_ids:
+        folder = (root / capture_id).resolve()
+        if folder.is_relative_to(root) and folder != root and folder.exists():
+            shutil.rmtree(folder)
+            removed.append(str(folder))
+    return removed
+
+
+def _redo_metrics_report(archive: Archive) -> str:
+    """A new metrics report (CSV under reports/metrics/) of the captures that remain."""
+    import csv
+    import io
+
+    from tasks.review import metrics_rows
+
+    now = dt.datetime.now(dt.UTC)
+    rows = metrics_rows(archive.list_captures())
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(rows[0]) if rows else ["account"])
+    writer.writeheader()
+    writer.writerows(rows)
+    key = f"reports/metrics/{now:%Y-%m-%dT%H%M%SZ}-after-disposal.csv"
+    archive.file_document(key, out.getvalue().encode("utf-8"), "text/csv; charset=utf-8", records_lock(now))
+    return key
 
 
 def _protocol_image(lines: list[str]) -> Image.Image:
@@ -141,18 +236,27 @@ def _protocol_image(lines: list[str]) -> Image.Image:
 
 
 @task(name="file-disposal-protocol", cache_policy=NO_CACHE)
-def file_protocol(candidates: list[Candidate], disposed: list[DisposedObject], review: dict) -> dict[str, str]:
-    """The gallringsprotokoll, as JSON and as PDF/A, filed permanently under gallringsprotokoll/."""
+def file_protocol(candidates: list[Candidate], disposal: Disposal, review: dict) -> dict[str, str]:
+    """The gallringsprotokoll, as JSON and as PDF/A, filed permanently under gallringsprotokoll/.
+
+    It lists what was deleted and verified gone, and names what was approved but not deleted, and why.
+    """
     settings = get_settings()
     archive = _archive()
     now = dt.datetime.now(dt.UTC)
     stamp = f"{now:%Y-%m-%dT%H%M%SZ}"
+    gone = [d for d in disposal.disposed if d.verified_gone]
+    touched = {d.capture_id for d in gone}
     protocol = {
         "protocol": "gallringsprotokoll", "municipality": settings.municipality, "created_at": now.isoformat(),
         "review": review,
-        "captures": [c.model_dump(mode="json") for c in candidates],
-        "disposed": [d.model_dump(mode="json") for d in disposed],
-        "all_verified_gone": all(d.verified_gone for d in disposed),
+        "captures": [c.model_dump(mode="json") for c in candidates if c.capture_id in touched],
+        "captures_disposed": disposal.captures_disposed(),
+        "disposed": [d.model_dump(mode="json") for d in gone],
+        "skipped": [s.model_dump(mode="json") for s in disposal.skipped],
+        "all_verified_gone": bool(gone) and not disposal.skipped,
+        "local_copies_removed": list(disposal.local_copies_removed),
+        "metrics_report": disposal.metrics_report,
     }
     lock = records_lock(now)
     keys = {"json": f"{PROTOCOL_PREFIX}{stamp}.json", "pdf": f"{PROTOCOL_PREFIX}{stamp}.pdf"}
@@ -162,11 +266,18 @@ def file_protocol(candidates: list[Candidate], disposed: list[DisposedObject], r
              f"Godkänt av / approved by: {review.get('answered_by')}  {review.get('answered_at', '')}",
              f"Kommentar / comment: {(review.get('answer') or {}).get('comment', '')}", ""]
     for c in candidates:
+        if c.capture_id not in touched:
+            continue
         lines.append(f"{c.capture_id}  (klass {c.retention_class}, beslut {c.decision.body} {c.decision.date} "
                      f"{c.decision.paragraph}, frist till {c.retain_until:%Y-%m-%d})")
-        lines += [f"    {d.key}  version {d.version_id}  {d.size} B  sha256 {d.sha256[:16]}…  "
-                  f"{'raderad och kontrollerad' if d.verified_gone else 'KVAR'}"
-                  for d in disposed if d.capture_id == c.capture_id]
+        lines += [f"    {d.key}  version {d.version_id}  {d.size} B  sha256 {d.sha256[:16]}…  raderad och kontrollerad"
+                  for d in gone if d.capture_id == c.capture_id]
+    if disposal.skipped:
+        lines += ["", "Inte gallrat / not disposed of:"]
+        lines += [f"    {s.key}  version {s.version_id}: {s.reason}" for s in disposal.skipped]
+    if disposal.local_copies_removed:
+        lines += ["", f"Lokala kopior borttagna / local copies removed: {len(disposal.local_copies_removed)}",
+                  f"Ny mätvärdesrapport / new metrics report: {disposal.metrics_report}"]
     with TemporaryDirectory() as tmp:
         png, pdf = Path(tmp) / "protocol.png", Path(tmp) / "protocol.pdf"
         _protocol_image(lines).save(png)
@@ -176,8 +287,9 @@ def file_protocol(candidates: list[Candidate], disposed: list[DisposedObject], r
                               "xmp:ModifyDate": now.isoformat(timespec="seconds"),
                               "xmp:MetadataDate": now.isoformat(timespec="seconds")}, text_layer=False)
         archive.file_document(keys["pdf"], pdf.read_bytes(), "application/pdf", lock)
-    record_event(archive, "disposal-protocol", "success", f"gallringsprotokoll filed: {keys['json']}",
-                 objects=list(keys.values()), person=review.get("answered_by"))
+    record_event(archive, "disposal-protocol", "success" if protocol["all_verified_gone"] else "warning",
+                 f"gallringsprotokoll filed: {keys['json']} ({len(gone)} object versions disposed of, "
+                 f"{len(disposal.skipped)} not)", objects=list(keys.values()), person=review.get("answered_by"))
     return keys
 
 

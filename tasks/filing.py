@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
 import shutil
 from pathlib import Path
 
@@ -11,31 +13,37 @@ from prefect.cache_policies import NO_CACHE
 from somearkiv.log import get_logger
 from somearkiv.models import CaptureRecord, CaptureStatus, RetentionClass
 from somearkiv.settings import get_settings
-from storage import Archive
+from storage import Archive, Companion
 from tasks.audit import record_event
 from tasks.events import emit
-from tasks.timestamp import MANIFEST_NAME, TOKEN_NAME, timestamp_capture
+from tasks.timestamp import MANIFEST_NAME, TOKEN_NAME, build_manifest, request_timestamp, timestamp_capture
 
-__all__ = ["file_capture", "prepare_archive", "remove_review_copies", "stage_review_copies"]
+__all__ = ["file_capture", "prepare_archive", "remove_review_copies", "seal_ledger_head", "stage_review_copies"]
 
 
 @task(name="prepare-archive", retries=2, retry_delay_seconds=5, cache_policy=NO_CACHE)
 def prepare_archive() -> str:
     """Make sure the bucket exists with Object Lock (starting the embedded S3 if that is the set-up)."""
-    archive = Archive.from_settings(get_settings())
+    settings = get_settings()
+    os.umask(0o077)  # local copies and working files: readable by this service only
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    settings.data_dir.chmod(0o700)
+    archive = Archive.from_settings(settings)
     archive.ensure_bucket()
     return archive.bucket
 
 
 @task(name="file-capture", retries=3, retry_delay_seconds=[2, 10, 30], cache_policy=NO_CACHE)
 def file_capture(converted: tuple[CaptureRecord, Path], retention: RetentionClass) -> tuple[CaptureRecord, Path]:
-    """Task: upload every file of the capture, then its record.json; return the filed record."""
+    """Task: upload every file of the capture, its record.json, manifest and timestamp; ledger it."""
     record, folder = converted
     settings = get_settings()
     archive = Archive.connected(settings)
     lock = retention.lock_for(record.started_at)
-    filed = archive.file_capture(record, folder, lock)
-    stamp_note = _file_manifest_and_timestamp(archive, filed, lock)
+    notes: list[str] = []
+    filed = archive.file_capture(record, folder, lock, companions=lambda final, present: _manifest_and_timestamp(
+        final, present, notes))
+    stamp_note = notes[0] if notes else "manifest and RFC 3161 timestamp already filed"
     (folder / "record.json").write_text(filed.model_dump_json(indent=2), encoding="utf-8")
     emit("capture.filed" if filed.status is CaptureStatus.captured else "capture.blocked", record.account.id,
          capture_id=filed.capture_id, record_key=filed.record_key, trigger=filed.trigger.value, reason=filed.reason,
@@ -54,18 +62,36 @@ def file_capture(converted: tuple[CaptureRecord, Path], retention: RetentionClas
     return filed, folder
 
 
-def _file_manifest_and_timestamp(archive: Archive, filed: CaptureRecord, lock) -> str:
-    """manifest.json (every file's SHA-256) and, with a TSA configured, its RFC 3161 token, beside the capture."""
+def _manifest_and_timestamp(filed: CaptureRecord, present: frozenset[str], notes: list[str]) -> list[Companion]:
+    """manifest.json (every file's SHA-256) and, with a TSA configured, its RFC 3161 token."""
+    if TOKEN_NAME in present:  # a retry: the token is there; a new one would differ
+        return [Companion(MANIFEST_NAME, build_manifest(filed), "application/json")]
     settings = get_settings()
-    folder_key = filed.record_key.rsplit("/", 1)[0]
-    if archive.exists(f"{folder_key}/{TOKEN_NAME}"):  # a retry: the token is there; a new one would differ
-        return "RFC 3161 timestamp already filed"
     ca = settings.tsa_ca_file.read_bytes() if settings.tsa_ca_file else None
     stamped = timestamp_capture(filed, settings.tsa_url, trusted_ca_pem=ca, timeout=settings.tsa_timeout_s)
-    archive.file_beside(filed, MANIFEST_NAME, stamped.manifest, "application/json", lock)
+    notes.append(stamped.note)
+    made = [Companion(MANIFEST_NAME, stamped.manifest, "application/json")]
     if stamped.token is not None:
-        archive.file_beside(filed, TOKEN_NAME, stamped.token, "application/timestamp-reply", lock)
-    return stamped.note
+        made.append(Companion(TOKEN_NAME, stamped.token, "application/timestamp-reply"))
+    return made
+
+
+@task(name="seal-ledger-head", retries=2, retry_delay_seconds=10, cache_policy=NO_CACHE)
+def seal_ledger_head() -> str | None:
+    """Timestamp the custody ledger's newest entry with RFC 3161 (when a TSA is configured): the
+    token proves the whole chain up to it existed then. Returns the token's key."""
+    settings = get_settings()
+    if not settings.tsa_url:
+        return None
+    archive = Archive.connected(settings)
+    head = archive.ledger.head()
+    if head is None or archive.ledger.is_sealed(head):
+        return None
+    token = request_timestamp(hashlib.sha256(head.hash.encode()).digest(), settings.tsa_url,
+                              timeout=settings.tsa_timeout_s)
+    key = archive.ledger.file_token(head, token)
+    get_logger().info("ledger.sealed", seq=head.seq, token=key)
+    return key
 
 
 @task(name="stage-review-copies", cache_policy=NO_CACHE)

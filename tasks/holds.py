@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from somearkiv.models import CaptureRecord, RetentionAction
+from somearkiv.models import CaptureRecord, LedgerObject, RetentionAction
 from storage import Archive
 from tasks.audit import record_event
 from tasks.retention import RetentionSchedule
@@ -27,13 +27,19 @@ def captures_for(archive: Archive, target: str) -> list[CaptureRecord]:
 
 def set_hold(archive: Archive, schedule: RetentionSchedule, record: CaptureRecord, on: bool, reason: str,
              person: str | None) -> int:
-    """Place (on) or lift a legal hold on every object of *record*; return how many objects."""
+    """Place (on) or lift a legal hold on every filed object of *record*; return how many objects.
+
+    *archive* must be connected as the archivist: the pipeline's identity cannot touch holds.
+    """
     if not on and schedule.get(record.retention_class).action is RetentionAction.bevaras:
         raise HoldRefused(f"{record.capture_id} is in class {record.retention_class!r} (bevaras): its legal hold "
                           "is what keeps it permanently and is not lifted")
     objects = archive.capture_objects(record)
     for key, version in objects:
         archive.set_legal_hold(key, version, on)
+    archive.ledger.append("hold" if on else "release", capture_id=record.capture_id, account_id=record.account.id,
+                          objects=[LedgerObject(key=k, version_id=v) for k, v in objects], person=person,
+                          detail=reason)
     record_event(archive, "hold" if on else "release", "success",
                  f"{'legal hold placed on' if on else 'legal hold lifted from'} {record.capture_id}: {reason}",
                  account_id=record.account.id, objects=[f"{k}?versionId={v}" for k, v in objects], person=person,

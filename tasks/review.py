@@ -22,7 +22,7 @@ from storage import Archive
 from tasks.events import emit
 from tasks.inactivity import INACTIVE_LABEL, follower_change, is_inactive
 
-__all__ = ["artifact_key", "capture_markdown", "report_snapshot"]
+__all__ = ["artifact_key", "capture_markdown", "metrics_rows", "report_snapshot"]
 
 _STOCKHOLM = ZoneInfo("Europe/Stockholm")
 _STATUS_SV = {"captured": "tagen", "blocked": "blockerad", "failed": "misslyckades"}
@@ -147,3 +147,20 @@ def _file_report(archive: Archive, summary: SnapshotSummary, rows: list[dict]) -
     writer.writerows(rows)
     archive.file_document(f"reports/metrics/{now:%Y-%m-%dT%H%M%SZ}-{summary.trigger.value}.csv",
                           out.getvalue().encode("utf-8"), "text/csv; charset=utf-8", records_lock(now))
+
+
+def metrics_rows(records: list[CaptureRecord]) -> list[dict]:
+    """Followers and posts in the last month, one row per capture that has metrics (P4)."""
+    rows = []
+    for r in records:
+        if r.metrics is None:
+            continue
+        m = r.metrics
+        rows.append({"account": r.account.id, "platform": r.account.platform.value,
+                     "captured_at": r.started_at.isoformat(), "trigger": r.trigger.value,
+                     "followers": m.followers.value, "followers_source": m.followers.source,
+                     "posts_last_month": m.posts_last_month.value, "posts_source": m.posts_last_month.source,
+                     "window": f"{m.window_start:%Y-%m-%d}..{m.window_end:%Y-%m-%d}",
+                     "total_posts": m.total_posts.value if m.total_posts else None})
+    return rows
+
