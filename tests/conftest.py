@@ -58,9 +58,31 @@ def s3_server(data_dir: Path):
 
 @pytest.fixture(scope="session")
 def archive(s3_server: EmbeddedS3) -> Archive:
-    archive = Archive.from_settings(get_settings(), start_embedded=False)
+    """The archive as the flows see it: the pipeline identity, through the gateway."""
+    archive = Archive.from_settings(get_settings(), start_embedded=True)
     archive.ensure_bucket()
     return archive
+
+
+@pytest.fixture(scope="session")
+def admin_client(s3_server: EmbeddedS3, archive: Archive):
+    """SeaweedFS's internal administrator, straight to its own S3 port: an attacker who got the
+    server's files (root), for tests that tamper with the archive behind somearkiv's back."""
+    import boto3
+    from botocore.config import Config
+
+    key, secret = s3_server.admin_credentials()
+    return boto3.client("s3", endpoint_url=s3_server.internal_endpoint_url, aws_access_key_id=key,
+                        aws_secret_access_key=secret, region_name="us-east-1",
+                        config=Config(signature_version="s3v4", s3={"addressing_style": "path"},
+                                      request_checksum_calculation="when_required",
+                                      response_checksum_validation="when_required"))
+
+
+@pytest.fixture(scope="session")
+def role_archive(s3_server: EmbeddedS3, archive: Archive):
+    """The archive connected as another role: role_archive("archivist")."""
+    return lambda role: Archive.from_settings(get_settings(), start_embedded=False, role=role)
 
 
 @pytest.fixture(scope="session")

@@ -112,6 +112,26 @@ def _resume_when_paused(api_url: str, run_input: dict) -> None:
         asyncio.run(go())
 
 
+def _wait_paused(api_url: str, tries: int = 240):
+    """The id of the paused flow run, once there is one (None after *tries* looks)."""
+    from prefect.client.schemas.filters import FlowRunFilterState, FlowRunFilterStateType
+    from prefect.client.schemas.objects import StateType
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    async def go():
+        async with get_client() as client:
+            for _ in range(tries):
+                paused = await client.read_flow_runs(flow_run_filter=FlowRunFilter(
+                    state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.PAUSED]))))
+                if paused:
+                    return paused[0].id
+                await asyncio.sleep(0.25)
+        return None
+
+    with temporary_settings(updates={PREFECT_API_URL: api_url}):
+        return asyncio.run(go())
+
+
 def test_ask_person_records_who_answered_what(prefect_server):
     from prefect.settings import PREFECT_API_URL
 

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
-import os
 import textwrap
 import threading
 import time
@@ -20,10 +18,10 @@ from flows.disposal import prune_expired
 from flows.fixity import verify_fixity
 from somearkiv.models import RetentionAction
 from somearkiv.settings import get_settings
-from storage import PROTOCOL_PREFIX, Archive
+from storage import PROTOCOL_PREFIX, Archive, ArchiveError
 from tasks.retention import read_retention_schedule
 
-from .factories import account, capture_files, record
+from .factories import account, capture_files
 from .test_operations import _resume_when_paused
 
 SHORT = 4  # seconds of gallringsfrist in these tests
@@ -73,7 +71,7 @@ def test_locks_follow_the_class_and_hold_against_the_pipelines_own_credentials(a
         for f in filed.files:
             info = archive.head(f.key, f.version_id)
             assert info.legal_hold is hold and info.lock_mode == mode
-            with pytest.raises(ClientError):  # not even with the governance bypass
+            with pytest.raises(ArchiveError):  # not even with the governance bypass
                 archive.delete_version(f.key, f.version_id, bypass_governance=True)
     png = short.file("startpage.png")
     with pytest.raises(ClientError):  # nor can the date be brought forward
@@ -114,7 +112,7 @@ def test_disposal_deletes_exactly_what_the_archivist_approved(prefect_server, ar
                                                     "selected": [approved.capture_id],
                                                     "comment": "enligt KS § 13"})
     assert state.is_completed(), state.message
-    assert "1 captures disposed of" in state.message
+    assert "1 of 1 approved captures disposed of" in state.message
     assert not any(archive.version_exists(f.key, f.version_id) for f in approved.files)
     left = archive.client.list_object_versions(Bucket=archive.bucket, Prefix=f"captures/{approved.capture_id}/")
     assert not left.get("Versions") and not left.get("DeleteMarkers")  # the record.json too; no markers
@@ -163,42 +161,103 @@ def test_hold_release_is_refused_for_bevaras_and_recorded(archive, schedule_file
     assert "hold " in trail.output and "release " in trail.output and "tvisten avgjord" in trail.output
 
 
-def _forged_capture(archive: Archive, account_id: str) -> dict:
-    """A capture put in place without locks, so the test can then damage it as rot or an intruder would."""
-    started = dt.datetime(2026, 2, 2, 2, 2, 2, tzinfo=dt.UTC)
-    rec = record(started_at=started, account=account(id=account_id))
-    prefix = f"captures/{rec.capture_id}/"
-    files, versions = [], {}
-    for name, body in (("a.html", b"alpha"), ("b.html", b"bravo"), ("c.html", b"charlie"), ("d.html", b"delta")):
-        put = archive.client.put_object(Bucket=archive.bucket, Key=prefix + name, Body=body,
-                                        Metadata={"sha256": hashlib.sha256(body).hexdigest()})
-        versions[name] = put["VersionId"]
-        files.append({"name": name, "role": "dom", "media_type": "text/html", "size": len(body),
-                      "sha256": hashlib.sha256(body).hexdigest(), "key": prefix + name, "version_id": put["VersionId"]})
-    files[2]["sha256"] = hashlib.sha256(b"what was really captured").hexdigest()  # c: bytes differ from the record
-    body = rec.model_copy(update={"record_key": prefix + "record.json"}).model_dump(mode="json")
-    body["files"] = files
-    raw = json.dumps(body).encode()
-    archive.client.put_object(Bucket=archive.bucket, Key=prefix + "record.json", Body=raw,
-                              Metadata={"sha256": hashlib.sha256(raw).hexdigest()})
-    archive.client.delete_object(Bucket=archive.bucket, Key=prefix + "b.html", VersionId=versions["b.html"])  # lost
-    archive.client.put_object(Bucket=archive.bucket, Key=prefix + "d.html", Body=b"forged")  # written over
-    return {"prefix": prefix}
-
-
-def test_fixity_flow_catches_missing_changed_and_replaced_objects(prefect_server, archive, tmp_path):
-    forged = _forged_capture(archive, "fixity-test")
-    state = verify_fixity(account_id="fixity-test", return_state=True)
-    assert state.is_failed() and "FIXITY" in state.message
-    problems = {p.key.split("/")[-1]: p.status for p in state.result(raise_on_failure=False)}
-    assert problems == {"b.html": "missing", "c.html": "mismatch", "d.html": "replaced"}
-    trail = [e for e in archive.read_audit() if e.event_type == "fixity-check" and e.account_id == "fixity-test"]
-    assert trail and trail[-1].outcome == "failure" and trail[-1].data["algorithm"] == "SHA-256"
-    assert forged["prefix"]
-
-
 def test_fixity_flow_passes_on_intact_captures(prefect_server, archive, schedule_file, tmp_path):
     file(archive, schedule_file, tmp_path, "fixity-ok", "bevaras")
     state = verify_fixity(account_id="fixity-ok", return_state=True)
     assert state.is_completed(), state.message
     assert "all intact" in state.message
+
+
+def test_disposal_is_true_when_a_hold_comes_during_the_review(prefect_server, archive, schedule_file, tmp_path):
+    """A hold placed while the review waits: nothing of that capture is deleted, and the protocol and
+    the audit trail say so; the other approved capture goes, and its local copy with it."""
+    from prefect.settings import PREFECT_API_URL
+
+    from tasks.disposal import find_expired
+
+    late_hold = file(archive, schedule_file, tmp_path, "truth-held-late", "kort")
+    goes = file(archive, schedule_file, tmp_path, "truth-goes", "kort")
+    local = get_settings().data_dir / "captures" / goes.capture_id
+    local.mkdir(parents=True)
+    (local / "startpage.png").write_bytes(b"local copy")
+    time.sleep(SHORT + 1)
+    proposed = len(find_expired.fn())  # earlier tests may have left expired captures: approve-all takes them too
+
+    def hold_then_approve():
+        from tests.test_operations import _wait_paused
+
+        _wait_paused(PREFECT_API_URL.value())
+        held = CliRunner().invoke(app, ["hold", late_hold.capture_id, "--reason", "begäran om utlämnande"])
+        assert held.exit_code == 0, held.output
+        _resume_when_paused(PREFECT_API_URL.value(), {"answered_by": "Arkivarie", "decision": "approve-all"})
+
+    threading.Thread(target=hold_then_approve, daemon=True).start()
+    state = prune_expired(approval_timeout_s=120, poll_interval_s=1, return_state=True)
+    assert state.is_completed(), state.message
+    assert f"{proposed - 1} of {proposed} approved captures disposed of" in state.message
+    assert "not deleted" in state.message
+    assert all(archive.version_exists(f.key, f.version_id) for f in late_hold.files)
+    assert not any(archive.version_exists(f.key, f.version_id) for f in goes.files)
+    assert not local.exists()
+
+    keys = sorted(o["Key"] for o in archive.client.list_objects_v2(
+        Bucket=archive.bucket, Prefix=PROTOCOL_PREFIX).get("Contents", []) if o["Key"].endswith(".json"))
+    protocol = json.loads(archive.read(keys[-1]))
+    assert protocol["all_verified_gone"] is False
+    assert goes.capture_id in [c["capture_id"] for c in protocol["captures"]]
+    assert goes.capture_id in protocol["captures_disposed"]
+    assert late_hold.capture_id not in [c["capture_id"] for c in protocol["captures"]] + protocol["captures_disposed"]
+    assert {d["key"] for d in protocol["disposed"]} >= {f.key for f in goes.files}
+    assert not any(d["capture_id"] == late_hold.capture_id for d in protocol["disposed"])
+    assert {s["capture_id"] for s in protocol["skipped"]} == {late_hold.capture_id}
+    assert all("legal hold" in s["reason"] for s in protocol["skipped"])
+    assert str(local.resolve()) in protocol["local_copies_removed"]
+    assert protocol["metrics_report"].startswith("reports/metrics/")
+
+    deletions = {e.data["capture_id"]: e for e in archive.read_audit() if e.event_type == "deletion"}
+    assert deletions[late_hold.capture_id].outcome == "failure"
+    assert deletions[goes.capture_id].outcome == "success"
+    ledger = [e for e in archive.ledger.verify()[0] if e.kind == "disposal"]
+    assert {e.capture_id for e in ledger} >= {goes.capture_id} and late_hold.capture_id not in {
+        e.capture_id for e in ledger}
+    # the held capture is still listed; the disposed one is not
+    listed = {r.capture_id for r in archive.list_captures()}
+    assert late_hold.capture_id in listed and goes.capture_id not in listed
+
+
+def test_approve_selected_refuses_ids_that_are_not_proposed(prefect_server, archive, schedule_file, tmp_path):
+    from prefect.exceptions import PrefectHTTPStatusError
+    from prefect.settings import PREFECT_API_URL
+
+    from flows.disposal import approval_form
+    from tasks.disposal import find_expired
+
+    proposed = file(archive, schedule_file, tmp_path, "select-proposed", "kort")
+    time.sleep(SHORT + 1)
+    candidates = [c for c in find_expired.fn() if c.capture_id == proposed.capture_id]
+    form = approval_form(candidates)
+    assert form(answered_by="A", decision="approve-selected", selected=[proposed.capture_id])
+    with pytest.raises(ValueError):
+        form(answered_by="A", decision="approve-selected", selected=["someone-else/2026-01-01T000000Z-manual"])
+    schema = json.dumps(form.model_json_schema())
+    assert proposed.capture_id in schema  # the UI offers the proposed ids as choices
+
+    outcome = {}
+
+    def answer_wrong_then_reject():
+        from tests.test_operations import _wait_paused
+
+        run_id = _wait_paused(PREFECT_API_URL.value())
+        try:
+            _resume_when_paused(PREFECT_API_URL.value(), {"answered_by": "A", "decision": "approve-selected",
+                                                          "selected": ["no-such/2026-01-01T000000Z-manual"]})
+        except (PrefectHTTPStatusError, RuntimeError, ValueError) as exc:
+            outcome["refused"] = str(exc)
+        outcome["still_paused"] = _wait_paused(PREFECT_API_URL.value(), tries=4) == run_id
+        _resume_when_paused(PREFECT_API_URL.value(), {"answered_by": "A", "decision": "reject"})
+
+    threading.Thread(target=answer_wrong_then_reject, daemon=True).start()
+    state = prune_expired(approval_timeout_s=120, poll_interval_s=1, return_state=True)
+    assert "refused" in outcome and outcome["still_paused"], outcome
+    assert state.is_completed() and "rejected" in state.message
+    assert all(archive.version_exists(f.key, f.version_id) for f in proposed.files)

@@ -52,7 +52,7 @@ def test_filed_objects_carry_checksum_lock_and_metadata(archive: Archive, tmp_pa
     assert [r.capture_id for r in archive.list_captures("perstorp-facebook")].count(rec.capture_id) == 1
 
 
-def test_nothing_filed_is_overwritten_or_deleted(archive: Archive, tmp_path):
+def test_nothing_filed_is_overwritten_or_deleted(archive: Archive, admin_client, tmp_path):
     rec, folder = captured(tmp_path, dt.datetime(2026, 1, 2, 6, 0, tzinfo=dt.UTC))
     filed = archive.file_capture(rec, folder, LOCK)
     again = archive.file_capture(rec, folder, LOCK)  # a retried upload of the same bytes is accepted
@@ -65,23 +65,22 @@ def test_nothing_filed_is_overwritten_or_deleted(archive: Archive, tmp_path):
         archive.file_capture(other, other_folder, LOCK)
     # even when the record is not there yet (a capture that died half-filed), no object is replaced
     half = other.model_copy(update={"capture_id": other.capture_id + "-half"})
-    archive._put(f"captures/{half.capture_id}/page.html", b"first", hashlib.sha256(b"first").hexdigest(),
-                 "text/html", {}, LOCK)
+    archive._put(f"captures/{half.capture_id}/page.html", b"first", "text/html", {}, LOCK)
     with pytest.raises(ArchiveError, match="never overwritten"):
         archive.file_capture(half, other_folder, LOCK)
     assert archive.head(filed.files[0].key).sha256 == filed.files[0].sha256
 
     png = filed.file("startpage.png")
     with pytest.raises(ClientError) as refused:
-        archive.client.delete_object(Bucket=archive.bucket, Key=png.key, VersionId=png.version_id)
-    assert refused.value.response["Error"]["Code"] == "AccessDenied"
+        admin_client.delete_object(Bucket=archive.bucket, Key=png.key, VersionId=png.version_id)
+    assert refused.value.response["Error"]["Code"] == "AccessDenied"  # the server's lock, even for its admin
     with pytest.raises(ClientError):  # not even with the governance bypass: the legal hold holds
-        archive.client.delete_object(Bucket=archive.bucket, Key=png.key, VersionId=png.version_id,
+        admin_client.delete_object(Bucket=archive.bucket, Key=png.key, VersionId=png.version_id,
                                      BypassGovernanceRetention=True)
     assert archive.head(png.key, png.version_id).sha256 == png.sha256
 
 
-def test_download_checks_sha256(archive: Archive, tmp_path):
+def test_download_checks_sha256(archive: Archive, admin_client, tmp_path):
     rec, folder = captured(tmp_path, dt.datetime(2026, 1, 3, 6, 0, tzinfo=dt.UTC))
     filed = archive.file_capture(rec, folder, LOCK)
     html = filed.file("page.html")
@@ -90,17 +89,22 @@ def test_download_checks_sha256(archive: Archive, tmp_path):
     assert info.sha256 == html.sha256
 
     # An object whose bytes do not match the SHA-256 it claims is caught, and nothing is written.
-    archive.client.put_object(Bucket=archive.bucket, Key="captures/tampered/x.html", Body=b"other bytes",
-                              Metadata={"sha256": html.sha256})
+    admin_client.put_object(Bucket=archive.bucket, Key="captures/tampered/x.html", Body=b"other bytes",
+                            Metadata={"sha256": html.sha256})
     with pytest.raises(FixityError, match="does not match"):
         archive.download("captures/tampered/x.html", tmp_path / "out" / "bad.html")
     assert not (tmp_path / "out" / "bad.html").exists()
 
 
-def test_bucket_without_object_lock_is_refused(archive: Archive):
-    archive.client.create_bucket(Bucket="plain-no-lock")
+def test_bucket_without_object_lock_is_refused(archive: Archive, admin_client):
+    admin_client.create_bucket(Bucket="plain-no-lock")
     with pytest.raises(ArchiveError, match="Object Lock"):
         Archive(archive.client, "plain-no-lock").ensure_bucket()
+
+
+def test_the_pipeline_may_not_create_a_bucket(archive: Archive):
+    with pytest.raises(ArchiveError, match="may not create it"):
+        Archive(archive.client, "no-such-bucket-yet").ensure_bucket()
 
 
 def test_wrong_checksum_is_refused_by_the_server(archive: Archive, tmp_path):
