@@ -15,7 +15,7 @@ from somearkiv.models import Trigger
 from somearkiv.settings import get_settings
 from storage.custody import check_key
 from tasks.sip import validate_sip
-from tasks.timestamp import MANIFEST_NAME, TOKEN_NAME
+from tasks.timestamp import MANIFEST_NAME, TOKEN_NAME, verify_timestamp
 
 from .tsa_double import TsaDouble
 
@@ -48,7 +48,11 @@ def stamped_run(prefect_server, archive, sample_register, tmp_path_factory):
 
 def test_every_capture_has_a_manifest_and_a_verified_timestamp(stamped_run, archive):
     summary, tsa = stamped_run
-    assert len(tsa.requests) == 2
+    assert len(tsa.requests) == 3  # one per capture, and one over the ledger's head after the run
+    head = archive.ledger.head()
+    token = archive.read(f"ledger/{head.seq:012d}.tsr")
+    assert verify_timestamp(token, head.hash.encode(), trusted_ca_pem=tsa.ca_pem).valid
+    assert head.kind == "capture" and head.capture_id in {o.capture_id for o in summary.outcomes}
     for outcome in summary.outcomes:
         folder = outcome.object_keys[-1].rsplit("/", 1)[0]
         manifest = json.loads(archive.read(f"{folder}/{MANIFEST_NAME}"))
