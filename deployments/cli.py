@@ -211,7 +211,8 @@ def captures(
 ) -> None:
     """List archived captures: key, account, time, trigger, retention, files."""
     archive = _archive("auditor")
-    records = archive.list_captures(account)
+    state = archive.custody()
+    records = archive.list_captures(account, state=state)
     if as_json:
         typer.echo(json.dumps([r.model_dump(mode="json") for r in records], indent=2, ensure_ascii=False))
         return
@@ -220,7 +221,8 @@ def captures(
         return
     for r in records:
         lock = r.lock
-        hold = "legal hold" if archive.head(r.record_key).legal_hold else "no hold"  # as it is now
+        filed = state[r.capture_id].record_object  # the record as filed; its hold as it is now
+        hold = "legal hold" if archive.head(filed.key, filed.version_id).legal_hold else "no hold"
         until = f"{lock.mode.value} until {lock.retain_until:%Y-%m-%d}" if lock else "no lock"
         typer.echo(f"{r.record_key}\n    account={r.account.id} platform={r.account.platform.value} "
                    f"captured={r.started_at:%Y-%m-%d %H:%M:%S}Z trigger={r.trigger.value} "
@@ -615,6 +617,7 @@ def demo(
     ):
         typer.echo(f"serving the sample start pages on {site.url}; capturing every account of {register} …")
         summary = _run_snapshot(None, register, Trigger.manual, "demo run", "somearkiv demo")
+        _embedded().tighten()  # the volumes SeaweedFS created while filing
         _print_summary(summary, server.url)
     typer.echo("\nThe S3 server and the Prefect server keep running so you can look around:\n"
                "  .venv/bin/somearkiv captures            list what is archived\n"

@@ -332,12 +332,14 @@ class Archive:
         entries, _problems = self.ledger.verify()
         return custody(entries)
 
-    def list_captures(self, account_id: str | None = None,
-                      status: CaptureStatus = CaptureStatus.captured) -> list[CaptureRecord]:
+    def list_captures(self, account_id: str | None = None, status: CaptureStatus = CaptureStatus.captured,
+                      state: dict[str, CaptureCustody] | None = None) -> list[CaptureRecord]:
         """Every filed capture the ledger knows and that is not disposed of, oldest first, each read
-        by the version it was filed as (a capture hidden or forged since still shows as filed)."""
+        by the version it was filed as (a capture hidden or forged since still shows as filed).
+
+        state: the custody already read (``custody()``), to read the ledger once."""
         records = []
-        for kept in self.custody().values():
+        for kept in (self.custody() if state is None else state).values():
             if kept.entry.status is not status or (account_id and kept.entry.account_id != account_id):
                 continue
             found = kept.record_object

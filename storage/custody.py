@@ -25,6 +25,7 @@ __all__ = ["LEDGER_GROUP", "History", "capture_of", "check_custody", "check_key"
 
 LEDGER_GROUP = "(ledger)"  # the group of findings about the ledger itself
 _SLACK = dt.timedelta(seconds=1)
+_YOUNG = dt.timedelta(minutes=10)
 
 
 @dataclass(frozen=True)
@@ -113,7 +114,7 @@ def _guarded(obj: LedgerObject, check: Callable[[], list[FixityResult]]) -> list
 def check_custody(archive: Archive, *, account_id: str | None = None,
                   selected: Callable[[str], bool] = lambda capture_id: True,
                   now: dt.datetime | None = None,
-                  orphan_grace: dt.timedelta = dt.timedelta(hours=1)) -> dict[str, list[FixityResult]]:
+                  orphan_grace: dt.timedelta = dt.timedelta(0)) -> dict[str, list[FixityResult]]:
     """Findings per capture id (and ``LEDGER_GROUP`` for the ledger itself); every group has at least
     one result, ``ok`` when nothing is wrong."""
     now = now or dt.datetime.now(dt.UTC)
@@ -146,14 +147,17 @@ def check_custody(archive: Archive, *, account_id: str | None = None,
     for key, versions in history.items():
         if key in known_keys or all(v.delete_marker for v in versions):
             continue
-        if now - max(v.modified for v in versions) < orphan_grace:
-            continue  # a capture being filed right now has no ledger entry yet
+        age = now - max(v.modified for v in versions)
+        if age < orphan_grace:
+            continue
         group = capture_of(key) or key
+        young = " (filed in the last 10 minutes: it may be a capture being filed right now)" \
+            if age < _YOUNG else ""
         for v in versions:
             if not v.delete_marker:
                 results.setdefault(group, []).append(FixityResult(
                     key=key, version_id=v.version_id, expected_sha256="", status="orphan",
-                    detail="no ledgered capture filed this object"))
+                    detail="no ledgered capture filed this object" + young))
     return results
 
 

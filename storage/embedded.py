@@ -168,6 +168,7 @@ class EmbeddedS3:
     def start(self, timeout: float = 60) -> bool:
         """Start SeaweedFS and the gateway unless they run; True if this call started either."""
         if self.is_running():
+            self.tighten()
             return False
         self._prepare_files()
         started = False
@@ -182,8 +183,12 @@ class EmbeddedS3:
         if gateway_down:
             self._start_gateway(timeout)
             started = True
-        _tighten(self.root)
+        self.tighten()
         return started
+
+    def tighten(self) -> None:
+        """Directories 0700, files 0600 under the root (SeaweedFS writes a new volume's .vif as 0644)."""
+        _tighten(self.root)
 
     def _spawn(self, args: list[str], pid_file: Path, env: dict[str, str] | None = None) -> subprocess.Popen:
         old = os.umask(0o077)
