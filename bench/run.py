@@ -211,9 +211,9 @@ def baseline_b(urls: list[str], out: Path, browser: str, concurrency: int = 1) -
 def like_for_like(urls: list[str], out: Path) -> Phase:
     """somearkiv's browser pool doing what A does: desktop shot (full page) and print PDF, no scrolling."""
     from somearkiv.settings import get_settings
-    from tasks.browser import find_browser, get_pool
     from tasks.capture import View, navigate, print_pdf, run_view, screenshot
-    from tasks.egress import EgressPolicy
+    from tasks.capture.browser import find_browser, get_pool
+    from tasks.capture.egress import EgressPolicy
     from tests.factories import account
 
     settings = get_settings()
@@ -238,8 +238,7 @@ def capture_stage(urls: list[str], data: Path, concurrency: int) -> Phase:
 
     from somearkiv.models import Trigger
     from somearkiv.settings import get_settings
-    from tasks import browser
-    from tasks.capture import capture_account
+    from tasks.capture import browser, capture_account
     from tests.factories import account
 
     browser.close_pool()
@@ -263,7 +262,7 @@ def capture_stage(urls: list[str], data: Path, concurrency: int) -> Phase:
 def full_pipeline(register: Path, concurrency: int, accounts: int) -> Phase:
     """The Prefect flow: capture, metrics, PDF/A (validated, read back), upload with locks, review artifacts."""
     from somearkiv.settings import get_settings
-    from tasks import browser
+    from tasks.capture import browser
 
     os.environ["SOMEARKIV_CAPTURE_CONCURRENCY"] = str(concurrency)
     get_settings.cache_clear()
@@ -369,7 +368,7 @@ def main(argv: list[str] | None = None) -> int:
     from deployments.sample_site import SampleSite
     from somearkiv.settings import get_settings
     from storage import EmbeddedS3
-    from tasks.browser import find_browser
+    from tasks.capture.browser import find_browser
 
     get_settings.cache_clear()
     browser = find_browser(get_settings().browser_path) or shutil.which("chromium") or "chromium"

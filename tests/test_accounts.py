@@ -16,7 +16,7 @@ from flows.publish import publish_register
 from flows.snapshot import snapshot_accounts
 from somearkiv.models import CaptureStatus, Metrics, MetricValue, Trigger
 from somearkiv.settings import PROJECT_ROOT
-from tasks.browser import find_browser
+from tasks.capture.browser import find_browser
 from tasks.inactivity import follower_change, is_inactive
 
 from .factories import record

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import gc
 import gzip
 import hashlib
 import json
+import os
+import threading
 import time
 import warnings
 
@@ -16,11 +19,12 @@ from warcio.archiveiterator import ArchiveIterator
 from deployments.sample_site import SampleSite
 from somearkiv.models import CaptureStatus, Trigger
 from somearkiv.settings import get_settings
-from tasks.browser import close_pool, get_pool, find_browser
 from tasks.capture import CaptureError, PageUnavailableError, capture_account
-from tasks.egress import EgressPolicy
+from tasks.capture.browser import close_pool, find_browser, get_pool
+from tasks.capture.claim import claim_capture, clean_stale_partials
+from tasks.capture.egress import EgressPolicy
+from tasks.capture.warc import har_to_warc
 from tasks.pdfa import MAX_PAGE_SIDE_PT, make_archival_pdf
-from tasks.warc import har_to_warc
 
 from .factories import account
 
@@ -250,6 +254,46 @@ def test_a_crashed_browser_is_started_again(sample_site, tmp_path):
     pool.run(lambda browser: browser.close(), 10)  # as if Chromium had died
     record, _ = capture(sample_site.url + "mastodon/", tmp_path)
     assert record.status is CaptureStatus.captured and pool.launches == launches + 1
+
+
+def test_two_captures_of_one_account_in_one_second_claim_different_ids(tmp_path):
+    """Capture ids are per second: the second claim takes the next second's id and deletes nothing."""
+    captures, second = tmp_path / "captures", dt.datetime(2026, 3, 1, 9, 30, 15, tzinfo=dt.UTC)
+    barrier = threading.Barrier(4)
+    claims = []
+
+    def claim() -> None:
+        barrier.wait()
+        claims.append(claim_capture(captures, "same", Trigger.scheduled, second))
+
+    threads = [threading.Thread(target=claim) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert {c.capture_id: c.started for c in claims} == {
+        f"same/2026-03-01T09301{s}Z-scheduled": second.replace(second=s + 10) for s in (5, 6, 7, 8)}
+    for c in claims:
+        (c.partial / "startpage.png").write_bytes(c.capture_id.encode())
+
+    # an old working folder nobody holds goes; live claims stay, however old they look
+    dead = captures / "same" / "2026-03-01T092000Z-scheduled.partial"
+    dead.mkdir()
+    for folder in [dead, *(c.partial for c in claims)]:
+        os.utime(folder, (time.time() - 3600, time.time() - 3600))
+    clean_stale_partials(captures / "same", 120)
+    assert not dead.exists() and all(c.partial.is_dir() for c in claims)
+
+    folders = [c.complete() for c in claims]
+    assert all((f / "startpage.png").read_bytes() == c.capture_id.encode() for f, c in zip(folders, claims))
+    assert sorted(p.name for p in (captures / "same").iterdir()) == sorted(f.name for f in folders)
+    assert not [p for f in folders for p in f.iterdir() if p.name != "startpage.png"], "the claim's lock is gone"
+
+    # a finished capture's id is not claimed again
+    again = claim_capture(captures, "same", Trigger.scheduled, second)
+    assert again.capture_id == "same/2026-03-01T093019Z-scheduled"
+    again.abandon()
+    assert not again.partial.exists() and all(f.is_dir() for f in folders)
 
 
 def teardown_module():

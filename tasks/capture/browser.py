@@ -5,7 +5,7 @@ made them. So the browser lives in a private event-loop thread; a task hands it 
 and waits for the answer. A semaphore bounds how many captures run at once (the machine is
 CPU-bound at about two renders per two cores), and a browser that crashed is started again
 for the next capture. All of the browser's traffic goes through the egress guard's proxy
-(tasks.egress), which runs in the same loop.
+(tasks.capture.egress), which runs in the same loop.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import TypeVar
 
 from playwright.async_api import Browser, Playwright, async_playwright
 
-from tasks.egress import EgressPolicy, EgressProxy
+from tasks.capture.egress import EgressPolicy, EgressProxy
 
 __all__ = ["BrowserPool", "close_pool", "find_browser", "get_pool", "LAUNCH_ARGS"]
 

@@ -23,7 +23,7 @@ from playwright.async_api import Error as PlaywrightError
 
 __all__ = ["ConsentFinding", "ConsentWatcher", "REJECT_BUTTON", "ACCEPT_BUTTON"]
 
-_VENDOR = Path(__file__).parent / "vendor" / "autoconsent"
+_VENDOR = Path(__file__).parent.parent / "vendor" / "autoconsent"  # tasks/vendor/autoconsent (package data)
 
 # Buttons that refuse, or keep only what is necessary. Matched against the accessible name.
 REJECT_BUTTON = re.compile(

@@ -1,0 +1,91 @@
+"""What one rendering is (View) and what the steps of one view share and fill in (CaptureState)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from playwright.async_api import BrowserContext, Page, Response
+
+from somearkiv.models import Account, FileRole
+from somearkiv.settings import Settings
+from tasks.capture.consent import ConsentFinding, ConsentWatcher
+from tasks.capture.egress import BlockedRequest, EgressProxy
+from tasks.capture.walls import Wall
+
+__all__ = ["LOCALE", "MOBILE_USER_AGENT", "TIMEZONE", "CaptureState", "Step", "View"]
+
+LOCALE = "sv-SE"
+TIMEZONE = "Europe/Stockholm"
+MOBILE_USER_AGENT = ("Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) "
+                     "Chrome/{major}.0.0.0 Mobile Safari/537.36")
+
+
+@dataclass(frozen=True)
+class View:
+    """How one rendering is made."""
+
+    name: str = "desktop"
+    width: int = 1366
+    height: int = 900
+    scale: float = 1.0
+    mobile: bool = False
+    navigation_timeout_s: float = 30.0
+    step_timeout_s: float = 90.0
+    max_page_height: int = 30000
+    max_scroll_s: float = 15.0
+    tile_height: int = 8192
+    consent_timeout_s: float = 4.0
+    consent_look_s: float = 1.0
+    record_har: bool = False
+
+    @classmethod
+    def desktop(cls, s: Settings) -> View:
+        return cls(width=s.viewport_width, height=s.viewport_height, navigation_timeout_s=s.navigation_timeout_s,
+                   max_page_height=s.max_page_height, max_scroll_s=s.max_scroll_s, tile_height=s.tile_height,
+                   consent_timeout_s=s.consent_timeout_s, record_har=s.record_warc)
+
+    def as_mobile(self, s: Settings) -> View:
+        return replace(self, name="mobile", width=s.mobile_width, height=s.mobile_height, scale=s.mobile_scale,
+                       mobile=True, record_har=False)
+
+    def file(self, stem: str, suffix: str = ".png") -> str:
+        return f"{stem}{suffix}" if self.name == "desktop" else f"{stem}-{self.name}{suffix}"
+
+
+@dataclass
+class CaptureState:
+    """What the steps of one view share and fill in."""
+
+    account: Account
+    view: View
+    out_dir: Path
+    context: BrowserContext
+    page: Page
+    proxy: EgressProxy
+    token: str
+    consent_watcher: ConsentWatcher
+    user_agent: str = ""
+    response: Response | None = None
+    http_status: int | None = None
+    final_url: str = ""
+    redirect_chain: list[str] = field(default_factory=list)
+    title: str = ""
+    page_height: int = 0
+    tiles: int = 1
+    consent: ConsentFinding | None = None
+    wall: Wall | None = None
+    popups: int = 0
+    blocked: list[BlockedRequest] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+    outputs: list[tuple[str, FileRole, str]] = field(default_factory=list)
+
+    def output(self, name: str, role: FileRole, media_type: str) -> Path:
+        self.outputs.append((name, role, media_type))
+        return self.out_dir / name
+
+
+Step = Callable[[CaptureState], Awaitable[None]]
+"""One step of a view: ``async step(state) -> None``; it fills in *state*, or raises Blocked or CaptureError."""

@@ -1,0 +1,117 @@
+"""One view (desktop or mobile) in a fresh browser context, and the views of one capture in turn."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import time
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from playwright.async_api import Browser, Page
+from playwright.async_api import Error as PlaywrightError
+
+from somearkiv.models import Account, FileRole
+from tasks.capture.consent import ConsentWatcher
+from tasks.capture.egress import EgressProxy
+from tasks.capture.errors import Blocked, CaptureError, PageUnavailableError
+from tasks.capture.state import LOCALE, MOBILE_USER_AGENT, TIMEZONE, CaptureState, Step, View
+
+__all__ = ["capture_views", "run_view"]
+
+
+async def run_view(browser: Browser, account: Account, view: View, out_dir: Path, proxy: EgressProxy,
+                   steps: Sequence[Step]) -> CaptureState:
+    """Run *steps* for one view in a fresh context, which is always closed afterwards."""
+    token = secrets.token_hex(8)
+    context = await browser.new_context(**_context_options(browser, account, view, out_dir, proxy, token))
+    state: CaptureState | None = None
+    try:
+        watcher = await ConsentWatcher.attach(context)
+        page = await context.new_page()
+        state = CaptureState(account=account, view=view, out_dir=out_dir, context=context, page=page, proxy=proxy,
+                             token=token, consent_watcher=watcher)
+        context.on("page", lambda popup: _refuse_popup(state, popup))
+        state.user_agent = await page.evaluate("() => navigator.userAgent")
+        for step in steps:
+            if not await _run_step(state, step):
+                break
+        return state
+    finally:
+        await context.close()  # writes the HAR
+        refused = proxy.take_blocked(token)
+        if state is not None:
+            state.blocked = refused
+
+
+def _context_options(browser: Browser, account: Account, view: View, out_dir: Path, proxy: EgressProxy,
+                     token: str) -> dict[str, Any]:
+    """The browser context of one view: its viewport, locale, proxy token, HAR and stored session."""
+    options: dict[str, Any] = dict(
+        viewport={"width": view.width, "height": view.height}, device_scale_factor=view.scale,
+        is_mobile=view.mobile, has_touch=view.mobile, locale=LOCALE, timezone_id=TIMEZONE,
+        service_workers="block", accept_downloads=False, color_scheme="light", proxy=proxy.settings_for(token),
+    )
+    if view.mobile:
+        options["user_agent"] = MOBILE_USER_AGENT.format(major=browser.version.split(".")[0])
+    if view.record_har:
+        options.update(record_har_path=str(out_dir / f".{view.name}.har"), record_har_content="embed")
+    if account.session_file is not None:
+        if not Path(account.session_file).is_file():
+            raise PageUnavailableError(f"the stored session of account {account.id} cannot be read")
+        options["storage_state"] = str(account.session_file)  # read only: never written back
+    return options
+
+
+async def _run_step(state: CaptureState, step: Step) -> bool:
+    """Run one step under the view's step timeout and time it; False when the page is a wall."""
+    view = state.view
+    began = time.monotonic()
+    try:
+        await asyncio.wait_for(step(state), view.step_timeout_s)
+    except TimeoutError as exc:
+        raise CaptureError(f"step {step.__name__!r} took longer than {view.step_timeout_s:g} s") from exc
+    except Blocked as blocked:
+        state.wall = blocked.wall
+        await _wall_evidence(state)
+        return False
+    finally:
+        state.timings[f"{view.name}.{step.__name__}"] = round(time.monotonic() - began, 3)
+    return True
+
+
+async def _wall_evidence(state: CaptureState) -> None:
+    """A screenshot and the HTML of whatever stood in the way, bounded and best effort."""
+    try:
+        await asyncio.wait_for(state.page.screenshot(path=state.output(state.view.file("wall"), FileRole.evidence,
+                                                                        "image/png"), type="png"), 15)
+        html = await asyncio.wait_for(state.page.content(), 5)
+        state.output(state.view.file("wall", ".html"), FileRole.evidence, "text/html; charset=utf-8").write_text(
+            html, encoding="utf-8")
+    except (TimeoutError, PlaywrightError) as exc:
+        state.outputs = [o for o in state.outputs if (state.out_dir / o[0]).exists()]
+        state.notes.append(f"no evidence of the wall could be saved: {type(exc).__name__}")
+
+
+def _refuse_popup(state: CaptureState, popup: Page) -> None:
+    if popup is state.page:
+        return
+    state.popups += 1
+    state.notes.append("a popup window was opened by the page and closed unseen")
+    asyncio.ensure_future(popup.close())
+
+
+async def capture_views(browser: Browser, account: Account, views: Sequence[tuple[View, Sequence[Step]]],
+                        out_dir: Path, proxy: EgressProxy) -> list[CaptureState]:
+    """Each view in turn (the desktop one first); a wall in the primary view ends the capture."""
+    states: list[CaptureState] = []
+    for view, steps in views:
+        if states and states[0].consent is not None and not states[0].consent.found:
+            view = replace(view, consent_look_s=0.3)  # the desktop page had no consent platform at all
+        state = await run_view(browser, account, view, out_dir, proxy, steps)
+        states.append(state)
+        if state.wall is not None:
+            break  # the primary view is blocked: nothing more to see
+    return states
