@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from somearkiv.models import Account, Platform
-from tasks.metrics.base import (
+from tasks.metrics.core import (
     HttpClient,
     Item,
     MetricsAdapter,
@@ -24,7 +24,6 @@ from tasks.metrics.base import (
     as_count,
     iter_pages,
     parse_time,
-    register,
 )
 
 __all__ = ["BlueskyAdapter", "actor_of"]
@@ -44,7 +43,6 @@ def actor_of(account: Account) -> str | None:
     return None
 
 
-@register
 class BlueskyAdapter(MetricsAdapter):
     platform = Platform.bluesky
     base_env = "SOMEARKIV_BLUESKY_API_BASE"

@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from typing import Any, ClassVar
 
 from somearkiv.models import Account, Platform
-from tasks.metrics.base import (
+from tasks.metrics.core import (
     HttpClient,
     Item,
     MetricsAdapter,
@@ -34,7 +34,6 @@ from tasks.metrics.base import (
     as_count,
     iter_pages,
     parse_time,
-    register,
     without_query_keys,
 )
 
@@ -105,7 +104,6 @@ class _GraphAdapter(MetricsAdapter):
         return {"fields": self.date_field, "limit": 100}
 
 
-@register
 class FacebookAdapter(_GraphAdapter):
     platform = Platform.facebook
     edge = "published_posts"
@@ -129,7 +127,6 @@ class FacebookAdapter(_GraphAdapter):
                 "until": int(window.end.timestamp()) + 1}
 
 
-@register
 class InstagramAdapter(_GraphAdapter):
     platform = Platform.instagram
     edge = "media"

@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from somearkiv.models import Account, Platform
-from tasks.metrics.base import (
+from tasks.metrics.core import (
     HttpClient,
     Item,
     MetricsAdapter,
@@ -30,7 +30,6 @@ from tasks.metrics.base import (
     account_setting,
     as_count,
     parse_time,
-    register,
 )
 
 __all__ = ["LinkedInAdapter", "organization_id"]
@@ -52,7 +51,6 @@ def organization_id(account: Account, env: Any) -> str | None:
     return None
 
 
-@register
 class LinkedInAdapter(MetricsAdapter):
     platform = Platform.linkedin
     base_env = "SOMEARKIV_LINKEDIN_API_BASE"

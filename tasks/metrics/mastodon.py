@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from somearkiv.models import Account, Platform
-from tasks.metrics.base import (
+from tasks.metrics.core import (
     HttpClient,
     Item,
     MetricsAdapter,
@@ -25,7 +25,6 @@ from tasks.metrics.base import (
     as_count,
     iter_pages,
     parse_time,
-    register,
 )
 
 __all__ = ["MastodonAdapter", "split_handle", "next_link"]
@@ -59,7 +58,6 @@ def next_link(header: str | None) -> str | None:
     return None
 
 
-@register
 class MastodonAdapter(MetricsAdapter):
     platform = Platform.mastodon
     base_env = "SOMEARKIV_MASTODON_API_BASE"

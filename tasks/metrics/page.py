@@ -25,7 +25,7 @@ from html.parser import HTMLParser
 from typing import Any
 
 from somearkiv.models import Confidence, Metrics, MetricValue, Platform
-from tasks.metrics.base import STOCKHOLM, Window, as_count, missing_value
+from tasks.metrics.core import STOCKHOLM, Window, as_count, missing_value
 
 __all__ = ["merge_with_page", "parse_count", "read_page_metrics"]
 

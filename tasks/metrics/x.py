@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from somearkiv.models import Account, Platform
-from tasks.metrics.base import (
+from tasks.metrics.core import (
     HttpClient,
     Item,
     MetricsAdapter,
@@ -28,7 +28,6 @@ from tasks.metrics.base import (
     as_count,
     iter_pages,
     parse_time,
-    register,
 )
 
 __all__ = ["XAdapter", "username_of"]
@@ -48,7 +47,6 @@ def _x_time(when: dt.datetime) -> str:
     return when.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-@register
 class XAdapter(MetricsAdapter):
     platform = Platform.x
     base_env = "SOMEARKIV_X_API_BASE"

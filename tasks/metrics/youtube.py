@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from somearkiv.models import Account, Platform
-from tasks.metrics.base import (
+from tasks.metrics.core import (
     HttpClient,
     Item,
     MetricsAdapter,
@@ -27,7 +27,6 @@ from tasks.metrics.base import (
     as_count,
     iter_pages,
     parse_time,
-    register,
 )
 
 __all__ = ["YouTubeAdapter", "channel_query"]
@@ -50,7 +49,6 @@ def channel_query(account: Account) -> dict[str, str] | None:
     return None
 
 
-@register
 class YouTubeAdapter(MetricsAdapter):
     platform = Platform.youtube
     base_env = "SOMEARKIV_YOUTUBE_API_BASE"
