@@ -6,6 +6,7 @@ Everything listens on 127.0.0.1 only. The embedded S3 server of the tests uses i
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 from pathlib import Path
@@ -20,6 +21,49 @@ from somearkiv.settings import PROJECT_ROOT, get_settings  # noqa: E402
 from storage import Archive, EmbeddedS3  # noqa: E402
 
 TEST_S3_PORT = 18400
+
+# Test tiers: `./run test --fast` is `pytest -m "not servers"`, the tests that start nothing.
+# A test gets the `servers` marker when its fixture closure holds one of these fixtures (so also
+# fixtures built on them: own_bucket, served, ...) or when it is marked `browser` (it drives
+# Chromium without one of them: mark such a test, or its module, @pytest.mark.browser).
+SERVER_FIXTURES = frozenset({"s3_server", "archive", "admin_client", "role_archive", "prefect_server",
+                             "sample_site", "sample_register"})
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m deselects
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if SERVER_FIXTURES.intersection(getattr(item, "fixturenames", ())) or item.get_closest_marker("browser"):
+            item.add_marker(pytest.mark.servers)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """When no selected test needs a server (./run test --fast), make starting one an error, so a
+    test that starts one without saying so fails in the fast tier instead of slowing it down."""
+    if any(item.get_closest_marker("servers") for item in session.items):
+        return
+    from playwright.async_api import BrowserType as AsyncBrowserType
+    from playwright.sync_api import BrowserType as SyncBrowserType
+    from prefect.settings import PREFECT_SERVER_EPHEMERAL_ENABLED, temporary_settings
+
+    def refuse(what: str):
+        def refused(*args: object, **kwargs: object):
+            raise RuntimeError(f"this run selected only tests that need no server, but one starts {what}: "
+                               "mark it @pytest.mark.browser or give it the fixture that starts it "
+                               "(tests/conftest.py, SERVER_FIXTURES)")
+        return refused
+
+    patch = pytest.MonkeyPatch()
+    session.config.add_cleanup(patch.undo)
+    for browser_type in (AsyncBrowserType, SyncBrowserType):
+        for name in ("launch", "launch_persistent_context"):
+            patch.setattr(browser_type, name, refuse("Chromium"))
+    patch.setattr(EmbeddedS3, "start", refuse("SeaweedFS"))
+    patch.setattr(SampleSite, "start", refuse("the sample site"))
+    # and a flow run without a Prefect server fails instead of starting Prefect's ephemeral one
+    settings = contextlib.ExitStack()
+    session.config.add_cleanup(settings.close)
+    settings.enter_context(temporary_settings(updates={PREFECT_SERVER_EPHEMERAL_ENABLED: False}))
 
 
 @pytest.fixture(scope="session")
@@ -123,13 +167,13 @@ def prefect_server():
 @pytest.fixture(scope="session", autouse=True)
 def _close_browser():
     yield
-    from tasks.browser import close_pool
+    from tasks.capture.browser import close_pool
 
     close_pool()
 
 
 def pytest_report_header() -> str:
-    from tasks.browser import find_browser
+    from tasks.capture.browser import find_browser
 
     return f"browser: {find_browser(os.environ.get('SOMEARKIV_BROWSER_PATH')) or 'playwright default'}; " \
            f"weed: {shutil.which('weed') or 'venv'}"

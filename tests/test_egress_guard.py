@@ -17,10 +17,9 @@ import pytest
 
 from somearkiv.models import CaptureStatus, Trigger
 from somearkiv.settings import Settings, get_settings
-from tasks import egress
-from tasks.browser import find_browser, get_pool
-from tasks.capture import PageUnavailableError, capture_account
-from tasks.egress import EgressPolicy, protected_endpoints, split_host_port
+from tasks.capture import PageUnavailableError, capture_account, egress
+from tasks.capture.browser import find_browser, get_pool
+from tasks.capture.egress import EgressPolicy, protected_endpoints, split_host_port
 
 from .factories import account
 
@@ -320,6 +319,7 @@ def page_server(victim):
     server.server_close()
 
 
+@pytest.mark.browser
 def test_chromium_never_reaches_a_protected_service(victim, page_server, tmp_path):
     victim_port, victim_log = victim
     url, page_requests = page_server

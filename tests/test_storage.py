@@ -107,8 +107,32 @@ def test_the_pipeline_may_not_create_a_bucket(archive: Archive):
         Archive(archive.client, "no-such-bucket-yet").ensure_bucket()
 
 
-def test_wrong_checksum_is_refused_by_the_server(archive: Archive, tmp_path):
+def test_wrong_checksum_is_refused_by_the_server(archive: Archive, admin_client, tmp_path):
+    # Our own check first: a file changed after capture is refused before any upload.
     rec, folder = captured(tmp_path, dt.datetime(2026, 1, 4, 6, 0, tzinfo=dt.UTC))
     (folder / "page.html").write_bytes(b"changed after capture")
     with pytest.raises(FixityError, match="changed since it was captured"):
         archive.file_capture(rec, folder, LOCK)
+
+    # Then the server's own: put_new's PUT whose bytes do not match the SHA-256 sent with them is
+    # refused by SeaweedFS (the gateway has no such check, it forwards), as the pipeline through the
+    # gateway and as SeaweedFS's administrator on its own port; nothing is stored under the key,
+    # and the same PUT with the right SHA-256 is then accepted there.
+    body = b"the bytes that arrived"
+    for client, key in ((archive.client, "checksum-probe/pipeline.html"),
+                        (admin_client, "checksum-probe/admin.html")):
+        def put(checksum: bytes, client=client, key=key):
+            return client.put_object(
+                Bucket=archive.bucket, Key=key, Body=body, ContentType="text/html",
+                ChecksumSHA256=base64.b64encode(hashlib.sha256(checksum).digest()).decode(),
+                ObjectLockMode=LOCK.mode.value, ObjectLockRetainUntilDate=LOCK.retain_until,
+                ObjectLockLegalHoldStatus="ON", IfNoneMatch="*")
+
+        with pytest.raises(ClientError) as refused:
+            put(b"the bytes that were captured")
+        assert refused.value.response["Error"]["Code"] == "BadDigest", refused.value.response
+        assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+        with pytest.raises(ClientError) as missing:
+            client.head_object(Bucket=archive.bucket, Key=key)
+        assert missing.value.response["Error"]["Code"] == "404"
+        assert put(body)["ChecksumSHA256"] == base64.b64encode(hashlib.sha256(body).digest()).decode()

@@ -21,7 +21,7 @@ from warcio.archiveiterator import ArchiveIterator
 from somearkiv.models import CaptureStatus, Trigger
 from somearkiv.settings import get_settings
 from tasks.capture import capture_account
-from tasks.warc import WarcWritten, har_to_warc
+from tasks.capture.warc import WarcWritten, har_to_warc
 
 from .factories import account
 
@@ -88,6 +88,7 @@ def _forms(secret: str) -> list[bytes]:
     return [raw, base64.b64encode(raw), base64.b64encode(b"sid=" + raw)]
 
 
+@pytest.mark.browser
 def test_logged_in_capture_leaves_no_session_secret_anywhere(session_site, tmp_path):
     url, seen = session_site
     state = tmp_path / "session.json"
@@ -146,6 +147,7 @@ def test_logged_in_capture_leaves_no_session_secret_anywhere(session_site, tmp_p
     assert note.removeprefix("desktop: ") in next(v for v in record.views if v.name == "desktop").notes
 
 
+@pytest.mark.browser
 def test_the_har_is_deleted_when_writing_the_warc_fails(session_site, tmp_path, monkeypatch):
     """The HAR holds the session: a failure while it is turned into the WARC must not leave it behind."""
     url, _ = session_site
@@ -159,7 +161,7 @@ def test_the_har_is_deleted_when_writing_the_warc_fails(session_site, tmp_path, 
         seen_har.append(har_path.read_bytes())
         raise OSError("disk trouble while writing the WARC")
 
-    monkeypatch.setattr("tasks.capture.har_to_warc", broken)
+    monkeypatch.setattr("tasks.capture.account.har_to_warc", broken)
     data_dir = tmp_path / "data"
     s = get_settings().model_copy(update={"data_dir": data_dir, "mobile_view": False, "record_warc": True})
     with pytest.raises(OSError, match="disk trouble"):
