@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import sys
@@ -28,6 +29,19 @@ app.add_typer(register_app, name="register")
 ledger_app = typer.Typer(no_args_is_help=True, help="The custody ledger: what was filed and done to it, hash-chained.")
 app.add_typer(s3_app, name="s3")
 app.add_typer(ledger_app, name="ledger")
+
+
+RegisterOption = Annotated[Path | None, typer.Option("--register", help="The register; default SOMEARKIV_REGISTER_PATH.")]
+
+
+def _date(value: str | None, option: str) -> dt.date | None:
+    """A YYYY-MM-DD option's date (None when not given); a clear error otherwise."""
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise _fail(f"{option} {value!r} is not a date (YYYY-MM-DD)") from None
 
 
 def _fail(message: str, code: int = 2) -> typer.Exit:
@@ -79,7 +93,7 @@ def register_check(path: Annotated[Path, typer.Argument(help="The register file,
 @register_app.command("publish")
 def register_publish(
     out: Annotated[Path, typer.Option("--out", help="Folder to write index.html and accounts.json to.")],
-    register: Annotated[Path | None, typer.Option(help="The register; default SOMEARKIV_REGISTER_PATH.")] = None,
+    register: RegisterOption = None,
 ) -> None:
     """Write the public list (förteckning) as accessible HTML and JSON, for the municipality's website."""
     from tasks.forteckning import write_forteckning
@@ -94,18 +108,14 @@ def register_close(
     date: Annotated[str, typer.Option("--date", help="The closing date (YYYY-MM-DD).")],
     reason: Annotated[str, typer.Option(help="Why, e.g. 'inaktivt sedan mars'.")] = "kontot stängs / account closed",
     by: Annotated[str | None, typer.Option("--by", help="Who decided.")] = None,
-    register: Annotated[Path | None, typer.Option(help="The register; default SOMEARKIV_REGISTER_PATH.")] = None,
+    register: RegisterOption = None,
 ) -> None:
     """Take the final capture (trigger before-close), then mark the account closed in the register."""
-    import datetime as dt
 
     from tasks.register import close_in_file
 
     path = register or _settings().register_path
-    try:
-        day = dt.date.fromisoformat(date)
-    except ValueError:
-        raise _fail(f"--date {date!r} is not a date (YYYY-MM-DD)") from None
+    day = _date(date, "--date")
     summary = _run_snapshot([account], path, Trigger.before_close, reason, by)
     _print_summary(summary, _ui_url())
     if summary.failed or summary.blocked:
@@ -174,7 +184,7 @@ def _run_snapshot(account_ids: list[str] | None, register: Path, trigger: Trigge
 def snapshot(
     all_accounts: Annotated[bool, typer.Option("--all", help="Every active account in the register.")] = False,
     account: Annotated[list[str] | None, typer.Option("--account", "-a", help="An account id (repeatable).")] = None,
-    register: Annotated[Path | None, typer.Option(help="The register; default SOMEARKIV_REGISTER_PATH.")] = None,
+    register: RegisterOption = None,
     trigger: Annotated[Trigger, typer.Option(help="Why the capture is taken.")] = Trigger.manual,
     reason: Annotated[str | None, typer.Option(help="The reason in words, kept in the record.")] = None,
     by: Annotated[str | None, typer.Option("--by", help="Who asked for it.")] = None,
@@ -238,16 +248,14 @@ def get(
     version_id: Annotated[str | None, typer.Option(help="A specific version.")] = None,
 ) -> None:
     """Download one archived object, checking its SHA-256 against the one it was filed with."""
-    from botocore.exceptions import ClientError
-
-    from storage import FixityError
+    from storage import ArchiveError, FixityError
 
     try:
         info = _archive("auditor").download(key, output, version_id)
     except FixityError as exc:
         raise _fail(f"FIXITY ERROR: {exc}", 3) from None
-    except ClientError as exc:
-        raise _fail(f"{key}: {exc.response['Error'].get('Message') or exc.response['Error']['Code']}") from None
+    except ArchiveError as exc:
+        raise _fail(str(exc)) from None
     typer.echo(f"{output}: {info.size} bytes, sha256 {info.sha256} verified")
 
 
@@ -279,53 +287,6 @@ def metrics(
                        f"({shown['posts_source']})  {shown['trigger']}")
 
 
-def _ledgered(kept, name: str):
-    """The ledgered (key, version id) of a capture's object by its name, or None."""
-    return next(((o.key, o.version_id) for o in kept.objects.values() if o.key.rsplit("/", 1)[-1] == name), None)
-
-
-def _check_capture_timestamp(archive, kept) -> str:
-    """The capture's manifest against its record and files, and its RFC 3161 token against the
-    manifest: each read as the version the custody ledger says was filed."""
-    from tasks.timestamp import MANIFEST_NAME, TOKEN_NAME, build_manifest, verify_timestamp
-
-    settings = _settings()
-    manifest_at, record_at, token_at = (_ledgered(kept, n) for n in (MANIFEST_NAME, "record.json", TOKEN_NAME))
-    if manifest_at is None or record_at is None:
-        return "no manifest filed with this capture"
-    manifest = archive.read(*manifest_at)
-    record_body = archive.read(*record_at)
-    record = archive.read_record(*record_at)
-    if build_manifest(record, record_body) != manifest:
-        return "INVALID: the manifest does not match the capture record"
-    if token_at is None:
-        return "manifest matches; no RFC 3161 token (no TSA was configured)"
-    token = archive.read(*token_at)
-    ca = settings.tsa_ca_file.read_bytes() if settings.tsa_ca_file else None
-    check = verify_timestamp(token, manifest, trusted_ca_pem=ca)
-    if check.valid:
-        return f"valid RFC 3161 token from {check.tsa_name}, genTime {check.gen_time:%Y-%m-%d %H:%M:%S}Z"
-    if check.matches_manifest and ca is None:
-        return f"token covers the manifest (genTime {check.gen_time}); set SOMEARKIV_TSA_CA_FILE to check its signer"
-    return f"INVALID token: {check.reason}"
-
-
-def _record_agrees(archive, kept, key: str, sha256: str) -> str:
-    """Does the capture's record (as filed) give *key* the SHA-256 the ledger has?"""
-    from botocore.exceptions import ClientError
-
-    found = kept.record_object if kept else None
-    if found is None:
-        return "no capture record for this object"
-    if found.key == key:
-        return "matches"  # the record itself: the ledger holds its digest
-    try:
-        entry = archive.read_record(found.key, found.version_id).file(Path(key).name)
-    except (ClientError, KeyError):
-        return "no capture record for this object"
-    return "matches" if entry.sha256 == sha256 else "DIFFERS"
-
-
 @app.command()
 def verify(
     target: Annotated[str, typer.Argument(help="A local PDF file, or an archived object's key.")],
@@ -337,54 +298,33 @@ def verify(
     and the key's history checked (see `somearkiv fixity`), the manifest and timestamp verified.
     Exit status: 0 valid and intact, 1 not valid PDF/A, 3 custody or fixity problem.
     """
-    import tempfile
-
-    from storage import FixityError
-    from storage.custody import capture_of, check_key
+    from storage import ArchiveError
     from tasks.pdfcheck import check_pdf, format_report
+    from tasks.verification import check_archived
 
-    fixity: dict = {}
+    custody = None
     if Path(target).is_file():
         report = check_pdf(Path(target))
     else:
-        from botocore.exceptions import ClientError
-
-        archive = _archive("auditor")
-        findings = check_key(archive, target)
-        problems = [f for f in findings if f.status != "ok"]
-        fixity = {"key": target, "version_id": findings[0].version_id, "sha256": findings[0].expected_sha256,
-                  "custody": [f.model_dump(mode="json") for f in findings],
-                  "stored": "intact" if not problems else ", ".join(sorted({f.status for f in problems}))}
-        kept = archive.custody().get(capture_of(target) or "")
-        fixity["timestamp"] = _check_capture_timestamp(archive, kept) if kept else "not in the custody ledger"
-        fixity["record"] = _record_agrees(archive, kept, target, fixity["sha256"])
-        report = None
-        if findings[0].version_id is not None and not any(f.status in ("missing", "error") for f in findings):
-            with tempfile.TemporaryDirectory() as tmp:
-                local = Path(tmp) / Path(target).name
-                try:
-                    archive.download(target, local, findings[0].version_id)
-                    report = check_pdf(local)
-                except FixityError as exc:
-                    fixity["stored"] = f"mismatch: {exc}"
-                except ClientError as exc:
-                    raise _fail(f"{target}: {exc.response['Error'].get('Message') or exc.response['Error']['Code']}") \
-                        from None
+        settings = _settings()
+        try:
+            custody, report = check_archived(_archive("auditor"), target, settings.tsa_ca_file)
+        except ArchiveError as exc:
+            raise _fail(str(exc)) from None
     if as_json:
-        typer.echo(json.dumps({"pdf": report.as_dict() if report else None, "fixity": fixity}, indent=2,
-                              ensure_ascii=False))
+        typer.echo(json.dumps({"pdf": report.as_dict() if report else None,
+                               "fixity": custody.model_dump(mode="json") if custody else {}},
+                              indent=2, ensure_ascii=False))
     else:
         if report is not None:
             typer.echo(format_report(report))
-        if fixity:
-            typer.echo(f"fixity: stored bytes {fixity['stored']} (ledgered version {fixity['version_id']}, "
-                       f"sha256 {fixity['sha256']}), capture record {fixity['record']}")
-            for f in fixity["custody"]:
-                if f["status"] != "ok":
-                    typer.echo(f"  {f['status']:12} {f['key']} {f.get('detail') or ''}")
-            typer.echo(f"timestamp: {fixity['timestamp']}")
-    if fixity and (fixity["stored"] != "intact" or fixity["record"] == "DIFFERS"
-                   or str(fixity.get("timestamp", "")).startswith("INVALID")):
+        if custody is not None:
+            typer.echo(f"fixity: stored bytes {custody.stored} (ledgered version {custody.version_id}, "
+                       f"sha256 {custody.sha256}), capture record {custody.record}")
+            for finding in custody.problems:
+                typer.echo(f"  {finding.status:12} {finding.key} {finding.detail or ''}")
+            typer.echo(f"timestamp: {custody.timestamp}")
+    if custody is not None and not custody.intact:
         raise typer.Exit(3)
     raise typer.Exit(0 if report is not None and report.passed else 1)
 
@@ -398,15 +338,10 @@ def export_sip_command(
     zip_package: Annotated[bool, typer.Option("--zip", help="Also pack each package as ZIP.")] = False,
 ) -> None:
     """Hand over to the e-archive: one validated E-ARK SIP (CSIP 2.1, METS + PREMIS) per account and period."""
-    import datetime as dt
 
     from flows.export import export_sip
 
-    try:
-        begin = dt.date.fromisoformat(start) if start else None
-        until = dt.date.fromisoformat(end) if end else None
-    except ValueError as exc:
-        raise _fail(f"--from/--to: {exc}") from None
+    begin, until = _date(start, "--from"), _date(end, "--to")
     state = export_sip(out_dir=str(out), account_id=account, start=begin, end=until, zip_package=zip_package,
                        return_state=True)
     results = state.result(raise_on_failure=False)
@@ -679,11 +614,10 @@ def before_change(
     reason: Annotated[str, typer.Option(help="What is about to change.")],
     by: Annotated[str | None, typer.Option("--by", help="Who announces the change.")] = None,
     planned: Annotated[str | None, typer.Option(help="When the change is planned (YYYY-MM-DD).")] = None,
-    register: Annotated[Path | None, typer.Option(help="The register; default SOMEARKIV_REGISTER_PATH.")] = None,
+    register: RegisterOption = None,
     wait: Annotated[float, typer.Option(help="Seconds to wait for the run to appear.")] = 90.0,
 ) -> None:
     """Announce a major change: emits the event that starts the account's 'before-major-change' run."""
-    import datetime as dt
 
     from prefect.settings import PREFECT_API_URL
 
@@ -692,11 +626,7 @@ def before_change(
     known = _configured_register(register)
     if account not in {a.id for a in known.accounts}:
         raise _fail(f"unknown account {account!r} in {known.source}; nothing was announced")
-    if planned is not None:
-        try:
-            dt.date.fromisoformat(planned)
-        except ValueError:
-            raise _fail(f"--planned {planned!r} is not a date (YYYY-MM-DD)") from None
+    _date(planned, "--planned")
     if not PREFECT_API_URL.value():
         raise _fail("PREFECT_API_URL is not set: point it at the Prefect server that serves somearkiv "
                     "(`somearkiv serve` prints it), e.g. export PREFECT_API_URL=http://127.0.0.1:4200/api")

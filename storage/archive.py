@@ -33,13 +33,12 @@ from somearkiv.models import AuditEvent, CaptureRecord, CaptureStatus, LedgerObj
 from somearkiv.retention import records_lock
 from somearkiv.settings import Settings
 from storage.embedded import ROLES, EmbeddedS3
+from storage.errors import ArchiveError, FixityError, ObjectMissing, is_missing, storage_error
 from storage.ledger import CaptureCustody, Ledger, custody
 
 __all__ = [
     "Archive",
     "Companion",
-    "ArchiveError",
-    "FixityError",
     "ObjectInfo",
     "AUDIT_PREFIX",
     "CAPTURES_PREFIX",
@@ -53,15 +52,9 @@ BLOCKED_PREFIX = "blocked/"  # evidence of walls: kept, but never taken for an Ã
 AUDIT_PREFIX = "audit/"  # the append-only audit trail, one locked object per event
 PROTOCOL_PREFIX = "gallringsprotokoll/"  # disposal records: kept permanently
 REVIEW_PREFIX = "review/"  # temporary copies for a person to look at before filing; not records
+REPORTS_PREFIX = "reports/"  # the archive's own reports (metrics tables): kept permanently
+DELIVERIES_PREFIX = "deliveries/"  # one record per delivery to the e-archive: kept permanently
 RECORD_NAME = "record.json"
-
-
-class ArchiveError(RuntimeError):
-    pass
-
-
-class FixityError(ArchiveError):
-    """Bytes read back do not match the SHA-256 they were filed with."""
 
 
 def capture_prefix(capture_id: str, status: CaptureStatus = CaptureStatus.captured) -> str:
@@ -319,10 +312,8 @@ class Archive:
     def _filed_record(self, key: str) -> CaptureRecord | None:
         try:
             return self.read_record(key)
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] in ("NoSuchKey", "404"):
-                return None
-            raise
+        except ObjectMissing:
+            return None
 
     def read_record(self, key: str, version_id: str | None = None) -> CaptureRecord:
         return CaptureRecord.model_validate_json(self.read(key, version_id))
@@ -347,9 +338,8 @@ class Archive:
                 continue
             try:
                 records.append(self.read_record(found.key, found.version_id))
-            except ClientError as exc:
-                if not _missing(exc):
-                    raise  # a missing record is for fixity to report
+            except ObjectMissing:
+                continue  # a missing record is for fixity to report
         return sorted(records, key=lambda r: (r.started_at, r.capture_id))
 
     # -- the audit trail, documents ---------------------------------------------------------------
@@ -371,6 +361,25 @@ class Archive:
                 body = self.client.get_object(Bucket=self.bucket, Key=obj["Key"])["Body"].read()
                 events.append(AuditEvent.model_validate_json(body))
         return sorted(events, key=lambda e: e.event_datetime)
+
+    def file_report(self, kind: str, label: str, body: bytes, media_type: str, when: dt.datetime) -> str:
+        """File a report of the archive's own (``reports/<kind>/<time>-<label>.<ext>``), permanently."""
+        extension = {"text/csv": "csv", "application/json": "json"}.get(media_type.split(";")[0], "bin")
+        key = f"{REPORTS_PREFIX}{kind}/{when.astimezone(dt.UTC):%Y-%m-%dT%H%M%SZ}-{label}.{extension}"
+        self.file_document(key, body, media_type, records_lock(when))
+        return key
+
+    def file_delivery(self, account_id: str, body: bytes, when: dt.datetime) -> str:
+        """File the record of one delivery to the e-archive (``deliveries/``), permanently."""
+        key = f"{DELIVERIES_PREFIX}{when.astimezone(dt.UTC):%Y-%m-%dT%H%M%SZ}-{account_id}.json"
+        self.file_document(key, body, "application/json", records_lock(when))
+        return key
+
+    @staticmethod
+    def protocol_keys(when: dt.datetime) -> dict[str, str]:
+        """Where a gallringsprotokoll made at *when* is filed, as JSON and as PDF/A."""
+        stamp = f"{when.astimezone(dt.UTC):%Y-%m-%dT%H%M%SZ}"
+        return {"json": f"{PROTOCOL_PREFIX}{stamp}.json", "pdf": f"{PROTOCOL_PREFIX}{stamp}.pdf"}
 
     def file_document(self, key: str, body: bytes, media_type: str, lock: ObjectLock,
                       metadata: dict[str, str] | None = None) -> str | None:
@@ -398,12 +407,15 @@ class Archive:
             self.client.head_object(Bucket=self.bucket, Key=key)
             return True
         except ClientError as exc:
-            if _missing(exc):
+            if is_missing(exc):
                 return False
             raise
 
     def read(self, key: str, version_id: str | None = None) -> bytes:
-        return self.client.get_object(**self._version(key, version_id))["Body"].read()
+        try:
+            return self.client.get_object(**self._version(key, version_id))["Body"].read()
+        except ClientError as exc:
+            raise storage_error(exc, key) from exc
 
     def _version(self, key: str, version_id: str | None) -> dict:
         """The Bucket/Key(/VersionId) arguments of one object version."""
@@ -443,7 +455,7 @@ class Archive:
             self.client.head_object(Bucket=self.bucket, Key=key, VersionId=version_id)
             return True
         except ClientError as exc:
-            if _missing(exc) or exc.response["Error"]["Code"] in ("400", "405", "MethodNotAllowed"):
+            if is_missing(exc) or exc.response["Error"]["Code"] in ("400", "405", "MethodNotAllowed"):
                 return False
             raise
 
@@ -476,13 +488,13 @@ class Archive:
 
     def download(self, key: str, dest: Path, version_id: str | None = None) -> ObjectInfo:
         """Fetch *key* to *dest*, checking its bytes against the SHA-256 it was filed with."""
-        info = self.head(key, version_id)
+        try:
+            info = self.head(key, version_id)
+            body = self.client.get_object(**self._version(key, version_id))["Body"]
+        except ClientError as exc:
+            raise storage_error(exc, key or "(empty key)") from exc
         if not info.sha256:
             raise FixityError(f"{key} carries no SHA-256 to check against")
-        kwargs = {"Bucket": self.bucket, "Key": key}
-        if version_id:
-            kwargs["VersionId"] = version_id
-        body = self.client.get_object(**kwargs)["Body"]
         dest = Path(dest)
         dest.parent.mkdir(parents=True, exist_ok=True)
         digest = hashlib.sha256()
@@ -499,10 +511,6 @@ class Archive:
             if os.path.exists(tmp):
                 os.unlink(tmp)
         return info
-
-
-def _missing(exc: ClientError) -> bool:
-    return exc.response["Error"]["Code"] in ("NoSuchKey", "NoSuchVersion", "404", "NotFound")
 
 
 def _b64_to_hex(value: str | None) -> str | None:

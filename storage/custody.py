@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from botocore.exceptions import BotoCoreError, ClientError
 
 from somearkiv.models import FixityResult, LedgerObject
-from storage.archive import BLOCKED_PREFIX, CAPTURES_PREFIX, Archive, _missing
+from storage.archive import BLOCKED_PREFIX, CAPTURES_PREFIX, Archive
+from storage.errors import is_missing
 from storage.ledger import CaptureCustody, custody
 
 __all__ = ["LEDGER_GROUP", "History", "capture_of", "check_custody", "check_key", "version_history"]
@@ -74,7 +75,7 @@ def _check_object(archive: Archive, kept: CaptureCustody, obj: LedgerObject, ver
         for chunk in body.iter_chunks(1 << 20):
             digest.update(chunk)
     except ClientError as exc:
-        if _missing(exc):
+        if is_missing(exc):
             return [_result(obj, "missing", "the filed version is gone")]
         return [_result(obj, "error", f"the storage could not read it: {exc.response['Error'].get('Code')} "
                                       f"{exc.response['Error'].get('Message', '')}".strip())]

@@ -16,12 +16,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from botocore.exceptions import ClientError
-
 from somearkiv.models import CaptureStatus, FixityResult, LedgerEntry, LedgerKind, LedgerObject, ObjectLock
+from storage.errors import ArchiveError
 
 if TYPE_CHECKING:
     from storage.archive import Archive
+
 
 __all__ = ["GENESIS", "LEDGER_PREFIX", "CaptureCustody", "Ledger", "LedgerConflict", "custody"]
 
@@ -125,7 +125,7 @@ class Ledger:
         while seq is not None and seq >= 0:
             try:
                 entry = LedgerEntry.model_validate_json(self.archive.read(_entry_key(seq)))
-            except ClientError:
+            except ArchiveError:
                 return
             if entry.at < since:
                 return
@@ -162,7 +162,7 @@ class Ledger:
                 broken(key, None, "ledger entry hidden behind a delete marker")
             try:
                 entry = LedgerEntry.model_validate_json(self.archive.read(key, first["VersionId"]))
-            except (ClientError, ValueError) as exc:
+            except (ArchiveError, ValueError) as exc:
                 broken(key, first["VersionId"], f"ledger entry unreadable: {exc}")
                 continue
             if entry.seq != _seq_of(key):
@@ -195,9 +195,13 @@ class CaptureCustody:
     def capture_id(self) -> str:
         return self.entry.capture_id or ""
 
+    def named(self, name: str) -> LedgerObject | None:
+        """The filed object of this capture called *name* (e.g. ``manifest.json``), if any."""
+        return next((o for o in self.objects.values() if o.key.rsplit("/", 1)[-1] == name), None)
+
     @property
     def record_object(self) -> LedgerObject | None:
-        return next((o for o in self.objects.values() if o.key.endswith("/record.json")), None)
+        return self.named("record.json")
 
 
 def custody(entries: Iterable[LedgerEntry]) -> dict[str, CaptureCustody]:

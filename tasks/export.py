@@ -22,7 +22,6 @@ def build_account_sip(account_id: str, start: dt.datetime | None, end: dt.dateti
 
     from storage import Archive
     from tasks.audit import record_event
-    from tasks.retention import records_lock
     from tasks.sip import SipProfile, archive_fetch, build_sip
 
     settings = get_settings()
@@ -41,9 +40,7 @@ def build_account_sip(account_id: str, start: dt.datetime | None, end: dt.dateti
         archive.mark_delivered(record, package_id, now)
     delivery = {"package": package_id, "path": str(path), "account": account_id, "exported_at": now.isoformat(),
                 "captures": [r.capture_id for r in records], "profile": profile.model_dump(mode="json")}
-    archive.file_document(f"deliveries/{now:%Y-%m-%dT%H%M%SZ}-{account_id}.json",
-                          json.dumps(delivery, indent=2, ensure_ascii=False).encode(), "application/json",
-                          records_lock(now))
+    archive.file_delivery(account_id, json.dumps(delivery, indent=2, ensure_ascii=False).encode(), now)
     record_event(archive, "sip-export", "success", f"{len(records)} captures of {account_id} exported as "
                  f"E-ARK SIP {package_id}", account_id=account_id,
                  objects=[r.record_key for r in records if r.record_key], data=delivery)

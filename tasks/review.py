@@ -22,7 +22,7 @@ from storage import Archive
 from tasks.events import emit
 from tasks.inactivity import INACTIVE_LABEL, follower_change, is_inactive
 
-__all__ = ["artifact_key", "capture_markdown", "metrics_rows", "report_snapshot"]
+__all__ = ["artifact_key", "capture_markdown", "metrics_csv", "metrics_rows", "report_snapshot"]
 
 _STOCKHOLM = ZoneInfo("Europe/Stockholm")
 _STATUS_SV = {"captured": "tagen", "blocked": "blockerad", "failed": "misslyckades"}
@@ -135,18 +135,24 @@ def report_snapshot(summary: SnapshotSummary, records: list[CaptureRecord]) -> N
 
 def _file_report(archive: Archive, summary: SnapshotSummary, rows: list[dict]) -> None:
     """The run's table as CSV under reports/, kept permanently like the audit trail."""
+    archive.file_report("metrics", summary.trigger.value, _csv(rows), "text/csv; charset=utf-8",
+                        dt.datetime.now(dt.UTC))
+
+
+def _csv(rows: list[dict]) -> bytes:
     import csv
     import io
 
-    from tasks.retention import records_lock
-
-    now = dt.datetime.now(dt.UTC)
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=list(rows[0]))
+    writer = csv.DictWriter(out, fieldnames=list(rows[0]) if rows else ["account"])
     writer.writeheader()
     writer.writerows(rows)
-    archive.file_document(f"reports/metrics/{now:%Y-%m-%dT%H%M%SZ}-{summary.trigger.value}.csv",
-                          out.getvalue().encode("utf-8"), "text/csv; charset=utf-8", records_lock(now))
+    return out.getvalue().encode("utf-8")
+
+
+def metrics_csv(records: list[CaptureRecord]) -> bytes:
+    """The metrics of *records* as CSV, as the run reports file it."""
+    return _csv(metrics_rows(records))
 
 
 def metrics_rows(records: list[CaptureRecord]) -> list[dict]:

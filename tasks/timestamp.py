@@ -44,6 +44,7 @@ from rfc3161_client.tsp import PKIStatus, TimeStampResponse
 
 from somearkiv.fixity import sha256_file
 from somearkiv.models import CaptureRecord
+from storage.archive import RECORD_NAME
 
 __all__ = [
     "MANIFEST_FORMAT",
@@ -64,7 +65,6 @@ __all__ = [
 MANIFEST_FORMAT = "somearkiv-manifest/1"
 MANIFEST_NAME = "manifest.json"
 TOKEN_NAME = "manifest.tsr"
-RECORD_NAME = "record.json"
 
 # What a TimeStampToken's CMS envelope may say. rfc3161-client (through OpenSSL's PKCS7_verify)
 # checks the signature over the TSTInfo and the signed attributes, but not these unsigned fields;

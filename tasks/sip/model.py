@@ -77,15 +77,13 @@ class SipInvalid(RuntimeError):
 def archive_fetch(archive) -> Fetch:
     """A ``fetch`` over ``storage.Archive.download`` (which checks the filed SHA-256 on the way)."""
 
+    from storage import ObjectMissing
+
     def fetch(key: str, dest: Path) -> None:
         try:
             archive.download(key, dest)
-        except Exception as exc:
-            response = getattr(exc, "response", None)  # botocore's ClientError, without importing botocore here
-            code = response.get("Error", {}).get("Code") if isinstance(response, dict) else None
-            if code in ("NoSuchKey", "NoSuchVersion", "404", "NotFound"):
-                raise FileNotFoundError(key) from exc
-            raise
+        except ObjectMissing as exc:
+            raise FileNotFoundError(key) from exc
 
     return fetch
 

@@ -1,0 +1,100 @@
+"""One archived object checked as a receiving archive or an auditor would: its custody (the
+ledgered version, its bytes, lock and history), its capture record, its manifest and RFC 3161
+timestamp, and, for a PDF, PDF/A-2b."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict
+
+from somearkiv.models import FixityResult
+from storage import Archive, FixityError, ObjectMissing
+from storage.custody import capture_of, check_key
+from storage.ledger import CaptureCustody
+from tasks.pdfcheck import CheckReport, check_pdf
+from tasks.timestamp import MANIFEST_NAME, TOKEN_NAME, build_manifest, verify_timestamp
+
+__all__ = ["ArchivedCheck", "check_archived"]
+
+
+class ArchivedCheck(BaseModel):
+    """What ``somearkiv verify KEY`` found."""
+
+    model_config = ConfigDict(frozen=True)
+
+    key: str
+    version_id: str | None
+    sha256: str
+    custody: tuple[FixityResult, ...]
+    stored: str  # "intact", or the custody findings
+    record: str  # "matches", "DIFFERS", or why there is none
+    timestamp: str
+
+    @property
+    def problems(self) -> list[FixityResult]:
+        return [f for f in self.custody if f.status != "ok"]
+
+    @property
+    def intact(self) -> bool:
+        return self.stored == "intact" and self.record != "DIFFERS" and not self.timestamp.startswith("INVALID")
+
+
+def check_archived(archive: Archive, key: str, tsa_ca_file: Path | None) -> tuple[ArchivedCheck, CheckReport | None]:
+    """Check *key* against the custody ledger; its PDF/A report when it is a PDF that could be read."""
+    findings = check_key(archive, key)
+    problems = [f for f in findings if f.status != "ok"]
+    filed = findings[0]
+    kept = archive.custody().get(capture_of(key) or "")
+    stored = "intact" if not problems else ", ".join(sorted({f.status for f in problems}))
+    report = None
+    if filed.version_id is not None and not any(f.status in ("missing", "error") for f in problems):
+        with tempfile.TemporaryDirectory() as tmp:
+            local = Path(tmp) / Path(key).name
+            try:
+                archive.download(key, local, filed.version_id)
+                report = check_pdf(local)
+            except FixityError as exc:
+                stored = f"mismatch: {exc}"
+    ca = tsa_ca_file.read_bytes() if tsa_ca_file else None
+    return ArchivedCheck(
+        key=key, version_id=filed.version_id, sha256=filed.expected_sha256, custody=tuple(findings), stored=stored,
+        record=_record_agrees(archive, kept, key, filed.expected_sha256),
+        timestamp=_timestamp(archive, kept, ca) if kept else "not in the custody ledger",
+    ), report
+
+
+def _record_agrees(archive: Archive, kept: CaptureCustody | None, key: str, sha256: str) -> str:
+    """Does the capture's record (as filed) give *key* the SHA-256 the ledger has?"""
+    found = kept.record_object if kept else None
+    if found is None:
+        return "no capture record for this object"
+    if found.key == key:
+        return "matches"  # the record itself: the ledger holds its digest
+    try:
+        entry = archive.read_record(found.key, found.version_id).file(Path(key).name)
+    except (ObjectMissing, KeyError):
+        return "no capture record for this object"
+    return "matches" if entry.sha256 == sha256 else "DIFFERS"
+
+
+def _timestamp(archive: Archive, kept: CaptureCustody, trusted_ca_pem: bytes | None) -> str:
+    """The capture's manifest against its record and files, and its RFC 3161 token against the
+    manifest: each read as the version the custody ledger says was filed."""
+    manifest_at, record_at, token_at = (kept.named(n) for n in (MANIFEST_NAME, "record.json", TOKEN_NAME))
+    if manifest_at is None or record_at is None:
+        return "no manifest filed with this capture"
+    manifest = archive.read(manifest_at.key, manifest_at.version_id)
+    record_body = archive.read(record_at.key, record_at.version_id)
+    record = archive.read_record(record_at.key, record_at.version_id)
+    if build_manifest(record, record_body) != manifest:
+        return "INVALID: the manifest does not match the capture record"
+    if token_at is None:
+        return "manifest matches; no RFC 3161 token (no TSA was configured)"
+    check = verify_timestamp(archive.read(token_at.key, token_at.version_id), manifest, trusted_ca_pem=trusted_ca_pem)
+    if check.valid:
+        return f"valid RFC 3161 token from {check.tsa_name}, genTime {check.gen_time:%Y-%m-%d %H:%M:%S}Z"
+    if check.matches_manifest and trusted_ca_pem is None:
+        return f"token covers the manifest (genTime {check.gen_time}); set SOMEARKIV_TSA_CA_FILE to check its signer"
+    return f"INVALID token: {check.reason}"
