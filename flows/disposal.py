@@ -2,48 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
 from prefect import flow
 from prefect.states import Completed, State
-from pydantic import Field, create_model
 
-from flows.approval import Answer, AskRecord, ask_person
-from tasks.disposal import Candidate, dispose, file_protocol, find_expired, record_review, show_candidates
+from tasks.approval import ask_person
+from tasks.disposal import (approval_form, approved_candidates, dispose, file_protocol, find_expired, record_review,
+                            show_candidates)
 
-__all__ = ["DisposalApproval", "prune_expired", "approved_candidates"]
-
-
-class DisposalApproval(Answer):
-    """The archivist's answer: nothing is disposed of unless it says so."""
-
-    decision: Literal["approve-all", "approve-selected", "reject"] = Field(
-        default="reject", description="Godkänn alla / godkänn valda / avslå – approve all, selected, or reject")
-    selected: list[str] = Field(default_factory=list,
-                                description="Capture ids to dispose of, with 'approve-selected'")
-
-
-def approval_form(candidates: list[Candidate]) -> type[DisposalApproval]:
-    """The answer form for these candidates: 'selected' accepts only their capture ids, so an id
-    that is not proposed is refused in the answer (the run stays paused), never silently ignored."""
-    ids = tuple(c.capture_id for c in candidates)
-    return create_model(
-        "DisposalApproval", __base__=DisposalApproval,
-        selected=(list[Literal[ids]], Field(default_factory=list, description=(
-            "Välj ögonblicksbilder att gallra (med 'approve-selected') / capture ids to dispose of: "
-            + ", ".join(ids)))),
-    )
-
-
-def approved_candidates(candidates: list[Candidate], answer: DisposalApproval | None) -> list[Candidate]:
-    if answer is None or answer.decision == "reject":
-        return []
-    if answer.decision == "approve-all":
-        return candidates
-    unknown = set(answer.selected) - {c.capture_id for c in candidates}
-    if unknown:
-        raise ValueError(f"not proposed for disposal: {', '.join(sorted(unknown))}")
-    return [c for c in candidates if c.capture_id in set(answer.selected)]
+__all__ = ["prune_expired"]
 
 
 @flow(name="prune-expired")

@@ -8,21 +8,25 @@ import json
 import shutil
 from pathlib import Path
 from tempfile import TemporaryDirectory
+from typing import Literal
 
 from PIL import Image, ImageDraw, ImageFont
 from prefect import task
 from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field, create_model
 
-from somearkiv.models import AskRecord, DecisionRef, LedgerObject, RetentionAction
+from somearkiv.models import AskRecord, DecisionRef, LedgerObject
+from somearkiv.retention import deletion_blocker
 from somearkiv.settings import get_settings
-from storage import PROTOCOL_PREFIX, Archive, ArchiveError
+from storage import Archive, ArchiveError
+from tasks.approval import Answer
 from tasks.audit import record_event
 from tasks.pdfa import PageImage, write_pdfa
 from tasks.retention import read_retention_schedule, records_lock
 
-__all__ = ["Candidate", "Disposal", "DisposedObject", "SkippedObject", "dispose", "file_protocol", "find_expired", "record_review",
+__all__ = ["Candidate", "Disposal", "DisposalApproval", "DisposedObject", "SkippedObject", "approval_form",
+           "approved_candidates", "dispose", "file_protocol", "find_expired", "record_review",
            "show_candidates"]
 
 
@@ -100,15 +104,13 @@ def find_expired(now: dt.datetime | None = None) -> list[Candidate]:
     schedule = read_retention_schedule(get_settings().retention_config)
     found = []
     for record in archive.list_captures():
-        klass = schedule.get(record.retention_class) if record.retention_class in schedule.ids else None
-        if klass is None or klass.action is not RetentionAction.gallras or record.lock is None:
-            continue
-        if record.lock.retain_until > now:
+        klass = schedule.disposable_class(record.retention_class, record.lock, now)
+        if klass is None:
             continue
         objects, held = [], False
         for key, version in archive.capture_objects(record):
             info = archive.head(key, version)
-            held |= info.legal_hold or (info.retain_until is not None and info.retain_until > now)
+            held |= deletion_blocker(info.legal_hold, info.retain_until, now) is not None
             objects.append(FiledObject(key=key, version_id=version or "", size=info.size, sha256=info.sha256 or ""))
         if not held:
             found.append(Candidate(capture_id=record.capture_id, account_id=record.account.id,
@@ -131,15 +133,6 @@ def show_candidates(candidates: list[Candidate]) -> None:
     )
 
 
-def _why_not(info, now: dt.datetime) -> str | None:
-    """Why a version may not be deleted now (re-checked right before deleting), or None."""
-    if info.legal_hold:
-        return "a legal hold was placed on it after the review"
-    if info.retain_until is not None and info.retain_until > now:
-        return f"its retention runs until {info.retain_until:%Y-%m-%d %H:%M:%S}Z"
-    return None
-
-
 @task(name="dispose", cache_policy=NO_CACHE)
 def dispose(approved: list[Candidate], approver: str, comment: str) -> Disposal:
     """Delete exactly the approved versions that are still free to go, verify each is gone, record it
@@ -155,7 +148,7 @@ def dispose(approved: list[Candidate], approver: str, comment: str) -> Disposal:
         for obj in candidate.objects:
             try:
                 info = archive.head(obj.key, obj.version_id)
-                reason = _why_not(info, dt.datetime.now(dt.UTC))
+                reason = deletion_blocker(info.legal_hold, info.retain_until, dt.datetime.now(dt.UTC))
                 if reason is None:
                     archive.delete_version(obj.key, obj.version_id,
                                            bypass_governance=info.lock_mode == "GOVERNANCE")
@@ -209,20 +202,42 @@ def _remove_local_copies(capture_ids: list[str]) -> list[str]:
 
 def _redo_metrics_report(archive: Archive) -> str:
     """A new metrics report (CSV under reports/metrics/) of the captures that remain."""
-    import csv
-    import io
+    from tasks.review import metrics_csv
 
-    from tasks.review import metrics_rows
+    return archive.file_report("metrics", "after-disposal", metrics_csv(archive.list_captures()),
+                               "text/csv; charset=utf-8", dt.datetime.now(dt.UTC))
 
-    now = dt.datetime.now(dt.UTC)
-    rows = metrics_rows(archive.list_captures())
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=list(rows[0]) if rows else ["account"])
-    writer.writeheader()
-    writer.writerows(rows)
-    key = f"reports/metrics/{now:%Y-%m-%dT%H%M%SZ}-after-disposal.csv"
-    archive.file_document(key, out.getvalue().encode("utf-8"), "text/csv; charset=utf-8", records_lock(now))
-    return key
+
+class DisposalApproval(Answer):
+    """The archivist's answer: nothing is disposed of unless it says so."""
+
+    decision: Literal["approve-all", "approve-selected", "reject"] = Field(
+        default="reject", description="Godkänn alla / godkänn valda / avslå – approve all, selected, or reject")
+    selected: list[str] = Field(default_factory=list,
+                                description="Capture ids to dispose of, with 'approve-selected'")
+
+
+def approval_form(candidates: list[Candidate]) -> type[DisposalApproval]:
+    """The answer form for these candidates: 'selected' accepts only their capture ids, so an id
+    that is not proposed is refused in the answer (the run stays paused), never silently ignored."""
+    ids = tuple(c.capture_id for c in candidates)
+    return create_model(
+        "DisposalApproval", __base__=DisposalApproval,
+        selected=(list[Literal[ids]], Field(default_factory=list, description=(
+            "Välj ögonblicksbilder att gallra (med 'approve-selected') / capture ids to dispose of: "
+            + ", ".join(ids)))),
+    )
+
+
+def approved_candidates(candidates: list[Candidate], answer: DisposalApproval | None) -> list[Candidate]:
+    if answer is None or answer.decision == "reject":
+        return []
+    if answer.decision == "approve-all":
+        return candidates
+    unknown = set(answer.selected) - {c.capture_id for c in candidates}
+    if unknown:
+        raise ValueError(f"not proposed for disposal: {', '.join(sorted(unknown))}")
+    return [c for c in candidates if c.capture_id in set(answer.selected)]
 
 
 def _protocol_image(lines: list[str]) -> Image.Image:
@@ -244,7 +259,6 @@ def file_protocol(candidates: list[Candidate], disposal: Disposal, review: dict)
     settings = get_settings()
     archive = _archive()
     now = dt.datetime.now(dt.UTC)
-    stamp = f"{now:%Y-%m-%dT%H%M%SZ}"
     gone = [d for d in disposal.disposed if d.verified_gone]
     touched = {d.capture_id for d in gone}
     protocol = {
@@ -259,7 +273,7 @@ def file_protocol(candidates: list[Candidate], disposal: Disposal, review: dict)
         "metrics_report": disposal.metrics_report,
     }
     lock = records_lock(now)
-    keys = {"json": f"{PROTOCOL_PREFIX}{stamp}.json", "pdf": f"{PROTOCOL_PREFIX}{stamp}.pdf"}
+    keys = archive.protocol_keys(now)
     archive.file_document(keys["json"], json.dumps(protocol, indent=2, ensure_ascii=False).encode(),
                           "application/json", lock)
     lines = [f"Gallringsprotokoll – {settings.municipality}", f"Upprättat / created: {now:%Y-%m-%d %H:%M} UTC",
@@ -281,7 +295,7 @@ def file_protocol(candidates: list[Candidate], disposal: Disposal, review: dict)
     with TemporaryDirectory() as tmp:
         png, pdf = Path(tmp) / "protocol.png", Path(tmp) / "protocol.pdf"
         _protocol_image(lines).save(png)
-        write_pdfa([PageImage(png)], pdf, {"dc:title": f"Gallringsprotokoll {stamp}", "dc:creator": [settings.municipality],
+        write_pdfa([PageImage(png)], pdf, {"dc:title": f"Gallringsprotokoll {now:%Y-%m-%d %H:%M} UTC", "dc:creator": [settings.municipality],
                               "dc:identifier": keys["pdf"], "dc:language": ["sv"],
                               "xmp:CreateDate": now.isoformat(timespec="seconds"),
                               "xmp:ModifyDate": now.isoformat(timespec="seconds"),

@@ -32,7 +32,7 @@ from deployments.definitions import (
 )
 from deployments.events import major_change_event
 from deployments.prefect_server import LocalPrefectServer
-from flows.approval import Answer, ask_person
+from tasks.approval import Answer, ask_person
 from somearkiv.models import Trigger
 from somearkiv.settings import PROJECT_ROOT, get_settings
 from tasks.review import artifact_key, capture_markdown

@@ -7,13 +7,17 @@ from pathlib import Path
 
 from prefect import task
 from prefect.cache_policies import NO_CACHE
+from prefect.futures import PrefectFuture, wait
+from pydantic import Field, create_model
 
 from somearkiv.models import CaptureRecord, CaptureStatus, Metrics, MetricValue
 from somearkiv.settings import get_settings
-from tasks.metrics.base import Window, read_metrics
+from tasks.approval import Answer, ask_person
+from tasks.filing import remove_review_copies, stage_review_copies
+from tasks.metrics import Window, read_metrics
 from tasks.metrics.page import read_page_metrics
 
-__all__ = ["metrics_complete", "read_capture_metrics", "with_manual_metrics"]
+__all__ = ["ask_for_missing_metrics", "metrics_complete", "read_capture_metrics", "with_manual_metrics"]
 
 
 def _window(record: CaptureRecord) -> Window:
@@ -59,3 +63,41 @@ def with_manual_metrics(record: CaptureRecord, followers: int | None, posts: int
     updated = Metrics(**{**m.model_dump(), "followers": manual(m.followers, followers),
                          "posts_last_month": manual(m.posts_last_month, posts)})
     return record.model_copy(update={"metrics": updated})
+
+
+def ask_for_missing_metrics(measured: dict[str, tuple[PrefectFuture, PrefectFuture]],
+                            timeout_s: int) -> dict[str, tuple[CaptureRecord, Path]]:
+    """One form for every account whose numbers nothing could read; the answers, applied.
+
+    Runs in the flow (it pauses the run): *measured* holds each account's capture and metrics futures.
+    """
+
+    wait([counted for _, counted in measured.values()])
+    missing = {account_id: counted.result() for account_id, (_, counted) in measured.items()
+               if counted.state.is_completed() and counted.result()[0].status is CaptureStatus.captured
+               and not metrics_complete(counted.result()[0])}
+    if not missing:
+        return {}
+    links = stage_review_copies([record for record, _ in missing.values()])
+    fields, lines = {}, []
+    for account_id, (record, _) in missing.items():
+        slug = account_id.replace("-", "_")
+        fields[f"{slug}_followers"] = (int | None, Field(default=None, ge=0, description=f"{account_id}: följare"))
+        fields[f"{slug}_posts_last_month"] = (int | None, Field(
+            default=None, ge=0, description=f"{account_id}: skrivna inlägg senaste månaden / posts last month"))
+        lines.append(f"- **{account_id}** ({record.account.platform.value}): [startsidan]({record.account.url}), "
+                     f"[skärmdumpen / screenshot]({links.get(account_id, '#')})")
+    form = create_model("ManualMetrics", __base__=Answer, **fields)
+    answer, asked = ask_person(
+        form, timeout_s=timeout_s, key="metrics",
+        sv="Antal följare och skrivna inlägg senaste månaden kunde inte läsas för dessa konton. Fyll i "
+           "siffrorna från plattformens statistik (lämna tomt om okänt):\n\n" + "\n".join(lines),
+        en="Followers and posts in the last month could not be read for these accounts. Enter the numbers "
+           "from the platform's statistics (leave empty if unknown).")
+    remove_review_copies(list(links.values()))
+    if answer is None:
+        return {}
+    return {account_id: (with_manual_metrics(record, getattr(answer, f"{account_id.replace('-', '_')}_followers"),
+                                             getattr(answer, f"{account_id.replace('-', '_')}_posts_last_month"),
+                                             asked.answered_by or "?", asked.answered_at, answer.comment), folder)
+            for account_id, (record, folder) in missing.items()}
