@@ -1,7 +1,10 @@
 """Retention classes (the informationshanteringsplan's rows for captures) and the archive's own
 permanent-records lock: read from the archive's config file (config/retention.yaml).
 
-Plain domain code (no Prefect), so storage can lock the ledger and the flows' tasks can share it.
+The rules live here, in one place: which lock a class files with (``RetentionClass.lock_for``),
+the archive's own records' lock, when a capture may be proposed for disposal, what keeps an
+object version from being deleted, and whose holds may never be lifted. Plain domain code (no
+Prefect), so storage can lock the ledger and the flows' tasks can share it.
 """
 
 from __future__ import annotations
@@ -15,7 +18,12 @@ from pydantic import BaseModel, ConfigDict, model_validator
 from somearkiv.models import LockMode, ObjectLock, RetentionAction, RetentionClass
 from somearkiv.yamlfile import load_model
 
-__all__ = ["RetentionSchedule", "cached_schedule", "read_retention_schedule", "records_lock"]
+__all__ = ["HoldRefused", "RetentionSchedule", "cached_schedule", "deletion_blocker", "read_retention_schedule",
+           "records_lock"]
+
+
+class HoldRefused(Exception):
+    """A legal hold that is what keeps a capture permanently (a bevaras class) is never lifted."""
 
 
 class RetentionSchedule(BaseModel):
@@ -46,6 +54,20 @@ class RetentionSchedule(BaseModel):
     def ids(self) -> frozenset[str]:
         return frozenset(c.id for c in self.classes)
 
+    def check_release(self, class_id: str, capture_id: str) -> None:
+        """Refuse to lift the legal hold of a capture in a bevaras class: the hold keeps it for good."""
+        if class_id in self.ids and self.get(class_id).action is RetentionAction.bevaras:
+            raise HoldRefused(f"{capture_id} is in class {class_id!r} (bevaras): its legal hold is what keeps it "
+                              "permanently and is not lifted")
+
+    def disposable_class(self, class_id: str, lock: ObjectLock | None, now: dt.datetime) -> RetentionClass | None:
+        """The class under which a capture may be proposed for disposal now: a 'gallras' class whose
+        gallringsfrist (the retention date it was filed with) has passed; None otherwise."""
+        klass = self.get(class_id) if class_id in self.ids else None
+        if klass is None or klass.action is not RetentionAction.gallras or lock is None or lock.retain_until > now:
+            return None
+        return klass
+
     def permanent_lock(self, now: dt.datetime) -> ObjectLock:
         """The lock for the archive's own permanent records (audit trail, disposal protocols)."""
         for c in self.classes:
@@ -72,3 +94,13 @@ def records_lock(now: dt.datetime) -> ObjectLock:
 
     path = get_settings().retention_config
     return cached_schedule(str(path), path.stat().st_mtime).permanent_lock(now)
+
+
+def deletion_blocker(legal_hold: bool, retain_until: dt.datetime | None, now: dt.datetime) -> str | None:
+    """What keeps one object version from being deleted now (its hold, its retention), or None."""
+    if legal_hold:
+        return "a legal hold was placed on it after the review"
+    if retain_until is not None and retain_until > now:
+        return f"its retention runs until {retain_until:%Y-%m-%d %H:%M:%S}Z"
+    return None
+

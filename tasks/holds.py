@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-from somearkiv.models import CaptureRecord, LedgerObject, RetentionAction
+from somearkiv.models import CaptureRecord, LedgerObject
+from somearkiv.retention import HoldRefused, RetentionSchedule
 from storage import Archive
 from tasks.audit import record_event
-from tasks.retention import RetentionSchedule
 
 __all__ = ["HoldRefused", "captures_for", "set_hold"]
-
-
-class HoldRefused(Exception):
-    pass
 
 
 def captures_for(archive: Archive, target: str) -> list[CaptureRecord]:
@@ -31,9 +27,8 @@ def set_hold(archive: Archive, schedule: RetentionSchedule, record: CaptureRecor
 
     *archive* must be connected as the archivist: the pipeline's identity cannot touch holds.
     """
-    if not on and schedule.get(record.retention_class).action is RetentionAction.bevaras:
-        raise HoldRefused(f"{record.capture_id} is in class {record.retention_class!r} (bevaras): its legal hold "
-                          "is what keeps it permanently and is not lifted")
+    if not on:
+        schedule.check_release(record.retention_class, record.capture_id)
     objects = archive.capture_objects(record)
     for key, version in objects:
         archive.set_legal_hold(key, version, on)
