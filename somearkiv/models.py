@@ -12,7 +12,7 @@ import hashlib
 import json
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, NamedTuple
 
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, UrlConstraints, model_validator
 
@@ -23,6 +23,7 @@ __all__ = [
     "BlockedRequestInfo",
     "BrowserInfo",
     "CaptureRecord",
+    "Captured",
     "ConsentInfo",
     "CaptureStatus",
     "DecisionRef",
@@ -222,6 +223,8 @@ class FileRole(StrEnum):
     screenshot_mobile = "screenshot-mobile"  # the same page in a phone's viewport
     evidence = "evidence"  # what was in the way: a consent popup before dismissal, a wall
     warc = "warc"  # the page load as the browser received it
+    words = "words"  # the words the browser drew and where (for the archival PDF's text layer)
+    print_pdfa = "print-pdfa"  # the print rendering made PDF/A-2b, beside the original
 
 
 class ArchivedFile(_Model):
@@ -513,3 +516,22 @@ class LedgerEntry(_Model):
 
     def sealed(self) -> LedgerEntry:
         return self.model_copy(update={"hash": hashlib.sha256(self.canonical()).hexdigest()})
+
+
+class Captured(NamedTuple):
+    """A capture on its way through the stages (capture, metrics, PDF/A, filing): its record and
+    the local folder its files are in. Files are found by their role in the record."""
+
+    record: CaptureRecord
+    folder: Path
+
+    def path(self, role: FileRole, name_prefix: str = "") -> Path | None:
+        """The file of *role* (the first whose name starts with *name_prefix*), if the capture has one."""
+        for f in self.record.files:
+            if f.role is role and f.name.startswith(name_prefix):
+                return self.folder / f.name
+        return None
+
+    def with_record(self, record: CaptureRecord) -> Captured:
+        return Captured(record, self.folder)
+

@@ -5,13 +5,12 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-from pathlib import Path
 
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from somearkiv.log import get_logger
-from somearkiv.models import CaptureRecord, CaptureStatus, RetentionClass
+from somearkiv.models import Captured, CaptureRecord, CaptureStatus, FileRole, RetentionClass
 from somearkiv.settings import get_settings
 from storage import Archive, Companion
 from tasks.audit import record_event
@@ -34,7 +33,7 @@ def prepare_archive() -> str:
 
 
 @task(name="file-capture", retries=3, retry_delay_seconds=[2, 10, 30], cache_policy=NO_CACHE)
-def file_capture(converted: tuple[CaptureRecord, Path], retention: RetentionClass) -> tuple[CaptureRecord, Path]:
+def file_capture(converted: Captured, retention: RetentionClass) -> Captured:
     """Task: upload every file of the capture, its record.json, manifest and timestamp; ledger it."""
     record, folder = converted
     settings = get_settings()
@@ -59,7 +58,7 @@ def file_capture(converted: tuple[CaptureRecord, Path], retention: RetentionClas
         "capture.filed", bucket=filed.bucket, files=len(filed.files), retention_class=retention.id,
         retain_until=filed.lock.retain_until.isoformat() if filed.lock else None,
         legal_hold=filed.lock.legal_hold if filed.lock else None)
-    return filed, folder
+    return Captured(filed, folder)
 
 
 def _manifest_and_timestamp(filed: CaptureRecord, present: frozenset[str], notes: list[str]) -> list[Companion]:
@@ -95,16 +94,16 @@ def seal_ledger_head() -> str | None:
 
 
 @task(name="stage-review-copies", cache_policy=NO_CACHE)
-def stage_review_copies(records: list[CaptureRecord]) -> dict[str, str]:
+def stage_review_copies(captures: list[Captured]) -> dict[str, str]:
     """Temporary, unlocked copies of screenshots not yet filed, so a form can link to them."""
     settings = get_settings()
     archive = Archive.connected(settings)
     links = {}
-    for record in records:
-        png = settings.data_dir / "captures" / record.capture_id / "startpage.png"
-        if png.exists():
-            links[record.account.id] = archive.stage_review_copy(record.capture_id, png,
-                                                                 settings.review_link_hours * 3600)
+    for captured in captures:
+        png = captured.path(FileRole.screenshot)
+        if png is not None and png.exists():
+            links[captured.record.account.id] = archive.stage_review_copy(captured.record.capture_id, png,
+                                                                          settings.review_link_hours * 3600)
     return links
 
 

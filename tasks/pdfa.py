@@ -33,7 +33,7 @@ from prefect.cache_policies import NO_CACHE
 
 from somearkiv.fixity import sha256_file
 from somearkiv.log import get_logger
-from somearkiv.models import ArchivedFile, CaptureRecord, CaptureStatus, FileRole, PdfaInfo
+from somearkiv.models import ArchivedFile, Captured, CaptureRecord, CaptureStatus, FileRole, PdfaInfo
 from somearkiv.settings import get_settings
 from tasks.pdfcheck import check_pdf, pikepdf_validated
 
@@ -224,19 +224,19 @@ def write_pdfa(pages: list[PageImage], out: Path, xmp: dict[str, object], text_l
 
 
 def make_archival_pdf(png: Path, out: Path, record: CaptureRecord, *, mobile: Path | None = None,
-                      text_layer: bool = True) -> PdfaInfo:
+                      words: dict[str, Path | None] | None = None, text_layer: bool = True) -> PdfaInfo:
     """The capture's startpage.pdf: the desktop (and mobile) screenshot, metadata from *record*.
 
-    The words the browser drew are read from '.words-<view>.json' beside each PNG, if there.
+    words: per view ("desktop", "mobile"), the capture's word-box file (the words the browser drew).
     """
-    pages = [_page(png, "desktop")] + ([_page(mobile, "mobile")] if mobile is not None else [])
+    words = words or {}
+    pages = [_page(png, words.get("desktop"))] + ([_page(mobile, words.get("mobile"))] if mobile is not None else [])
     digests = {p.png.name: sha256_file(p.png) for p in pages}
     return write_pdfa(pages, out, xmp_fields(record, digests), text_layer=text_layer)
 
 
-def _page(png: Path, view: str) -> PageImage:
-    words_file = png.parent / f".words-{view}.json"
-    if not words_file.exists():
+def _page(png: Path, words_file: Path | None) -> PageImage:
+    if words_file is None or not words_file.exists():
         return PageImage(png)
     data = json.loads(words_file.read_text(encoding="utf-8"))
     return PageImage(png, tuple(tuple(w) for w in data["words"]), float(data.get("scale", 1.0)))
@@ -319,20 +319,23 @@ def _file_entry(path: Path, role: FileRole, media_type: str) -> ArchivedFile:
 
 
 @task(name="convert-to-pdfa", cache_policy=NO_CACHE)
-def convert_to_pdfa(captured: tuple[CaptureRecord, Path]) -> tuple[CaptureRecord, Path]:
-    """Task: add startpage.pdf (PDF/A-2b); try the print PDF too. A failure is recorded, never hidden."""
+def convert_to_pdfa(captured: Captured) -> Captured:
+    """Task: add startpage.pdf (PDF/A-2b) and, where it validates, page-pdfa.pdf beside Chromium's
+    own print PDF (which is kept as it was). A failure is recorded, never hidden."""
     record, folder = captured
     if record.status is not CaptureStatus.captured:
         return captured  # a wall's evidence is not made into an ögonblicksbild
     log = get_logger(account=record.account.id, capture_id=record.capture_id)
     settings = get_settings()
     out = folder / "startpage.pdf"
-    mobile = folder / "startpage-mobile.png"
     files = list(record.files)
     notes = list(record.notes)
     try:
-        info = make_archival_pdf(folder / "startpage.png", out, record,
-                                 mobile=mobile if mobile.exists() else None, text_layer=settings.pdf_text_layer)
+        info = make_archival_pdf(captured.path(FileRole.screenshot), out, record,
+                                 mobile=captured.path(FileRole.screenshot_mobile),
+                                 words={view: captured.path(FileRole.words, f"words-{view}") for view in
+                                        ("desktop", "mobile")},
+                                 text_layer=settings.pdf_text_layer)
         second = check_pdf(out)  # the second validation: the byte-level rules pikepdf does not check
         if not second.passed:
             raise PdfaConversionError("second validation failed: " + "; ".join(
@@ -346,18 +349,16 @@ def convert_to_pdfa(captured: tuple[CaptureRecord, Path]) -> tuple[CaptureRecord
         info = PdfaInfo(valid=False, validator=f"pikepdf {pikepdf.__version__}", findings=(str(exc)[:2000],),
                         pages=0, conformance=None)
         log.error("pdfa.failed", error=str(exc)[:500])
-    printed = folder / "page.pdf"
-    if printed.exists():
-        candidate = folder / ".page-pdfa.pdf"
-        ok, findings = print_pdf_to_pdfa(printed, candidate)
+    printed = captured.path(FileRole.print_pdf)
+    if printed is not None:
+        derived = folder / "page-pdfa.pdf"
+        ok, findings = print_pdf_to_pdfa(printed, derived)
         if ok:
-            candidate.replace(printed)
-            files = [_file_entry(printed, FileRole.print_pdf, "application/pdf") if f.name == "page.pdf" else f
-                     for f in files]
-            notes.append("page.pdf: Chromium's print rendering, made PDF/A-2b and validated")
+            files.append(_file_entry(derived, FileRole.print_pdfa, "application/pdf"))
+            notes.append("page.pdf: Chromium's print rendering, kept as it was; its PDF/A-2b copy, validated, "
+                         "is page-pdfa.pdf")
         else:
-            candidate.unlink(missing_ok=True)
+            derived.unlink(missing_ok=True)
             notes.append("page.pdf: kept as a plain supporting PDF (not PDF/A): " + "; ".join(findings[:3]))
-    for leftover in folder.glob(".words-*.json"):
-        leftover.unlink()
-    return record.model_copy(update={"files": tuple(files), "pdfa": info, "notes": tuple(notes)}), folder
+    return captured.with_record(record.model_copy(update={"files": tuple(files), "pdfa": info,
+                                                          "notes": tuple(notes)}))

@@ -41,7 +41,7 @@ def outcome(account: Account, stages: tuple[PrefectFuture, ...]) -> tuple[Accoun
         if future.state.is_failed() or future.state.is_crashed():
             return AccountOutcome(account_id=account.id, platform=account.platform, status=CaptureStatus.failed,
                                   failed_stage=stage, error=future.state.message), None
-    record, folder = stages[-1].result()
+    record, folder = stages[-1].result()  # the filed Captured
     return AccountOutcome(
         account_id=account.id, platform=account.platform, status=record.status,
         error=f"{record.wall.kind}: {record.wall.reason}" if record.wall else None,

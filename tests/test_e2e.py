@@ -18,7 +18,7 @@ from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 from deployments.cli import app
 from flows.snapshot import snapshot_accounts
 from somearkiv.fixity import sha256_file
-from somearkiv.models import CaptureStatus, SnapshotSummary, Trigger
+from somearkiv.models import CaptureStatus, FileRole, SnapshotSummary, Trigger
 from somearkiv.settings import get_settings
 from storage import Archive
 
@@ -68,8 +68,10 @@ def test_filed_capture_is_valid_pdfa_locked_and_self_describing(run: SnapshotSum
     outcome = next(o for o in run.outcomes if o.account_id == "demo-instagram")
     record_key = next(k for k in outcome.object_keys if k.endswith("record.json"))
     record = archive.read_record(record_key)
-    assert {f.name for f in record.files} == {"startpage.pdf", "startpage.png", "page.html", "page.pdf",
-                                              "startpage-mobile.png", "page.warc.gz"}
+    assert {f.name for f in record.files} - {"page-pdfa.pdf"} == {
+        "startpage.pdf", "startpage.png", "page.html", "page.pdf", "startpage-mobile.png", "page.warc.gz",
+        "words-desktop.json", "words-mobile.json"}
+    assert record.file("words-desktop.json").role is FileRole.words
     assert record.page.http_status == 200 and record.page.title.startswith("Perstorps kommun")
     assert record.browser.version.startswith("1") and record.browser.viewport_width == 1366
     assert record.browser.locale == "sv-SE" and record.browser.timezone == "Europe/Stockholm"

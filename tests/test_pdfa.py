@@ -13,7 +13,7 @@ from PIL import Image, ImageDraw
 
 from prefect.logging import disable_run_logger
 
-from somearkiv.models import ArchivedFile, FileRole
+from somearkiv.models import ArchivedFile, Captured, FileRole
 from tasks.pdfa import MAX_PAGE_SIDE_PT, PdfaConversionError, convert_to_pdfa, make_archival_pdf
 
 from .factories import record
@@ -82,9 +82,10 @@ def test_two_pages_with_a_searchable_unicode_text_layer(tmp_path):
     mobile = screenshot(tmp_path / "startpage-mobile.png", width=780, height=1600)
     words = [["Välkommen", 40, 10, 120, 20], ["till", 170, 10, 40, 20], ["Perstorps", 220, 10, 110, 20],
              ["kommun", 340, 10, 90, 20], ["4 812", 40, 2000, 60, 20], ["följare", 110, 2000, 80, 20]]
-    (tmp_path / ".words-desktop.json").write_text(json.dumps({"scale": 1, "words": words}))
-    (tmp_path / ".words-mobile.json").write_text(json.dumps({"scale": 2, "words": [["Åsbo", 10, 10, 50, 16]]}))
-    info = make_archival_pdf(desktop, tmp_path / "a.pdf", record(), mobile=mobile)
+    (tmp_path / "words-desktop.json").write_text(json.dumps({"scale": 1, "words": words}))
+    (tmp_path / "words-mobile.json").write_text(json.dumps({"scale": 2, "words": [["Åsbo", 10, 10, 50, 16]]}))
+    words_files = {"desktop": tmp_path / "words-desktop.json", "mobile": tmp_path / "words-mobile.json"}
+    info = make_archival_pdf(desktop, tmp_path / "a.pdf", record(), mobile=mobile, words=words_files)
     assert info.pages == 2 and info.text_layer == "unicode" and info.words == 7
     assert pikepdf.pdfa.validate_written(tmp_path / "a.pdf", "2b").passed
     reader = pypdf.PdfReader(tmp_path / "a.pdf")
@@ -94,7 +95,7 @@ def test_two_pages_with_a_searchable_unicode_text_layer(tmp_path):
     with pikepdf.open(tmp_path / "a.pdf") as pdf:
         [image] = pdf.pages[1].images.values()
         assert pikepdf.PdfImage(image).as_pil_image().size == (780, 1600)
-    make_archival_pdf(desktop, tmp_path / "b.pdf", record(), mobile=mobile)
+    make_archival_pdf(desktop, tmp_path / "b.pdf", record(), mobile=mobile, words=words_files)
     assert (tmp_path / "a.pdf").read_bytes() == (tmp_path / "b.pdf").read_bytes()
 
 
@@ -105,7 +106,7 @@ def test_a_failed_conversion_is_recorded_and_the_rest_is_kept(tmp_path):
                                sha256=hashlib.sha256(p.read_bytes()).hexdigest())
                   for p, r in ((png, FileRole.screenshot), (tmp_path / "page.html", FileRole.dom)))
     with disable_run_logger():
-        converted, _ = convert_to_pdfa.fn((record(files=files), tmp_path))
+        converted, _ = convert_to_pdfa.fn(Captured(record(files=files), tmp_path))
     assert converted.pdfa.valid is False and converted.pdfa.conformance is None
     assert "RGBA" in converted.pdfa.findings[0]
     assert {f.name for f in converted.files} == {"startpage.png", "page.html"}

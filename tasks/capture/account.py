@@ -18,7 +18,7 @@ from structlog.typing import FilteringBoundLogger
 
 from somearkiv import __version__
 from somearkiv.log import get_logger
-from somearkiv.models import Account, CaptureRecord, CaptureStatus, FileRole, Trigger
+from somearkiv.models import Account, Captured, CaptureRecord, CaptureStatus, FileRole, Trigger
 from somearkiv.settings import Settings, get_settings
 from tasks.capture.browser import BrowserPool, find_browser, get_pool
 from tasks.capture.claim import Claim, claim_capture, clean_stale_partials
@@ -42,7 +42,7 @@ def capture_account(
     requested_by: str | None = None,
     flow_run_id: str | None = None,
     settings: Settings | None = None,
-) -> tuple[CaptureRecord, Path]:
+) -> Captured:
     """Capture *account* now; return its record and the local folder holding the files.
 
     Files are written to '<folder>.partial' and the folder is renamed when the capture is
@@ -64,7 +64,7 @@ def capture_account(
                           finished=dt.datetime.now(dt.UTC), browser_version=pool.browser_version,
                           outbound_ip=settings.outbound_ip, flow_run_id=flow_run_id)
     _log_outcome(log, record, states[0])
-    return record, folder
+    return Captured(record, folder)
 
 
 def _egress_policy(account: Account, settings: Settings) -> EgressPolicy:
@@ -174,7 +174,7 @@ def capture_start_page(
     trigger: Trigger,
     reason: str | None = None,
     requested_by: str | None = None,
-) -> tuple[CaptureRecord, Path]:
+) -> Captured:
     """Task: capture one account's start page (see capture_account)."""
     from prefect.concurrency.sync import concurrency
     from prefect.runtime import flow_run

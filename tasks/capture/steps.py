@@ -158,7 +158,7 @@ async def read_words(state: CaptureState) -> None:
     """Where every word is drawn: the text layer that makes the archival PDF searchable."""
     height = min(state.page_height or state.view.height, state.view.max_page_height)
     words = await state.page.evaluate(_WORD_BOXES, height)
-    (state.out_dir / f".words-{state.view.name}.json").write_text(
+    state.output(f"words-{state.view.name}.json", FileRole.words, "application/json").write_text(
         json.dumps({"scale": state.view.scale, "words": words}, ensure_ascii=False), encoding="utf-8")
 
 

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 from prefect.futures import PrefectFuture, wait
 from pydantic import Field, create_model
 
-from somearkiv.models import CaptureRecord, CaptureStatus, Metrics, MetricValue
+from somearkiv.models import Captured, CaptureRecord, CaptureStatus, FileRole, Metrics, MetricValue
 from somearkiv.settings import get_settings
 from tasks.approval import Answer, ask_person
 from tasks.filing import remove_review_copies, stage_review_copies
@@ -27,19 +26,19 @@ def _window(record: CaptureRecord) -> Window:
 
 
 @task(name="read-metrics", cache_policy=NO_CACHE)
-def read_capture_metrics(captured: tuple[CaptureRecord, Path]) -> tuple[CaptureRecord, Path]:
+def read_capture_metrics(captured: Captured) -> Captured:
     """Task: the platform's API where set up (SOMEARKIV_METRICS_API), else what the captured page shows."""
-    record, folder = captured
+    record = captured.record
     if record.status is not CaptureStatus.captured:
         return captured
-    html_file = folder / "page.html"
-    html = html_file.read_text(encoding="utf-8") if html_file.exists() else None
+    html_file = captured.path(FileRole.dom)
+    html = html_file.read_text(encoding="utf-8") if html_file is not None and html_file.exists() else None
     window = _window(record)
     if get_settings().metrics_api:
         metrics = read_metrics(record.account, window, env=os.environ, page_html=html)
     else:
         metrics = read_page_metrics(html or "", record.account.platform, record.finished_at, window)
-    return record.model_copy(update={"metrics": metrics}), folder
+    return captured.with_record(record.model_copy(update={"metrics": metrics}))
 
 
 def metrics_complete(record: CaptureRecord) -> bool:
@@ -66,7 +65,7 @@ def with_manual_metrics(record: CaptureRecord, followers: int | None, posts: int
 
 
 def ask_for_missing_metrics(measured: dict[str, tuple[PrefectFuture, PrefectFuture]],
-                            timeout_s: int) -> dict[str, tuple[CaptureRecord, Path]]:
+                            timeout_s: int) -> dict[str, Captured]:
     """One form for every account whose numbers nothing could read; the answers, applied.
 
     Runs in the flow (it pauses the run): *measured* holds each account's capture and metrics futures.
@@ -78,7 +77,7 @@ def ask_for_missing_metrics(measured: dict[str, tuple[PrefectFuture, PrefectFutu
                and not metrics_complete(counted.result()[0])}
     if not missing:
         return {}
-    links = stage_review_copies([record for record, _ in missing.values()])
+    links = stage_review_copies(list(missing.values()))
     fields, lines = {}, []
     for account_id, (record, _) in missing.items():
         slug = account_id.replace("-", "_")
@@ -97,7 +96,8 @@ def ask_for_missing_metrics(measured: dict[str, tuple[PrefectFuture, PrefectFutu
     remove_review_copies(list(links.values()))
     if answer is None:
         return {}
-    return {account_id: (with_manual_metrics(record, getattr(answer, f"{account_id.replace('-', '_')}_followers"),
-                                             getattr(answer, f"{account_id.replace('-', '_')}_posts_last_month"),
-                                             asked.answered_by or "?", asked.answered_at, answer.comment), folder)
-            for account_id, (record, folder) in missing.items()}
+    return {account_id: captured.with_record(with_manual_metrics(
+                captured.record, getattr(answer, f"{account_id.replace('-', '_')}_followers"),
+                getattr(answer, f"{account_id.replace('-', '_')}_posts_last_month"), asked.answered_by or "?",
+                asked.answered_at, answer.comment))
+            for account_id, captured in missing.items()}
