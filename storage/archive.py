@@ -44,6 +44,7 @@ __all__ = [
     "CAPTURES_PREFIX",
     "PROTOCOL_PREFIX",
     "RECORD_NAME",
+    "capture_of",
     "capture_prefix",
 ]
 
@@ -60,6 +61,15 @@ RECORD_NAME = "record.json"
 def capture_prefix(capture_id: str, status: CaptureStatus = CaptureStatus.captured) -> str:
     """captures/<account>/<YYYY-MM-DDTHHMMSSZ>-<trigger>/ (blocked/... for a wall's evidence)"""
     return f"{BLOCKED_PREFIX if status is CaptureStatus.blocked else CAPTURES_PREFIX}{capture_id}/"
+
+
+def capture_of(key: str) -> str | None:
+    """The capture id a key under captures/ or blocked/ belongs to."""
+    for prefix in (CAPTURES_PREFIX, BLOCKED_PREFIX):
+        if key.startswith(prefix):
+            parts = key.removeprefix(prefix).split("/")
+            return "/".join(parts[:2]) if len(parts) > 2 else None
+    return None
 
 
 def _meta(value: str) -> str:
@@ -387,6 +397,12 @@ class Archive:
         return self._put(key, body, media_type, {"origin": "upprattad", **(metadata or {})}, lock)
 
     # -- objects of a capture: holds, fixity, disposal -------------------------------------------
+
+    def captures_named(self, target: str) -> list[CaptureRecord]:
+        """The filed captures *target* names: an account id, a capture id, or any key inside a capture."""
+        capture_id = capture_of(target) or (target if "/" in target else None)
+        account = (capture_id or target).split("/")[0]
+        return [r for r in self.list_captures(account) if capture_id is None or r.capture_id == capture_id]
 
     def capture_objects(self, record: CaptureRecord) -> list[tuple[str, str | None]]:
         """(key, version id) of every object version the ledger says was filed for the capture and

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from botocore.exceptions import BotoCoreError, ClientError
 
 from somearkiv.models import FixityResult, LedgerObject
-from storage.archive import BLOCKED_PREFIX, CAPTURES_PREFIX, Archive
+from storage.archive import BLOCKED_PREFIX, CAPTURES_PREFIX, Archive, capture_of
 from storage.errors import is_missing
 from storage.ledger import CaptureCustody, custody
 
@@ -51,15 +51,6 @@ def version_history(archive: Archive, prefixes: Iterable[str]) -> History:
                     history.setdefault(v["Key"], []).append(
                         Version(v["VersionId"], bool(v.get("IsLatest")), v["LastModified"], marker))
     return history
-
-
-def capture_of(key: str) -> str | None:
-    """The capture id a key under captures/ or blocked/ belongs to."""
-    for prefix in (CAPTURES_PREFIX, BLOCKED_PREFIX):
-        if key.startswith(prefix):
-            parts = key.removeprefix(prefix).split("/")
-            return "/".join(parts[:2]) if len(parts) > 2 else None
-    return None
 
 
 def _result(obj: LedgerObject, status: str, detail: str | None = None, actual: str | None = None) -> FixityResult:

@@ -13,6 +13,7 @@ from somearkiv.log import get_logger
 from somearkiv.models import Captured, CaptureRecord, CaptureStatus, FileRole, RetentionClass
 from somearkiv.settings import get_settings
 from storage import Archive, Companion
+from storage.archive import RECORD_NAME
 from tasks.audit import record_event
 from tasks.events import emit
 from tasks.timestamp import MANIFEST_NAME, TOKEN_NAME, build_manifest, request_timestamp, timestamp_capture
@@ -43,7 +44,7 @@ def file_capture(converted: Captured, retention: RetentionClass) -> Captured:
     filed = archive.file_capture(record, folder, lock, companions=lambda final, present: _manifest_and_timestamp(
         final, present, notes))
     stamp_note = notes[0] if notes else "manifest and RFC 3161 timestamp already filed"
-    (folder / "record.json").write_text(filed.model_dump_json(indent=2), encoding="utf-8")
+    (folder / RECORD_NAME).write_text(filed.model_dump_json(indent=2), encoding="utf-8")
     emit("capture.filed" if filed.status is CaptureStatus.captured else "capture.blocked", record.account.id,
          capture_id=filed.capture_id, record_key=filed.record_key, trigger=filed.trigger.value, reason=filed.reason,
          wall=filed.wall.model_dump() if filed.wall else None)

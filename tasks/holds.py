@@ -7,18 +7,7 @@ from somearkiv.retention import HoldRefused, RetentionSchedule
 from storage import Archive
 from tasks.audit import record_event
 
-__all__ = ["HoldRefused", "captures_for", "set_hold"]
-
-
-def captures_for(archive: Archive, target: str) -> list[CaptureRecord]:
-    """The captures *target* names: an account id, a capture id, or any key inside a capture."""
-    key = target.removeprefix("captures/")
-    account = key.split("/")[0]
-    records = archive.list_captures(account)
-    if "/" not in key:
-        return records
-    capture_id = "/".join(key.split("/")[:2])
-    return [r for r in records if r.capture_id == capture_id]
+__all__ = ["HoldRefused", "set_hold"]
 
 
 def set_hold(archive: Archive, schedule: RetentionSchedule, record: CaptureRecord, on: bool, reason: str,

@@ -11,7 +11,8 @@ from pydantic import BaseModel, ConfigDict
 
 from somearkiv.models import FixityResult
 from storage import Archive, FixityError, ObjectMissing
-from storage.custody import capture_of, check_key
+from storage.archive import RECORD_NAME, capture_of
+from storage.custody import check_key
 from storage.ledger import CaptureCustody
 from tasks.pdfcheck import CheckReport, check_pdf
 from tasks.timestamp import MANIFEST_NAME, TOKEN_NAME, build_manifest, verify_timestamp
@@ -82,7 +83,7 @@ def _record_agrees(archive: Archive, kept: CaptureCustody | None, key: str, sha2
 def _timestamp(archive: Archive, kept: CaptureCustody, trusted_ca_pem: bytes | None) -> str:
     """The capture's manifest against its record and files, and its RFC 3161 token against the
     manifest: each read as the version the custody ledger says was filed."""
-    manifest_at, record_at, token_at = (kept.named(n) for n in (MANIFEST_NAME, "record.json", TOKEN_NAME))
+    manifest_at, record_at, token_at = (kept.named(n) for n in (MANIFEST_NAME, RECORD_NAME, TOKEN_NAME))
     if manifest_at is None or record_at is None:
         return "no manifest filed with this capture"
     manifest = archive.read(manifest_at.key, manifest_at.version_id)

@@ -338,13 +338,12 @@ def test_refuses_what_is_not_one_account(tmp_path, archive_dir):
 
 
 def test_archive_fetch_turns_a_missing_key_into_file_not_found(tmp_path):
-    class Missing(Exception):
-        response = {"Error": {"Code": "404"}}
+    from storage import ObjectMissing
 
     class Archive:
         def download(self, key, dest):
             if key == "gone":
-                raise Missing(key)
+                raise ObjectMissing(key)
             if key == "broken":
                 raise RuntimeError("S3 is down")
             Path(dest).write_bytes(b"ok")
