@@ -4,7 +4,25 @@
 ``app.bsky.feed.getAuthorFeed?actor=..&cursor=..`` the author feed newest first (posts, replies
 and reposts; pins are left out by default). An entry whose ``reason.$type`` is
 ``app.bsky.feed.defs#reasonRepost`` is a repost, dated by ``reason.indexedAt`` (when it was
-reposted); own posts are dated by ``post.record.createdAt``.
+reposted); own posts are dated by ``post.record.createdAt``, the time the author's client wrote
+down, except that a ``createdAt`` later than ``post.indexedAt`` (a clock ahead, or a post dated
+into the future) is taken as ``indexedAt``: a post cannot have been written after the AppView
+received it.
+
+Paging: ``createdAt`` is the client's word, and ``indexedAt`` is when the AppView received the
+post; they differ a lot for back-dated posts (e.g. imported from another service: old
+``createdAt``, recent ``indexedAt``). The AppView sorts the feed by ``sortAt``, which is
+``min(indexedAt, createdAt)`` in its source (packages/bsky, the post indexer), and an older
+reading of it is ``indexedAt`` alone. Each entry's place in the order (``Item.order_at``) is
+taken as the later of its two dates: never earlier than its sort key under either reading, and
+never earlier than the date counted. So the first entry placed before the window's start
+proves that everything after it was written before the window, whichever of the two the
+AppView sorts by, and paging stops there (``order_lag`` 0); a back-dated post near the top does
+not look old, so it no longer ends the reading early, as it did when the first entry *written*
+before the start stopped it. A pinned post (``reason.$type`` ``app.bsky.feed.defs#reasonPin``,
+first in the feed when pins are asked for or sent anyway) says nothing about how far back the
+feed has been read: it is left out of that judgement, and counted only if it is the account's
+own post written in the window, once (the same post also sits in its place in the feed).
 """
 
 from __future__ import annotations
@@ -45,7 +63,7 @@ def actor_of(account: Account) -> str | None:
 
 class BlueskyAdapter(MetricsAdapter):
     platform = Platform.bluesky
-    base_env = "SOMEARKIV_BLUESKY_API_BASE"
+    token_optional = True  # public; a token only where an instance or AppView requires one
     default_base = "https://public.api.bsky.app"
     posts_note = "posts and replies counted, reposts apart"
 
@@ -77,10 +95,13 @@ def _item(entry: dict[str, Any], did: str) -> Item:
     reason = entry.get("reason") if isinstance(entry.get("reason"), dict) else {}
     kind = reason.get("$type")
     if kind == REPOST:
-        return Item(at=parse_time(reason.get("indexedAt")), repost=True)
-    if kind == PIN:  # a pinned post sits on top whatever its age: neither counted nor the window's edge
-        return Item(at=None, counted=False)
+        uri = reason.get("uri")  # the repost record's own uri, where the AppView sends it
+        return Item(at=parse_time(reason.get("indexedAt")), repost=True, key=str(uri) if uri else None)
     record = post.get("record") if isinstance(post.get("record"), dict) else {}
     author = post.get("author") if isinstance(post.get("author"), dict) else {}
     own = author.get("did") in (None, did)
-    return Item(at=parse_time(record.get("createdAt")), counted=own)
+    created, indexed = parse_time(record.get("createdAt")), parse_time(post.get("indexedAt"))
+    written = min(created, indexed) if created and indexed else created  # not after the AppView had it
+    placed = max(created, indexed) if created and indexed else (indexed or created)  # not before its sort key
+    uri = post.get("uri")
+    return Item(at=written, counted=own, order_at=placed, pinned=kind == PIN, key=str(uri) if uri else None)

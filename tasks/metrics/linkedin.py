@@ -1,4 +1,4 @@
-"""LinkedIn organization pages: the versioned Community Management REST API (SOMEARKIV_LINKEDIN_ACCESS_TOKEN).
+"""LinkedIn organization pages: the versioned Community Management REST API (SOMEARKIV_LINKEDIN_TOKEN).
 
 Followers: ``/networkSizes/urn:li:organization:{id}?edgeType=COMPANY_FOLLOWED_BY_MEMBER`` →
 ``firstDegreeSize``. Posts: ``/posts?author=urn:li:organization:{id}&q=author&count=..&start=..
@@ -7,40 +7,65 @@ Followers: ``/networkSizes/urn:li:organization:{id}?edgeType=COMPANY_FOLLOWED_BY
 ``reshareContext`` is a reshare: counted apart, unless the organization wrote its own text on it
 (``commentary``), which makes it a written post like a quote.
 
-The numeric organization id comes from ``SOMEARKIV_LINKEDIN_ORGANIZATION_ID[_<ACCOUNT>]``, a
+The numeric organization id comes from ````api_id`` in the register``, a
 numeric handle, or a linkedin.com/company/<number> URL. Every call sends ``LinkedIn-Version``
 (``SOMEARKIV_LINKEDIN_VERSION``, default below) and ``X-Restli-Protocol-Version: 2.0.0``.
 Comments are not posts in this API and are not counted.
+
+Paging: the posts come sorted by creation (``sortBy=CREATED``: ``createdAt``) but are counted by
+publication (``publishedAt``), and a post scheduled in LinkedIn's scheduler is created when it is
+scheduled and published when its time comes. So a post created before the window and published
+inside it sits further down than the first post created before the start, and stopping there
+missed it. Reading goes on until creation dates are ``ORDER_LAG`` (90 days) before the window's
+start (``order_field``/``order_lag``, see ``core.tally``): LinkedIn's scheduler offers dates up
+to three months ahead, so a scheduled post is published at most that long after it was created.
+A post read that was published longer than that after its creation would show the bound wrong
+for this page: the count is then "at least", medium confidence. The cost is small: a
+municipality's 90 + 30 days of posts fit in a page or two of 100. ``sortBy=LAST_MODIFIED`` would
+need no lag only if publishing always set ``lastModifiedAt``, which LinkedIn does not document.
+Offset paging can shift when a post is added meanwhile; a post met twice is counted once (its id).
+
+Rate limits (:func:`linkedin_throttle`): a 429. Retry-After, when sent, is authoritative and
+waited out once; without it the wait is a backoff (1, 2, 4 s). LinkedIn's application and member
+limits are daily and reset at midnight UTC, which the reason says when the backoff does not help.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import math
 import urllib.parse
 from collections.abc import Iterator
 from typing import Any
 
 from somearkiv.models import Account, Platform
 from tasks.metrics.core import (
+    MAX_RETRIES,
     HttpClient,
     Item,
     MetricsAdapter,
     Profile,
+    Throttle,
     Unavailable,
     Window,
-    account_setting,
     as_count,
+    backoff,
+    default_throttle,
+    duration_text,
     parse_time,
+    retry_wait,
 )
 
-__all__ = ["LinkedInAdapter", "organization_id"]
+__all__ = ["LinkedInAdapter", "linkedin_throttle", "organization_id"]
 
 DEFAULT_VERSION = "202607"  # LinkedIn supports each monthly version for at least a year
 PAGE_SIZE = 100
+ORDER_LAG = dt.timedelta(days=90)  # the longest creation-to-publication gap paging allows for (see above)
 
 
-def organization_id(account: Account, env: Any) -> str | None:
-    explicit = account_setting(env, "LINKEDIN_ORGANIZATION_ID", account)
-    if explicit and explicit.isdigit():
+def organization_id(account: Account, env: Any = None) -> str | None:
+    explicit = (account.api_id or "").removeprefix("urn:li:organization:")
+    if explicit.isdigit():
         return explicit
     handle = account.handle.strip().lstrip("@").removeprefix("urn:li:organization:")
     if handle.isdigit():
@@ -51,17 +76,34 @@ def organization_id(account: Account, env: Any) -> str | None:
     return None
 
 
+def linkedin_throttle(status: int, headers: Any, body: bytes, attempt: int,
+                      now: dt.datetime | None = None) -> Throttle | None:
+    """LinkedIn's rule: 429 is a rate limit; Retry-After says how long, else back off."""
+    if status != 429:
+        return default_throttle(status, headers, body, attempt)
+    told = retry_wait(headers, names=("Retry-After",))
+    if told is not None:
+        return Throttle(f"429 LinkedIn rate limit (retry after {math.ceil(told)} s)", told)
+    now = now or dt.datetime.now(dt.UTC)
+    midnight = dt.datetime.combine(now.astimezone(dt.UTC).date() + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)
+    return Throttle(f"429 LinkedIn rate limit (no Retry-After; the daily limits reset at midnight UTC, in "
+                    f"{duration_text((midnight - now).total_seconds())})", backoff(attempt), MAX_RETRIES)
+
+
 class LinkedInAdapter(MetricsAdapter):
     platform = Platform.linkedin
-    base_env = "SOMEARKIV_LINKEDIN_API_BASE"
     default_base = "https://api.linkedin.com/rest"
-    credential_env = "SOMEARKIV_LINKEDIN_ACCESS_TOKEN"
     posts_note = "published posts of the organization, reshares without own text apart"
+    order_field = "creation date"
+    order_lag = ORDER_LAG
 
     def not_configured(self, account: Account) -> str | None:
         return super().not_configured(account) or (
             None if organization_id(account, self.env)
-            else "no LinkedIn organization id (set SOMEARKIV_LINKEDIN_ORGANIZATION_ID_<ACCOUNT>)")
+            else "no LinkedIn organization id (set api_id in the register)")
+
+    def throttle(self, status: int, headers: Any, body: bytes, attempt: int) -> Throttle | None:
+        return linkedin_throttle(status, headers, body, attempt)
 
     def auth_headers(self, credential: str) -> dict[str, str]:
         version = (self.env.get("SOMEARKIV_LINKEDIN_VERSION") or DEFAULT_VERSION).strip()
@@ -95,6 +137,8 @@ class LinkedInAdapter(MetricsAdapter):
 
 def _item(post: dict[str, Any]) -> Item:
     published = post.get("lifecycleState") == "PUBLISHED"
-    at = parse_time(post.get("publishedAt")) or parse_time(post.get("createdAt"))
+    created = parse_time(post.get("createdAt"))
+    at = parse_time(post.get("publishedAt")) or created
     reshare = bool(post.get("reshareContext")) and not str(post.get("commentary") or "").strip()
-    return Item(at=at, repost=reshare, counted=published)
+    key = post.get("id")
+    return Item(at=at, repost=reshare, counted=published, order_at=created, key=str(key) if key else None)
