@@ -23,7 +23,7 @@ __all__ = ["PLATFORM_NAMES", "file_forteckning", "public_entry", "render_html", 
 
 PLATFORM_NAMES = {"facebook": "Facebook", "instagram": "Instagram", "x": "X (Twitter)", "linkedin": "LinkedIn",
                   "youtube": "YouTube", "mastodon": "Mastodon", "bluesky": "Bluesky", "tiktok": "TikTok",
-                  "blog": "Blogg", "other": "Annat"}
+                  "threads": "Threads", "blog": "Blogg", "other": "Annat"}
 
 
 def public_entry(account: Account) -> dict[str, str | None]:

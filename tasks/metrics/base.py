@@ -28,7 +28,6 @@ from tasks.metrics.core import (
     Tally,
     Unavailable,
     Window,
-    account_setting,
     as_count,
     iter_pages,
     missing_value,
@@ -42,6 +41,8 @@ from tasks.metrics.graph import FacebookAdapter, InstagramAdapter
 from tasks.metrics.linkedin import LinkedInAdapter
 from tasks.metrics.mastodon import MastodonAdapter
 from tasks.metrics.page import merge_with_page, read_page_metrics
+from tasks.metrics.threads import ThreadsAdapter
+from tasks.metrics.tiktok import TikTokAdapter
 from tasks.metrics.x import XAdapter
 from tasks.metrics.youtube import YouTubeAdapter
 
@@ -55,7 +56,6 @@ __all__ = [
     "Tally",
     "Unavailable",
     "Window",
-    "account_setting",
     "as_count",
     "iter_pages",
     "missing_value",
@@ -67,7 +67,7 @@ __all__ = [
     "without_query_keys",
 ]
 
-#: The API reader of each platform. A platform not here (TikTok, blogs, ...) has none: its
+#: The API reader of each platform. A platform not here (blogs, ...) has none: its
 #: numbers come from the captured page, or are None with a reason. A new adapter is added here.
 ADAPTERS: dict[Platform, type[MetricsAdapter]] = {
     Platform.bluesky: BlueskyAdapter,
@@ -75,6 +75,8 @@ ADAPTERS: dict[Platform, type[MetricsAdapter]] = {
     Platform.instagram: InstagramAdapter,
     Platform.linkedin: LinkedInAdapter,
     Platform.mastodon: MastodonAdapter,
+    Platform.threads: ThreadsAdapter,
+    Platform.tiktok: TikTokAdapter,
     Platform.x: XAdapter,
     Platform.youtube: YouTubeAdapter,
 }
