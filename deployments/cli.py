@@ -26,6 +26,8 @@ app = typer.Typer(no_args_is_help=True, add_completion=False,
 register_app = typer.Typer(no_args_is_help=True, help="The account register (förteckning).")
 s3_app = typer.Typer(no_args_is_help=True, help="The embedded S3 server (SeaweedFS).")
 app.add_typer(register_app, name="register")
+metrics_app = typer.Typer(help="Followers and posts in the last month (P4).")
+app.add_typer(metrics_app, name="metrics")
 ledger_app = typer.Typer(no_args_is_help=True, help="The custody ledger: what was filed and done to it, hash-chained.")
 app.add_typer(s3_app, name="s3")
 app.add_typer(ledger_app, name="ledger")
@@ -259,14 +261,19 @@ def get(
     typer.echo(f"{output}: {info.size} bytes, sha256 {info.sha256} verified")
 
 
-@app.command()
+@metrics_app.callback(invoke_without_command=True)
 def metrics(
+    ctx: typer.Context,
     account: Annotated[str | None, typer.Option("--account", "-a", help="Only this account.")] = None,
     fmt: Annotated[str, typer.Option("--format", help="table, csv or json")] = "table",
     as_csv: Annotated[bool, typer.Option("--csv", help="Same as --format csv.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Same as --format json.")] = False,
 ) -> None:
-    """Followers and posts in the last month, capture by capture, from the archive (P4)."""
+    """Followers and posts in the last month, capture by capture, from the archive (P4).
+
+    `somearkiv metrics check` reads them now instead, to test the set-up."""
+    if ctx.invoked_subcommand is not None:
+        return
     import csv
 
     fmt = "csv" if as_csv else "json" if as_json else fmt
@@ -285,6 +292,37 @@ def metrics(
             typer.echo(f"{shown['captured_at'][:16]}  {shown['account']:28} följare {shown['followers']!s:>8} "
                        f"({shown['followers_source']})  inlägg {shown['posts_last_month']!s:>4} "
                        f"({shown['posts_source']})  {shown['trigger']}")
+
+
+@metrics_app.command("check")
+def metrics_check(
+    account: Annotated[str | None, typer.Option("--account", "-a", help="Only this account.")] = None,
+    register: RegisterOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Read followers and posts of each active account now (the platforms' APIs; no archiving).
+
+    Prints the source, the window, pages read and any error in plain words; exit 1 when an account
+    whose API credential is set cannot be read. Accounts without an API are read from the page at
+    capture time, and the table says so.
+    """
+    from tasks.metrics.check import check_accounts, format_checks
+    from tasks.register import select_accounts
+
+    known = _configured_register(register)
+    if account and account not in {a.id for a in known.accounts}:
+        raise _fail(f"unknown account {account!r} in {known.source}")
+    checks = check_accounts(select_accounts(known, [account] if account else None),
+                            window_kind=_settings().metrics_window)
+    if as_json:
+        typer.echo(json.dumps([c.model_dump() for c in checks], indent=2, ensure_ascii=False))
+    else:
+        typer.echo(format_checks(checks))
+    failed = [c.account_id for c in checks if c.failed]
+    if failed:
+        typer.secho(f"{len(failed)} account(s) with API credentials could not be read: {', '.join(failed)}",
+                    err=True, fg=typer.colors.RED)
+        raise typer.Exit(1)
 
 
 @app.command()
@@ -359,12 +397,12 @@ def hold(
     by: Annotated[str | None, typer.Option("--by", help="Who decides.")] = None,
 ) -> None:
     """Place (or lift) a legal hold on whole captures: nothing held can be disposed of."""
-    from tasks.holds import HoldRefused, captures_for, set_hold
+    from tasks.holds import HoldRefused, set_hold
     from tasks.retention import read_retention_schedule
 
     settings = _settings()
     archive = _archive("archivist")
-    records = captures_for(archive, target)
+    records = archive.captures_named(target)
     if not records:
         raise _fail(f"no filed capture matches {target!r}")
     schedule = read_retention_schedule(settings.retention_config)
@@ -529,12 +567,12 @@ def demo(
     sample_port: Annotated[int, typer.Option(help="Port for the sample pages (the demo register uses 8791).")] = 8791,
 ) -> None:
     """Run the whole pipeline on one machine: embedded S3, local Prefect server, bundled sample pages."""
+    import os
+
     from prefect.settings import PREFECT_API_URL, PREFECT_UI_URL, temporary_settings
 
     from deployments.sample_site import SampleSite
     from somearkiv.settings import PROJECT_ROOT
-
-    import os
 
     # The sample pages live on 127.0.0.1, which the egress guard refuses unless allowed: exactly
     # their server's port is allowed, nothing else on this machine.
@@ -592,7 +630,8 @@ def serve() -> None:
 
     signal.signal(signal.SIGTERM, _terminate)
     signal.signal(signal.SIGINT, _terminate)  # also when started in the background, where SIGINT is ignored
-    from prefect.settings import PREFECT_API_URL as _api, temporary_settings
+    from prefect.settings import PREFECT_API_URL as _api
+    from prefect.settings import temporary_settings
 
     with temporary_settings(updates={_api: api}):
         typer.echo(f"Prefect UI: {api.removesuffix('/api')}  (Ctrl-C stops everything this command started)")

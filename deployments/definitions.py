@@ -59,6 +59,7 @@ def served_deployments(settings: Settings) -> list:
 
     from flows.disposal import prune_expired
     from flows.fixity import verify_fixity
+    from flows.metrics_check import check_metrics
     from flows.publish import publish_register
     from flows.snapshot import before_major_change, snapshot_accounts
 
@@ -91,6 +92,13 @@ def served_deployments(settings: Settings) -> list:
             name="prune-expired" + SERVE_SUFFIX,
             description="Propose expired 'gallras' captures for disposal; waits for the archivist's approval.",
             schedules=[Cron(PRUNE_CRON, timezone=TIMEZONE)],
+            tags=["somearkiv"],
+        ),
+        check_metrics.to_deployment(
+            entrypoint_type=module,
+            name="check-metrics" + SERVE_SUFFIX,
+            description="Kontroll av mätvärden: followers and posts of each account now, through the APIs, "
+                        "without archiving; fails when a configured API cannot be read.",
             tags=["somearkiv"],
         ),
         publish_register.to_deployment(

@@ -76,6 +76,7 @@ class Platform(StrEnum):
     mastodon = "mastodon"
     bluesky = "bluesky"
     tiktok = "tiktok"
+    threads = "threads"
     blog = "blog"
     other = "other"
 
@@ -115,6 +116,14 @@ class Account(_Model):
         exclude=True,  # never written into records: where the login lives is nobody's business
         description="A Playwright storage-state file (cookies) for a logged-in view; read, never written.",
     )
+    api_id: str | None = Field(
+        default=None, min_length=1,
+        description="The account's id in the platform's API where the handle does not give it: a Facebook "
+                    "page id, an Instagram or Threads user id, a LinkedIn organization id, a YouTube channel id.")
+    api_token_env: str | None = Field(
+        default=None, pattern=r"^SOMEARKIV_[A-Z]+_TOKEN_[A-Z0-9_]+$", exclude=True,
+        description="The environment variable holding this account's own API token, when it is not the "
+                    "platform's SOMEARKIV_<PLATFORM>_TOKEN (e.g. SOMEARKIV_FACEBOOK_TOKEN_KULTUR). A name, never a token.")
 
     @model_validator(mode="after")
     def _closed_needs_date(self) -> Account:
@@ -319,7 +328,8 @@ class Metrics(_Model):
     reposts_last_month: MetricValue | None = Field(default=None, description="Boosts/reposts/retweets, apart.")
     total_posts: MetricValue | None = None
     window_start: dt.datetime
-    window_end: dt.datetime = Field(description="The capture time: posts dated after it are not counted.")
+    window_end: dt.datetime = Field(description="The capture time. The window is [start, end): a post dated "
+                                                "at the capture time or after it is not counted.")
     window: Literal["30d", "calendar-month"] = "30d"
 
 

@@ -15,7 +15,32 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
-__all__ = ["Settings", "get_settings", "PROJECT_ROOT"]
+__all__ = ["API_PLATFORMS", "PROJECT_ROOT", "Settings", "UnknownSetting", "check_environment", "get_settings",
+           "known_settings"]
+
+# Platforms whose APIs somearkiv reads, each with SOMEARKIV_<PLATFORM>_API_BASE and _TOKEN (README,
+# "Platform APIs"). An account's own token, where one account needs another, is named in the
+# register (api_token_env) and must start with SOMEARKIV_<PLATFORM>_TOKEN_.
+API_PLATFORMS = ("facebook", "instagram", "youtube", "x", "linkedin", "mastodon", "bluesky", "tiktok", "threads")
+_OTHER_SETTINGS = ("SOMEARKIV_CONFIG", "SOMEARKIV_LOG_FORMAT", "SOMEARKIV_PROJECT_DIR", "SOMEARKIV_METRICS_TIMEOUT_S",
+                   "SOMEARKIV_METRICS_MAX_WAIT_S", "SOMEARKIV_LINKEDIN_VERSION")
+
+
+# Names used before one scheme covered every platform: each points at what replaced it.
+_RENAMED = {
+    "SOMEARKIV_META_ACCESS_TOKEN": "SOMEARKIV_FACEBOOK_TOKEN and SOMEARKIV_INSTAGRAM_TOKEN",
+    "SOMEARKIV_GRAPH_API_BASE": "SOMEARKIV_FACEBOOK_API_BASE and SOMEARKIV_INSTAGRAM_API_BASE",
+    "SOMEARKIV_X_BEARER_TOKEN": "SOMEARKIV_X_TOKEN",
+    "SOMEARKIV_YOUTUBE_API_KEY": "SOMEARKIV_YOUTUBE_TOKEN",
+    "SOMEARKIV_LINKEDIN_ACCESS_TOKEN": "SOMEARKIV_LINKEDIN_TOKEN",
+    "SOMEARKIV_FACEBOOK_PAGE_ID": "api_id in the register",
+    "SOMEARKIV_INSTAGRAM_USER_ID": "api_id in the register",
+    "SOMEARKIV_LINKEDIN_ORGANIZATION_ID": "api_id in the register",
+}
+
+
+class UnknownSetting(ValueError):
+    """A SOMEARKIV_* environment variable that somearkiv does not read: a typo would be silently ignored."""
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -115,5 +140,33 @@ class Settings(BaseSettings):
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    """The process's settings, read once."""
+    """The process's settings, read once; unknown SOMEARKIV_* variables are refused."""
+    check_environment()
     return Settings()
+
+
+def known_settings() -> frozenset[str]:
+    """Every SOMEARKIV_* environment variable somearkiv reads."""
+    fields = {f"SOMEARKIV_{name.upper()}" for name in Settings.model_fields}
+    apis = {f"SOMEARKIV_{p.upper()}_{suffix}" for p in API_PLATFORMS for suffix in ("API_BASE", "TOKEN")}
+    return frozenset(fields | apis | set(_OTHER_SETTINGS))
+
+
+def check_environment(env: dict[str, str] | None = None) -> None:
+    """Refuse SOMEARKIV_* variables somearkiv does not know, naming the closest known one."""
+    import difflib
+
+    env = dict(os.environ) if env is None else env
+    known = known_settings()
+    per_account = tuple(f"SOMEARKIV_{p.upper()}_TOKEN_" for p in API_PLATFORMS)
+    unknown = sorted(name for name in env if name.startswith("SOMEARKIV_") and name not in known
+                     and not name.startswith(per_account))
+    if unknown:
+        hints = []
+        for name in unknown:
+            renamed = next((new for old, new in _RENAMED.items() if name == old or name.startswith(old + "_")), None)
+            close = [renamed] if renamed else difflib.get_close_matches(name, known, n=1, cutoff=0.5)
+            hints.append(f"{name} (did you mean {close[0]}?)" if close else name)
+        raise UnknownSetting("unknown setting(s), not read by somearkiv: " + "; ".join(hints)
+                             + ". See README, 'Configuration' and 'Platform APIs'.")
+

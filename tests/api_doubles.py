@@ -11,6 +11,10 @@ under the path prefix of its real base URL, so one double serves every adapter:
 * LinkedIn ``/rest/networkSizes/urn:li:organization:{id}``, ``/rest/posts?q=author`` (start/count)
 * X API v2 ``/2/users/by/username/{u}``, ``/2/users/{id}/tweets`` (start_time/end_time, next_token,
   x-rate-limit-* headers)
+* TikTok Display API v2 ``/v2/user/info/`` (GET), ``/v2/video/list/`` (POST with a JSON body
+  {max_count, cursor}; cursor in Unix ms, has_more; error.code "ok" or access_token_invalid, ...)
+* Threads ``/v1.0/me``, ``/{id}/threads_insights?metric=followers_count`` (total_value),
+  ``/{id}/threads`` (since/until, paging.next echoing the access token; REPOST_FACADE reposts)
 
 Credentials are checked (401/400 in each platform's error shape, some of which echo the token
 back, as real APIs sometimes do). Tests seed posts with :meth:`ApiDouble.add`, force errors
@@ -35,6 +39,8 @@ TOKENS = {
     "youtube": "AIzaSy-youtube-s3cr3t-0002",
     "meta": "EAAB-meta-s3cr3t-0003",
     "linkedin": "AQV-linkedin-s3cr3t-0004",
+    "tiktok": "act.tiktok-s3cr3t-0005",
+    "threads": "THAA-threads-s3cr3t-0006",
 }
 
 MASTODON = {"id": "109876543210", "username": "perstorp", "acct": "perstorp", "display_name": "Perstorps kommun",
@@ -48,15 +54,30 @@ INSTAGRAM = {"id": "17841400000000001", "username": "perstorpskommun", "follower
 LINKEDIN = {"id": "5515715", "firstDegreeSize": 987}
 X = {"id": "2244994945", "username": "perstorp", "name": "Perstorps kommun",
      "public_metrics": {"followers_count": 3100, "following_count": 50, "tweet_count": 5000, "listed_count": 3}}
+TIKTOK = {"open_id": "-000perstorpTikTokOpenId000", "union_id": "c9b5b1d5-perstorp-union-0000",
+          "display_name": "Perstorps kommun", "username": "perstorpskommun", "follower_count": 2450,
+          "following_count": 3, "likes_count": 51200, "video_count": 88,
+          "avatar_url": "https://p16-sign.tiktokcdn.com/perstorp.jpeg"}
+THREADS = {"id": "25123456789012345", "username": "perstorpskommun", "name": "Perstorps kommun",
+           "threads_profile_picture_url": "https://scontent.cdninstagram.com/perstorp.jpg",
+           "threads_biography": "Perstorps kommun", "followers_count": 812}  # followers_count: an insight
 
 
 @dataclass
 class Post:
-    """One timeline entry. kind: post, reply, repost, quote, private (not published)."""
+    """One timeline entry. kind: post, reply, repost, quote, private (not published).
+
+    ``at`` is the date the adapters count (publication; Bluesky: ``record.createdAt``).
+    ``listed_at``: where the platform's order puts the entry, where that differs: YouTube the
+    upload (playlist item ``snippet.publishedAt``), LinkedIn ``createdAt``, Bluesky
+    ``post.indexedAt``; None: the same as ``at``. ``pinned``: Bluesky's pinned post.
+    """
 
     at: dt.datetime
     kind: str = "post"
     id: str = ""
+    listed_at: dt.datetime | None = None
+    pinned: bool = False
 
 
 @dataclass
@@ -72,6 +93,8 @@ class Recorded:
     query: dict[str, str]
     headers: dict[str, str]
     raw: str  # the request target exactly as sent (path and query)
+    method: str = "GET"
+    body: Any = None  # a POST's JSON body, decoded
 
 
 def _iso(when: dt.datetime, fmt: str = "z") -> str:
@@ -93,9 +116,13 @@ class ApiDouble:
     def __init__(self, page_size: int = 2) -> None:
         self.page_size = page_size
         self.posts: dict[str, list[Post]] = {p: [] for p in ("mastodon", "bluesky", "youtube", "facebook",
-                                                               "instagram", "linkedin", "x")}
+                                                               "instagram", "linkedin", "x", "tiktok", "threads")}
         self.requests: list[Recorded] = []
         self.echo_token_in_errors = False
+        # Bluesky's feed order (set before add()): "sortAt", the AppView's min(indexedAt, createdAt),
+        # or "indexedAt" alone; and whether the pin is sent without includePins=true being asked.
+        self.bluesky_sort = "sortAt"
+        self.bluesky_pins_unasked = False
         self._canned: list[tuple[str, Canned]] = []
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
@@ -121,15 +148,19 @@ class ApiDouble:
             "SOMEARKIV_MASTODON_API_BASE": self.url,
             "SOMEARKIV_BLUESKY_API_BASE": self.url,
             "SOMEARKIV_YOUTUBE_API_BASE": f"{self.url}/youtube/v3",
-            "SOMEARKIV_GRAPH_API_BASE": f"{self.url}/v21.0",
+            "SOMEARKIV_FACEBOOK_API_BASE": f"{self.url}/v21.0",
+            "SOMEARKIV_INSTAGRAM_API_BASE": f"{self.url}/v21.0",
             "SOMEARKIV_LINKEDIN_API_BASE": f"{self.url}/rest",
             "SOMEARKIV_X_API_BASE": f"{self.url}/2",
-            "SOMEARKIV_YOUTUBE_API_KEY": TOKENS["youtube"],
-            "SOMEARKIV_META_ACCESS_TOKEN": TOKENS["meta"],
-            "SOMEARKIV_LINKEDIN_ACCESS_TOKEN": TOKENS["linkedin"],
-            "SOMEARKIV_X_BEARER_TOKEN": TOKENS["x"],
-            "SOMEARKIV_INSTAGRAM_USER_ID": INSTAGRAM["id"],
-            "SOMEARKIV_LINKEDIN_ORGANIZATION_ID": LINKEDIN["id"],
+            "SOMEARKIV_YOUTUBE_TOKEN": TOKENS["youtube"],
+            "SOMEARKIV_FACEBOOK_TOKEN": TOKENS["meta"],
+            "SOMEARKIV_INSTAGRAM_TOKEN": TOKENS["meta"],
+            "SOMEARKIV_LINKEDIN_TOKEN": TOKENS["linkedin"],
+            "SOMEARKIV_X_TOKEN": TOKENS["x"],
+            "SOMEARKIV_TIKTOK_API_BASE": f"{self.url}/v2",
+            "SOMEARKIV_TIKTOK_TOKEN": TOKENS["tiktok"],
+            "SOMEARKIV_THREADS_API_BASE": f"{self.url}/v1.0",
+            "SOMEARKIV_THREADS_TOKEN": TOKENS["threads"],
         }
         env.update(overrides)
         return env
@@ -137,7 +168,7 @@ class ApiDouble:
     def add(self, platform: str, *posts: Post) -> None:
         with self._lock:
             self.posts[platform].extend(posts)
-            self.posts[platform].sort(key=lambda p: p.at, reverse=True)
+            self.posts[platform].sort(key=lambda p: self._order_key(platform, p), reverse=True)
             for index, post in enumerate(self.posts[platform]):
                 post.id = str(900_000 - index)
 
@@ -147,6 +178,15 @@ class ApiDouble:
         with self._lock:
             for _ in range(times):
                 self._canned.append((path_fragment, Canned(status, body, dict(headers or {}))))
+
+    def _order_key(self, platform: str, post: Post) -> dt.datetime:
+        """The field each timeline is sorted by: publication, except where ``listed_at`` says otherwise."""
+        listed = post.listed_at or post.at
+        if platform in ("youtube", "linkedin"):  # the uploads playlist; posts?sortBy=CREATED
+            return listed
+        if platform == "bluesky" and post.kind != "repost":
+            return listed if self.bluesky_sort == "indexedAt" else min(listed, post.at)
+        return post.at
 
     def hits(self, path_fragment: str) -> list[Recorded]:
         with self._lock:
@@ -163,11 +203,20 @@ class ApiDouble:
             def log_message(self, *_args: Any) -> None:  # quiet: tests read ``requests`` instead
                 pass
 
+            def do_POST(self) -> None:  # noqa: N802 - TikTok's video/list: a JSON body, else answered as a GET
+                raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                try:
+                    self.posted = json.loads(raw) if raw else None
+                except ValueError:
+                    self.posted = raw.decode("utf-8", "replace")
+                self.do_GET()
+
             def do_GET(self) -> None:  # noqa: N802
                 parts = urllib.parse.urlsplit(self.path)
                 query = {k: v[0] for k, v in urllib.parse.parse_qs(parts.query, keep_blank_values=True).items()}
                 path = urllib.parse.unquote(parts.path)
-                recorded = Recorded(path, query, {k.lower(): v for k, v in self.headers.items()}, self.path)
+                recorded = Recorded(path, query, {k.lower(): v for k, v in self.headers.items()}, self.path,
+                                    self.command, self.__dict__.pop("posted", None))
                 with double._lock:
                     double.requests.append(recorded)
                     canned = next(((i, c) for i, (frag, c) in enumerate(double._canned) if frag in path), None)
@@ -198,6 +247,10 @@ class ApiDouble:
             return self._linkedin(r)
         if r.path.startswith("/2/"):
             return self._x(r)
+        if r.path.startswith("/v2/"):
+            return self._tiktok(r)
+        if r.path.startswith("/v1.0/"):
+            return self._threads(r)
         return Canned(404, {"error": "no such route in the double"})
 
     def _page(self, items: list[Post], offset: int, requested: Any, default: int) -> tuple[list[Post], int | None]:
@@ -259,7 +312,15 @@ class ApiDouble:
             return Canned(501, {"error": "MethodNotImplemented", "message": "Method Not Implemented"})
         offset = int(r.query.get("cursor", "c0")[1:] or 0)
         chunk, following = self._page(self.posts["bluesky"], offset, r.query.get("limit"), 50)
-        body: dict[str, Any] = {"feed": [self._feed_view(p) for p in chunk]}
+        feed = [self._feed_view(p) for p in chunk]
+        pinned = next((p for p in self.posts["bluesky"] if p.pinned), None)
+        pins = r.query.get("includePins") == "true" or self.bluesky_pins_unasked
+        if pinned is not None and pins and "cursor" not in r.query:
+            # as the AppView does: the pin first on the first page, and out of that page's own items
+            # (on later pages it stays in its place)
+            feed = [view for view, p in zip(feed, chunk, strict=True) if p is not pinned]
+            feed.insert(0, {**self._feed_view(pinned), "reason": {"$type": "app.bsky.feed.defs#reasonPin"}})
+        body: dict[str, Any] = {"feed": feed}
         if following is not None:
             body["cursor"] = f"c{following}"
         return Canned(200, body)
@@ -269,10 +330,11 @@ class ApiDouble:
         other = {"did": "did:plc:someoneelse000000000000", "handle": "annan.bsky.social"}
         author = other if post.kind == "repost" else me
         created = "2020-01-01T00:00:00.000Z" if post.kind == "repost" else _iso(post.at, "ms")
+        indexed = created if post.kind == "repost" else _iso(post.listed_at or post.at, "ms")
         record: dict[str, Any] = {"$type": "app.bsky.feed.post", "text": "Hej", "createdAt": created, "langs": ["sv"]}
         view: dict[str, Any] = {"post": {"uri": f"at://{author['did']}/app.bsky.feed.post/{post.id}", "cid": "bafy",
                                          "author": author, "record": record, "replyCount": 0, "repostCount": 0,
-                                         "likeCount": 0, "indexedAt": created, "labels": []}}
+                                         "likeCount": 0, "indexedAt": indexed, "labels": []}}
         if post.kind == "reply":
             parent = {"$type": "app.bsky.feed.defs#postView", "uri": "at://did:plc:x/app.bsky.feed.post/1"}
             ref = {"uri": parent["uri"], "cid": "bafy"}
@@ -316,10 +378,9 @@ class ApiDouble:
             videos = self.posts["youtube"]
             offset = int(r.query.get("pageToken", "T0")[1:] or 0)
             chunk, following = self._page(videos, offset, r.query.get("maxResults"), 5)
+            parts = r.query.get("part", "").split(",")
             body = {"kind": "youtube#playlistItemListResponse", "etag": "e",
-                    "items": [{"kind": "youtube#playlistItem", "etag": "e", "id": f"PLI{p.id}",
-                               "contentDetails": {"videoId": f"v{p.id}"} if p.kind == "private" else
-                               {"videoId": f"v{p.id}", "videoPublishedAt": _iso(p.at)}} for p in chunk],
+                    "items": [self._playlist_item(p, parts) for p in chunk],
                     "pageInfo": {"totalResults": len(videos), "resultsPerPage": len(chunk)}}
             if following is not None:
                 body["nextPageToken"] = f"T{following}"
@@ -327,6 +388,29 @@ class ApiDouble:
         return Canned(404, {"error": {"code": 404, "message": "The playlist identified with the request's "
                                       "playlistId parameter cannot be found.",
                                       "errors": [{"reason": "playlistNotFound"}]}})
+
+    def _playlist_item(self, post: Post, parts: list[str]) -> dict[str, Any]:
+        """A playlistItem of the uploads playlist, with the parts asked for.
+
+        ``snippet.publishedAt`` is when the item was added to the playlist (the upload);
+        ``contentDetails.videoPublishedAt`` when the video was published (absent while private).
+        """
+        item: dict[str, Any] = {"kind": "youtube#playlistItem", "etag": "e", "id": f"PLI{post.id}"}
+        private = post.kind == "private"
+        if "snippet" in parts:
+            item["snippet"] = {
+                "publishedAt": _iso(post.listed_at or post.at), "channelId": YOUTUBE["id"],
+                "title": "Private video" if private else "Hej Perstorp",
+                "description": "This video is private." if private else "",
+                "thumbnails": {}, "channelTitle": "Perstorps kommun", "playlistId": YOUTUBE["uploads"],
+                "position": 900_000 - int(post.id),
+                "resourceId": {"kind": "youtube#video", "videoId": f"v{post.id}"},
+                **({} if private else {"videoOwnerChannelTitle": "Perstorps kommun",
+                                      "videoOwnerChannelId": YOUTUBE["id"]})}
+        if "contentDetails" in parts:
+            item["contentDetails"] = ({"videoId": f"v{post.id}"} if private else
+                                      {"videoId": f"v{post.id}", "videoPublishedAt": _iso(post.at)})
+        return item
 
     # Graph API. https://developers.facebook.com/docs/graph-api/reference/page/published_posts/
     def _graph(self, r: Recorded) -> Canned:
@@ -396,9 +480,11 @@ class ApiDouble:
 
     def _li_post(self, post: Post, urn: str) -> dict[str, Any]:
         ms = int(post.at.timestamp() * 1000)
+        created = int((post.listed_at or post.at).timestamp() * 1000)  # sortBy=CREATED follows this one
         element: dict[str, Any] = {"id": f"urn:li:share:{post.id}", "author": urn, "commentary": "Hej Perstorp",
-                                   "visibility": "PUBLIC", "lifecycleState": "PUBLISHED", "createdAt": ms,
-                                   "lastModifiedAt": ms, "publishedAt": ms, "isReshareDisabledByAuthor": False,
+                                   "visibility": "PUBLIC", "lifecycleState": "PUBLISHED", "createdAt": created,
+                                   "lastModifiedAt": max(ms, created), "publishedAt": ms,
+                                   "isReshareDisabledByAuthor": False,
                                    "distribution": {"feedDistribution": "MAIN_FEED", "targetEntities": [],
                                                     "thirdPartyDistributionChannels": []},
                                    "lifecycleStateInfo": {"isEditedByAuthor": False}}
@@ -456,3 +542,129 @@ class ApiDouble:
         if post.kind == "repost":
             tweet["text"] = "RT @someone: Hej"
         return tweet
+
+    # TikTok Display API v2. https://developers.tiktok.com/doc/tiktok-api-v2-get-user-info,
+    # https://developers.tiktok.com/doc/tiktok-api-v2-video-list
+    def _tiktok(self, r: Recorded) -> Canned:
+        log_id = "202611281200000000C0FFEE00000000"
+        token = r.headers.get("authorization", "").removeprefix("Bearer ").strip()
+        if token != TOKENS["tiktok"]:
+            message = "The access token is invalid or not found in the request."
+            if self.echo_token_in_errors:
+                message += f" Token: {token}"
+            return Canned(401, {"error": {"code": "access_token_invalid", "message": message, "log_id": log_id}})
+
+        def invalid(message: str) -> Canned:
+            return Canned(400, {"error": {"code": "invalid_params", "message": message, "log_id": log_id}})
+
+        ok = {"code": "ok", "message": "", "log_id": log_id}
+        fields = [f for f in r.query.get("fields", "").split(",") if f]
+        if r.path == "/v2/user/info/" and r.method == "GET":
+            if not fields:
+                return invalid("The fields parameter is required.")
+            return Canned(200, {"data": {"user": {f: TIKTOK[f] for f in fields if f in TIKTOK}}, "error": ok})
+        if r.path == "/v2/video/list/" and r.method == "POST":
+            body = r.body if isinstance(r.body, dict) else None
+            if body is None or not fields:
+                return invalid("A JSON body and the fields parameter are required.")
+            max_count, cursor = body.get("max_count", 10), body.get("cursor")
+            if not isinstance(max_count, int) or not 1 <= max_count <= 20:
+                return invalid("max_count must be between 1 and 20.")
+            if cursor is not None and not isinstance(cursor, int):
+                return invalid("cursor must be an integer (UTC Unix timestamp in milliseconds).")
+            videos = [p for p in self.posts["tiktok"] if p.kind != "private"]  # the list holds public videos only
+            if cursor is not None:
+                videos = [p for p in videos if int(p.at.timestamp()) * 1000 < cursor]
+            size = min(max_count, self.page_size)
+            chunk = videos[:size]
+            following = int(chunk[-1].at.timestamp()) * 1000 if chunk else (cursor or 0)
+            return Canned(200, {"data": {"videos": [self._tt_video(p, fields) for p in chunk], "cursor": following,
+                                         "has_more": len(videos) > size}, "error": ok})
+        return Canned(404, {"error": {"code": "not_found", "message": "Not found.", "log_id": log_id}})
+
+    def _tt_video(self, post: Post, fields: list[str]) -> dict[str, Any]:
+        video = {"id": f"73{post.id}000000000", "create_time": int(post.at.timestamp()), "title": "Hej Perstorp",
+                 "video_description": "Hej Perstorp #perstorp", "duration": 15,
+                 "share_url": f"https://www.tiktok.com/@perstorpskommun/video/73{post.id}000000000",
+                 "cover_image_url": "https://p16-sign.tiktokcdn.com/cover.jpeg", "like_count": 3,
+                 "comment_count": 0, "share_count": 0, "view_count": 120}
+        return {f: video[f] for f in fields if f in video}
+
+    # Threads API. https://developers.facebook.com/docs/threads/threads-media,
+    # https://developers.facebook.com/docs/threads/insights
+    def _threads(self, r: Recorded) -> Canned:
+        token = r.query.get("access_token") or r.headers.get("authorization", "").removeprefix("Bearer ").strip()
+        if token != TOKENS["threads"]:
+            message = "Invalid OAuth access token - Cannot parse access token"
+            if self.echo_token_in_errors:
+                message = f"Malformed access token {token}"
+            return Canned(400, {"error": {"message": message, "type": "OAuthException", "code": 190,
+                                          "fbtrace_id": "AxYzThreads"}})
+
+        def invalid(message: str) -> Canned:
+            return Canned(400, {"error": {"message": message, "type": "THApiException", "code": 100,
+                                          "fbtrace_id": "AxYzThreads"}})
+
+        parts = r.path.removeprefix("/v1.0/").split("/")
+        if parts[0] not in ("me", THREADS["id"]):
+            return invalid(f"Unsupported get request. Object with ID '{parts[0]}' does not exist, cannot be loaded "
+                           "due to missing permissions, or does not support this operation")
+        if len(parts) == 1:
+            profile = ("id", "username", "name", "threads_profile_picture_url", "threads_biography")
+            fields = r.query.get("fields", "id").split(",")
+            return Canned(200, {"id": THREADS["id"], **{f: THREADS[f] for f in fields if f in profile}})
+        edge = parts[1]
+        if edge == "threads_insights":
+            metrics = [m for m in r.query.get("metric", "").split(",") if m]
+            known = ("views", "likes", "replies", "reposts", "quotes", "clicks", "followers_count")
+            if not metrics or any(m not in known for m in metrics):
+                return invalid("(#100) The value must be a valid insights metric")
+            return Canned(200, {"data": [
+                {"name": m, "period": "day", "title": m, "description": f"The {m} of your profile.",
+                 "total_value": {"value": THREADS["followers_count"] if m == "followers_count" else 0},
+                 "id": f"{THREADS['id']}/insights/{m}/day"} for m in metrics]})
+        if edge != "threads":
+            return invalid("(#100) Tried accessing nonexisting field")
+        # /threads lists the user's own threads and reposts; replies are in /replies, drafts nowhere
+        items = [p for p in self.posts["threads"] if p.kind not in ("private", "reply")]
+        try:
+            since = int(r.query["since"]) if "since" in r.query else None
+            until = int(r.query["until"]) if "until" in r.query else None
+            limit = int(r.query.get("limit", 25))
+            offset = int(r.query.get("after", "QVFI0")[4:] or 0)
+        except ValueError:
+            return invalid("(#100) Param since, until, limit or after is not valid")
+        if since is not None and since < 1688540400:
+            return invalid("(#100) Param since must be greater than or equal to 1688540400")
+        if until is not None and until > dt.datetime.now(dt.UTC).timestamp() + 1:
+            return invalid("(#100) Param until must be less than or equal to the current timestamp")
+        if not 0 <= limit <= 100:
+            return invalid("(#100) Param limit must be a number between 0 and 100")
+        if since is not None:
+            items = [p for p in items if p.at.timestamp() >= since]
+        if until is not None:
+            items = [p for p in items if p.at.timestamp() <= until]
+        chunk, following = self._page(items, offset, limit, 25)
+        fields = r.query.get("fields", "id").split(",")
+        body: dict[str, Any] = {"data": [self._threads_post(p, fields) for p in chunk]}
+        if chunk:
+            body["paging"] = {"cursors": {"before": f"QVFI{offset}", "after": f"QVFI{offset + len(chunk)}"}}
+            if following is not None:
+                # like Graph, the next link carries the access token it was called with
+                query = {k: v for k, v in r.query.items() if k not in ("after", "access_token")}
+                query.update(access_token=token, after=f"QVFI{following}")
+                body["paging"]["next"] = f"{self.url}{r.path}?{urllib.parse.urlencode(query)}"
+        return Canned(200, body)
+
+    def _threads_post(self, post: Post, fields: list[str]) -> dict[str, Any]:
+        kinds = {"repost": "REPOST_FACADE", "image": "IMAGE", "video": "VIDEO", "carousel": "CAROUSEL_ALBUM"}
+        thread: dict[str, Any] = {"id": f"18{post.id}", "media_product_type": "THREADS",
+                                  "media_type": kinds.get(post.kind, "TEXT_POST"), "timestamp": _iso(post.at, "graph"),
+                                  "permalink": f"https://www.threads.net/@perstorpskommun/post/C{post.id}",
+                                  "username": THREADS["username"], "text": "Hej Perstorp", "shortcode": f"C{post.id}",
+                                  "is_quote_post": post.kind == "quote"}
+        if post.kind == "quote":
+            thread["quoted_post"] = "18000000000000001"
+        if post.kind == "repost":
+            thread.update(text="", reposted_post="18000000000000002")
+        return {"id": thread["id"], **{f: thread[f] for f in fields if f in thread}}

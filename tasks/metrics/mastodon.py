@@ -60,7 +60,7 @@ def next_link(header: str | None) -> str | None:
 
 class MastodonAdapter(MetricsAdapter):
     platform = Platform.mastodon
-    base_env = "SOMEARKIV_MASTODON_API_BASE"
+    token_optional = True  # public; a token only where an instance or AppView requires one
     posts_note = "public statuses, replies counted, boosts apart"
 
     def base_url(self, account: Account) -> str | None:
