@@ -22,8 +22,8 @@ __all__ = ["API_PLATFORMS", "PROJECT_ROOT", "Settings", "UnknownSetting", "check
 # "Platform APIs"). An account's own token, where one account needs another, is named in the
 # register (api_token_env) and must start with SOMEARKIV_<PLATFORM>_TOKEN_.
 API_PLATFORMS = ("facebook", "instagram", "youtube", "x", "linkedin", "mastodon", "bluesky", "tiktok", "threads")
-_OTHER_SETTINGS = ("SOMEARKIV_CONFIG", "SOMEARKIV_LOG_FORMAT", "SOMEARKIV_PROJECT_DIR", "SOMEARKIV_METRICS_TIMEOUT_S",
-                   "SOMEARKIV_METRICS_MAX_WAIT_S", "SOMEARKIV_LINKEDIN_VERSION")
+_OTHER_SETTINGS = ("SOMEARKIV_CONFIG", "SOMEARKIV_LOG_FORMAT", "SOMEARKIV_LOG_LEVEL", "SOMEARKIV_PROJECT_DIR",
+                   "SOMEARKIV_METRICS_TIMEOUT_S", "SOMEARKIV_METRICS_MAX_WAIT_S", "SOMEARKIV_LINKEDIN_VERSION")
 
 
 # Names used before one scheme covered every platform: each points at what replaced it.
