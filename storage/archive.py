@@ -330,7 +330,7 @@ class Archive:
 
     def custody(self) -> dict[str, CaptureCustody]:
         """Every ledgered capture's custody (storage.ledger), read from the ledger's first versions."""
-        entries, _problems = self.ledger.verify()
+        entries, _problems = self.ledger.verify(fresh=False)
         return custody(entries)
 
     def list_captures(self, account_id: str | None = None, status: CaptureStatus = CaptureStatus.captured,
@@ -404,10 +404,13 @@ class Archive:
         account = (capture_id or target).split("/")[0]
         return [r for r in self.list_captures(account) if capture_id is None or r.capture_id == capture_id]
 
-    def capture_objects(self, record: CaptureRecord) -> list[tuple[str, str | None]]:
+    def capture_objects(self, record: CaptureRecord,
+                        state: dict[str, CaptureCustody] | None = None) -> list[tuple[str, str | None]]:
         """(key, version id) of every object version the ledger says was filed for the capture and
-        is not disposed of: its files, record.json, manifest and timestamp token."""
-        kept = self.custody().get(record.capture_id)
+        is not disposed of: its files, record.json, manifest and timestamp token.
+
+        state: the custody already read (``custody()``), when asking for many captures."""
+        kept = (self.custody() if state is None else state).get(record.capture_id)
         if kept is None:
             raise ArchiveError(f"{record.capture_id} is not in the custody ledger")
         return list(kept.objects)
@@ -437,12 +440,13 @@ class Archive:
         """The Bucket/Key(/VersionId) arguments of one object version."""
         return {"Bucket": self.bucket, "Key": key, **({"VersionId": version_id} if version_id else {})}
 
-    def mark_delivered(self, record: CaptureRecord, package_id: str, when: dt.datetime) -> None:
+    def mark_delivered(self, record: CaptureRecord, package_id: str, when: dt.datetime,
+                       state: dict[str, CaptureCustody] | None = None) -> None:
         """Tag every filed object of a capture as delivered to the e-archive (tags, not the locked bytes),
         and ledger the delivery."""
         tags = {"TagSet": [{"Key": "delivered", "Value": when.strftime("%Y-%m-%dT%H%M%SZ")},
                            {"Key": "package", "Value": package_id.replace(":", "_")[:250]}]}
-        objects = self.capture_objects(record)
+        objects = self.capture_objects(record, state)
         for key, version in objects:
             self.client.put_object_tagging(Bucket=self.bucket, Key=key, VersionId=version, Tagging=tags)
         self.ledger.append("delivery", capture_id=record.capture_id, account_id=record.account.id,

@@ -56,6 +56,9 @@ class Ledger:
         self.archive = archive
         self._head: LedgerEntry | None = None
         self._lock = threading.Lock()
+        # Entries read, by (key, version id): a version's bytes never change, so listing the ledger's
+        # versions is enough to see what is new or altered; custody() then reads only new entries.
+        self._read: dict[tuple[str, str], LedgerEntry] = {}
 
     # -- appending --------------------------------------------------------------------------------
 
@@ -134,8 +137,11 @@ class Ledger:
 
     # -- reading and verifying --------------------------------------------------------------------
 
-    def verify(self) -> tuple[list[LedgerEntry], list[FixityResult]]:
-        """Every entry, read by its first version, and what is wrong with the chain."""
+    def verify(self, fresh: bool = True) -> tuple[list[LedgerEntry], list[FixityResult]]:
+        """Every entry, read by its first version, and what is wrong with the chain.
+
+        fresh: read every entry's bytes again (fixity, ``ledger verify``); False reuses entries this
+        process already read by the same version id (listing what the archive holds)."""
         client, bucket = self.archive.client, self.archive.bucket
         versions: dict[str, list[dict]] = {}
         markers: dict[str, dict] = {}
@@ -160,11 +166,14 @@ class Ledger:
                 broken(key, history[-1]["VersionId"], f"ledger entry rewritten: {len(history)} versions")
             if key in markers:
                 broken(key, None, "ledger entry hidden behind a delete marker")
-            try:
-                entry = LedgerEntry.model_validate_json(self.archive.read(key, first["VersionId"]))
-            except (ArchiveError, ValueError) as exc:
-                broken(key, first["VersionId"], f"ledger entry unreadable: {exc}")
-                continue
+            entry = None if fresh else self._read.get((key, first["VersionId"]))
+            if entry is None:
+                try:
+                    entry = LedgerEntry.model_validate_json(self.archive.read(key, first["VersionId"]))
+                except (ArchiveError, ValueError) as exc:
+                    broken(key, first["VersionId"], f"ledger entry unreadable: {exc}")
+                    continue
+                self._read[(key, first["VersionId"])] = entry
             if entry.seq != _seq_of(key):
                 broken(key, first["VersionId"], f"entry says seq {entry.seq}")
             if entry.seq != expected_seq:

@@ -103,12 +103,13 @@ def find_expired(now: dt.datetime | None = None) -> list[Candidate]:
     archive = _archive()
     schedule = read_retention_schedule(get_settings().retention_config)
     found = []
-    for record in archive.list_captures():
+    state = archive.custody()
+    for record in archive.list_captures(state=state):
         klass = schedule.disposable_class(record.retention_class, record.lock, now)
         if klass is None:
             continue
         objects, held = [], False
-        for key, version in archive.capture_objects(record):
+        for key, version in archive.capture_objects(record, state):
             info = archive.head(key, version)
             held |= deletion_blocker(info.legal_hold, info.retain_until, now) is not None
             objects.append(FiledObject(key=key, version_id=version or "", size=info.size, sha256=info.sha256 or ""))

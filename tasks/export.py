@@ -26,7 +26,8 @@ def build_account_sip(account_id: str, start: dt.datetime | None, end: dt.dateti
 
     settings = get_settings()
     archive = Archive.connected(settings)
-    records = [r for r in archive.list_captures(account_id)
+    state = archive.custody()
+    records = [r for r in archive.list_captures(account_id, state=state)
                if (start is None or r.started_at >= start) and (end is None or r.started_at < end)]
     if not records:
         return {"account": account_id, "captures": 0, "package": None}
@@ -37,7 +38,7 @@ def build_account_sip(account_id: str, start: dt.datetime | None, end: dt.dateti
     now = dt.datetime.now(dt.UTC)
     package_id = path.name.removesuffix(".zip")
     for record in records:
-        archive.mark_delivered(record, package_id, now)
+        archive.mark_delivered(record, package_id, now, state)
     delivery = {"package": package_id, "path": str(path), "account": account_id, "exported_at": now.isoformat(),
                 "captures": [r.capture_id for r in records], "profile": profile.model_dump(mode="json")}
     archive.file_delivery(account_id, json.dumps(delivery, indent=2, ensure_ascii=False).encode(), now)

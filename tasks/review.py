@@ -89,10 +89,11 @@ def report_snapshot(summary: SnapshotSummary, records: list[CaptureRecord]) -> N
     settings = get_settings()
     archive = Archive.connected(settings)
     by_account = {r.account.id: r for r in records}
+    state = archive.custody()  # the ledger read once for every account's history
     rows, inactive = [], []
     for o in summary.outcomes:
         record = by_account.get(o.account_id)
-        history = archive.list_captures(o.account_id) if record else []
+        history = archive.list_captures(o.account_id, state=state) if record else []
         flagged = bool(record) and is_inactive(history, settings.inactive_after)
         if flagged:
             inactive.append(o.account_id)
