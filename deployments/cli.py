@@ -46,6 +46,13 @@ def _date(value: str | None, option: str) -> dt.date | None:
         raise _fail(f"{option} {value!r} is not a date (YYYY-MM-DD)") from None
 
 
+def _reason(value: str, option: str = "--reason") -> str:
+    """A reason that says something: empty or blank ones are refused (they go into the audit trail)."""
+    if not value.strip():
+        raise _fail(f"{option} must say why, in words (it is kept in the records)")
+    return value.strip()
+
+
 def _fail(message: str, code: int = 2) -> typer.Exit:
     typer.secho(message, err=True, fg=typer.colors.RED)
     return typer.Exit(code)
@@ -113,9 +120,9 @@ def register_close(
     register: RegisterOption = None,
 ) -> None:
     """Take the final capture (trigger before-close), then mark the account closed in the register."""
-
     from tasks.register import close_in_file
 
+    reason = _reason(reason)
     path = register or _settings().register_path
     day = _date(date, "--date")
     summary = _run_snapshot([account], path, Trigger.before_close, reason, by)
@@ -194,7 +201,8 @@ def snapshot(
     """Take an ögonblicksbild of accounts now: capture, PDF/A, file in S3 with retention."""
     if all_accounts == bool(account):
         raise _fail("say either --all or --account ID")
-    summary = _run_snapshot(account, register or _settings().register_path, trigger, reason, by)
+    summary = _run_snapshot(account, register or _settings().register_path, trigger,
+                            None if reason is None else _reason(reason), by)
     _print_summary(summary, _ui_url())
     raise typer.Exit(1 if summary.failed or summary.blocked else 0)
 
@@ -400,6 +408,7 @@ def hold(
     from tasks.holds import HoldRefused, set_hold
     from tasks.retention import read_retention_schedule
 
+    reason = _reason(reason)
     settings = _settings()
     archive = _archive("archivist")
     records = archive.captures_named(target)
@@ -657,11 +666,11 @@ def before_change(
     wait: Annotated[float, typer.Option(help="Seconds to wait for the run to appear.")] = 90.0,
 ) -> None:
     """Announce a major change: emits the event that starts the account's 'before-major-change' run."""
-
     from prefect.settings import PREFECT_API_URL
 
     from deployments.events import emit_major_change, wait_for_triggered_runs
 
+    reason = _reason(reason)
     known = _configured_register(register)
     if account not in {a.id for a in known.accounts}:
         raise _fail(f"unknown account {account!r} in {known.source}; nothing was announced")

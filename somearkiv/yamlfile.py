@@ -81,10 +81,42 @@ def _duplicate_keys(node: yaml.Node, path: str, loc: tuple[Any, ...] = ()) -> li
     return problems
 
 
+MAX_BYTES = 4 * 1024 * 1024  # a register of thousands of accounts is a few hundred kB
+MAX_NODES = 200_000  # values once aliases are expanded: a 'billion laughs' document is refused, not walked
+
+
+def _expanded_size(node: yaml.Node) -> int:
+    """How many values *node* stands for with every alias expanded, counted without expanding
+    (an alias is the same node object, so each distinct node is sized once)."""
+    sizes: dict[int, int] = {}
+    order, stack = [], [node]
+    while stack:  # depth-first, children before parents, without recursion
+        current = stack.pop()
+        if id(current) in sizes:
+            continue
+        sizes[id(current)] = 0
+        order.append(current)
+        if isinstance(current, yaml.MappingNode):
+            stack += [part for pair in current.value for part in pair]
+        elif isinstance(current, yaml.SequenceNode):
+            stack += list(current.value)
+    for current in reversed(order):
+        children = ([part for pair in current.value for part in pair] if isinstance(current, yaml.MappingNode)
+                    else current.value if isinstance(current, yaml.SequenceNode) else [])
+        sizes[id(current)] = min(MAX_NODES + 1, 1 + sum(sizes[id(c)] for c in children))
+    return sizes[id(node)]
+
+
 def load_model(path: Path, model: type[M], **context: Any) -> tuple[M, yaml.Node]:
-    """Parse *path* and validate it as *model*; raise ConfigError listing every problem."""
+    """Parse *path* and validate it as *model*; raise ConfigError listing every problem.
+
+    Bounded on any input: a file over MAX_BYTES, or whose aliases expand past MAX_NODES values,
+    is refused before anything walks it."""
     shown = str(path)
     try:
+        if Path(path).stat().st_size > MAX_BYTES:
+            raise ConfigError([Problem(shown, None, "", f"larger than {MAX_BYTES // (1024 * 1024)} MB: not read "
+                                                        "(a register or retention file is far smaller)")])
         text = Path(path).read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError([Problem(shown, None, "", "file not found")]) from None
@@ -92,6 +124,9 @@ def load_model(path: Path, model: type[M], **context: Any) -> tuple[M, yaml.Node
         raise ConfigError([Problem(shown, None, "", f"cannot read: {exc}")]) from None
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
+        if node is not None and _expanded_size(node) > MAX_NODES:
+            raise ConfigError([Problem(shown, None, "", f"its aliases expand to more than {MAX_NODES} values: "
+                                                        "not read (write the values out, or use fewer aliases)")])
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
