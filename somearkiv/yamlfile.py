@@ -81,8 +81,9 @@ def _duplicate_keys(node: yaml.Node, path: str, loc: tuple[Any, ...] = ()) -> li
     return problems
 
 
-MAX_BYTES = 4 * 1024 * 1024  # a register of thousands of accounts is a few hundred kB
-MAX_NODES = 200_000  # values once aliases are expanded: a 'billion laughs' document is refused, not walked
+MAX_BYTES = 16 * 1024 * 1024  # a national register of 15 000 accounts is about 4 MB
+MAX_NODES = 2_000_000  # values once aliases are expanded (15 000 accounts: ~330 000); a 'billion laughs'
+                       # document (hundreds of millions) is refused, not walked
 
 
 def _expanded_size(node: yaml.Node) -> int:
