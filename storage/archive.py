@@ -239,30 +239,33 @@ class Archive:
         if already is not None:
             if {(f.name, f.sha256) for f in already.files} != {(f.name, f.sha256) for f in record.files}:
                 raise ArchiveError(f"{record.capture_id} is already filed with other content; it is never overwritten")
-            final = already
+            final, record_version = already, self.head(prefix + RECORD_NAME).version_id
         else:
-            final = self._file_files_and_record(record, folder, lock, prefix)
+            final, record_version = self._file_files_and_record(record, folder, lock, prefix)
         record_body = final.model_dump_json(indent=2).encode()
         present = frozenset(k.removeprefix(prefix) for k in self.capture_keys(record.capture_id, record.status))
         made = companions(final, present) if companions else []
+        filed_companions = []
         for companion in made:
-            if companion.name not in present:
-                self._put(prefix + companion.name, companion.body, companion.media_type,
-                          {"capture-id": record.capture_id, "account": record.account.id, "origin": "upprattad"},
-                          lock)
+            key = prefix + companion.name
+            if companion.name in present:  # a retry: as filed then
+                info = self.head(key)
+                filed_companions.append(LedgerObject(key=key, version_id=info.version_id, size=info.size,
+                                                     sha256=info.sha256))
+                continue
+            version = self._put(key, companion.body, companion.media_type,
+                                {"capture-id": record.capture_id, "account": record.account.id, "origin": "upprattad"},
+                                lock)
+            filed_companions.append(LedgerObject(key=key, version_id=version, size=len(companion.body),
+                                                 sha256=hashlib.sha256(companion.body).hexdigest()))
         if self.ledger.find_capture(final.capture_id, since=final.filed_at) is None:
-            record_info = self.head(final.record_key)
             objects = [LedgerObject(key=f.key, version_id=f.version_id, size=f.size, sha256=f.sha256)
                        for f in final.files]
-            objects.append(LedgerObject(key=final.record_key, version_id=record_info.version_id,
+            objects.append(LedgerObject(key=final.record_key, version_id=record_version,
                                         size=len(record_body), sha256=hashlib.sha256(record_body).hexdigest()))
-            manifest_sha256 = None
-            for companion in made:
-                info = self.head(prefix + companion.name)
-                objects.append(LedgerObject(key=info.key, version_id=info.version_id, size=info.size,
-                                            sha256=info.sha256))
-                if companion.media_type == "application/json" and companion.name.startswith("manifest"):
-                    manifest_sha256 = info.sha256
+            objects += filed_companions
+            manifest_sha256 = next((o.sha256 for c, o in zip(made, filed_companions, strict=True)
+                                    if c.media_type == "application/json" and c.name.startswith("manifest")), None)
             self.ledger.append("capture", capture_id=final.capture_id, account_id=final.account.id,
                                status=final.status, objects=objects, manifest_sha256=manifest_sha256,
                                retention_class=final.retention_class, lock=lock, person=final.requested_by,
@@ -270,7 +273,8 @@ class Archive:
         return final
 
     def _file_files_and_record(self, record: CaptureRecord, folder: Path, lock: ObjectLock,
-                               prefix: str) -> CaptureRecord:
+                               prefix: str) -> tuple[CaptureRecord, str | None]:
+        """The files, then record.json: the filed record and the record's version id."""
         common = {
             "capture-id": record.capture_id,
             "account": record.account.id,
@@ -302,9 +306,9 @@ class Archive:
             "files": tuple(filed), "lock": lock, "bucket": self.bucket, "filed_at": dt.datetime.now(dt.UTC),
             "record_key": prefix + RECORD_NAME,
         })
-        self._put(prefix + RECORD_NAME, final.model_dump_json(indent=2).encode(), "application/json",
-                  {**common, "role": "record"}, lock)
-        return final
+        version = self._put(prefix + RECORD_NAME, final.model_dump_json(indent=2).encode(), "application/json",
+                            {**common, "role": "record"}, lock)
+        return final, version
 
     # -- reading --------------------------------------------------------------------------------
 

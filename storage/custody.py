@@ -58,7 +58,8 @@ def _result(obj: LedgerObject, status: str, detail: str | None = None, actual: s
                         detail=detail, actual_sha256=actual)
 
 
-def _check_object(archive: Archive, kept: CaptureCustody, obj: LedgerObject, versions: list[Version]) -> list[FixityResult]:
+def _check_object(archive: Archive, kept: CaptureCustody, obj: LedgerObject,
+                  versions: list[Version]) -> list[FixityResult]:
     found: list[FixityResult] = []
     try:
         body = archive.client.get_object(**archive._version(obj.key, obj.version_id))["Body"]
@@ -153,10 +154,12 @@ def check_custody(archive: Archive, *, account_id: str | None = None,
     return results
 
 
-def check_key(archive: Archive, key: str) -> list[FixityResult]:
-    """The custody findings for one archived key (``somearkiv verify KEY``)."""
+def check_key(archive: Archive, key: str, state: dict[str, CaptureCustody] | None = None) -> list[FixityResult]:
+    """The custody findings for one archived key (``somearkiv verify KEY``).
+
+    state: the custody already read from the ledger (default: read it fresh now)."""
     capture_id = capture_of(key)
-    kept = custody(archive.ledger.verify()[0]).get(capture_id or "")
+    kept = (custody(archive.ledger.verify()[0]) if state is None else state).get(capture_id or "")
     history = version_history(archive, (key,)).get(key, [])
     obj = None if kept is None else next((o for o in kept.objects.values() if o.key == key), None)
     if kept is None or obj is None:

@@ -13,7 +13,7 @@ from somearkiv.models import FixityResult
 from storage import Archive, FixityError, ObjectMissing
 from storage.archive import RECORD_NAME, capture_of
 from storage.custody import check_key
-from storage.ledger import CaptureCustody
+from storage.ledger import CaptureCustody, custody
 from tasks.pdfcheck import CheckReport, check_pdf
 from tasks.timestamp import MANIFEST_NAME, TOKEN_NAME, build_manifest, verify_timestamp
 
@@ -44,10 +44,11 @@ class ArchivedCheck(BaseModel):
 
 def check_archived(archive: Archive, key: str, tsa_ca_file: Path | None) -> tuple[ArchivedCheck, CheckReport | None]:
     """Check *key* against the custody ledger; its PDF/A report when it is a PDF that could be read."""
-    findings = check_key(archive, key)
+    state = custody(archive.ledger.verify()[0])  # read fresh, once, for every check below
+    findings = check_key(archive, key, state)
     problems = [f for f in findings if f.status != "ok"]
     filed = findings[0]
-    kept = archive.custody().get(capture_of(key) or "")
+    kept = state.get(capture_of(key) or "")
     stored = "intact" if not problems else ", ".join(sorted({f.status for f in problems}))
     report = None
     if filed.version_id is not None and not any(f.status in ("missing", "error") for f in problems):
