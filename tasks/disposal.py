@@ -10,7 +10,6 @@ from pathlib import Path
 from tempfile import TemporaryDirectory
 from typing import Literal
 
-from PIL import Image, ImageDraw, ImageFont
 from prefect import task
 from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
@@ -22,8 +21,8 @@ from somearkiv.settings import get_settings
 from storage import Archive, ArchiveError
 from tasks.approval import Answer
 from tasks.audit import record_event
-from tasks.pdfa import PageImage, write_pdfa
 from tasks.retention import read_retention_schedule, records_lock
+from tasks.typeset import Para, write_document
 
 __all__ = ["Candidate", "Disposal", "DisposalApproval", "DisposedObject", "SkippedObject", "approval_form",
            "approved_candidates", "dispose", "file_protocol", "find_expired", "record_review",
@@ -241,14 +240,32 @@ def approved_candidates(candidates: list[Candidate], answer: DisposalApproval | 
     return [c for c in candidates if c.capture_id in set(answer.selected)]
 
 
-def _protocol_image(lines: list[str]) -> Image.Image:
-    font = ImageFont.load_default(size=18)
-    width, line_height = 1400, 26
-    image = Image.new("RGB", (width, 80 + line_height * len(lines)), "white")
-    draw = ImageDraw.Draw(image)
-    for i, line in enumerate(lines):
-        draw.text((50, 40 + i * line_height), line, fill="black", font=font)
-    return image
+def _protocol_paragraphs(candidates: list[Candidate], disposal: Disposal, review: dict, municipality: str,
+                         now: dt.datetime) -> list[Para]:
+    """The gallringsprotokoll as people read it: who approved, and each version deleted and verified
+    gone under its capture, with its full SHA-256; then what was not deleted, and why."""
+    gone = [d for d in disposal.disposed if d.verified_gone]
+    paras = [Para(f"Gallringsprotokoll – {municipality}", "title"),
+             Para(f"Upprättat / created: {now:%Y-%m-%d %H:%M} UTC"),
+             Para(f"Godkänt av / approved by: {review.get('answered_by')}  {review.get('answered_at', '')}"),
+             Para(f"Kommentar / comment: {(review.get('answer') or {}).get('comment', '')}")]
+    for c in candidates:
+        versions = [d for d in gone if d.capture_id == c.capture_id]
+        if not versions:
+            continue
+        paras += [Para(c.capture_id, "heading"),
+                  Para(f"Klass {c.retention_class} ({c.class_name}), beslut {c.decision.body} {c.decision.date} "
+                       f"{c.decision.paragraph}, frist till {c.retain_until:%Y-%m-%d}")]
+        paras += [Para(f"{d.key}\nversion {d.version_id} · {d.size} B · raderad och kontrollerad\nsha256 {d.sha256}",
+                       "detail") for d in versions]
+    if disposal.skipped:
+        paras.append(Para("Inte gallrat / not disposed of", "heading"))
+        paras += [Para(f"{s.key}\nversion {s.version_id}: {s.reason}", "detail") for s in disposal.skipped]
+    if disposal.local_copies_removed:
+        paras += [Para("Lokala kopior / local copies", "heading"),
+                  Para(f"Borttagna / removed: {len(disposal.local_copies_removed)}"),
+                  Para(f"Ny mätvärdesrapport / new metrics report: {disposal.metrics_report}")]
+    return paras
 
 
 @task(name="file-disposal-protocol", cache_policy=NO_CACHE)
@@ -277,30 +294,12 @@ def file_protocol(candidates: list[Candidate], disposal: Disposal, review: dict)
     keys = archive.protocol_keys(now)
     archive.file_document(keys["json"], json.dumps(protocol, indent=2, ensure_ascii=False).encode(),
                           "application/json", lock)
-    lines = [f"Gallringsprotokoll – {settings.municipality}", f"Upprättat / created: {now:%Y-%m-%d %H:%M} UTC",
-             f"Godkänt av / approved by: {review.get('answered_by')}  {review.get('answered_at', '')}",
-             f"Kommentar / comment: {(review.get('answer') or {}).get('comment', '')}", ""]
-    for c in candidates:
-        if c.capture_id not in touched:
-            continue
-        lines.append(f"{c.capture_id}  (klass {c.retention_class}, beslut {c.decision.body} {c.decision.date} "
-                     f"{c.decision.paragraph}, frist till {c.retain_until:%Y-%m-%d})")
-        lines += [f"    {d.key}  version {d.version_id}  {d.size} B  sha256 {d.sha256[:16]}…  raderad och kontrollerad"
-                  for d in gone if d.capture_id == c.capture_id]
-    if disposal.skipped:
-        lines += ["", "Inte gallrat / not disposed of:"]
-        lines += [f"    {s.key}  version {s.version_id}: {s.reason}" for s in disposal.skipped]
-    if disposal.local_copies_removed:
-        lines += ["", f"Lokala kopior borttagna / local copies removed: {len(disposal.local_copies_removed)}",
-                  f"Ny mätvärdesrapport / new metrics report: {disposal.metrics_report}"]
     with TemporaryDirectory() as tmp:
-        png, pdf = Path(tmp) / "protocol.png", Path(tmp) / "protocol.pdf"
-        _protocol_image(lines).save(png)
-        write_pdfa([PageImage(png)], pdf, {"dc:title": f"Gallringsprotokoll {now:%Y-%m-%d %H:%M} UTC", "dc:creator": [settings.municipality],
-                              "dc:identifier": keys["pdf"], "dc:language": ["sv"],
-                              "xmp:CreateDate": now.isoformat(timespec="seconds"),
-                              "xmp:ModifyDate": now.isoformat(timespec="seconds"),
-                              "xmp:MetadataDate": now.isoformat(timespec="seconds")}, text_layer=False)
+        pdf = Path(tmp) / "protocol.pdf"
+        write_document(_protocol_paragraphs(candidates, disposal, review, settings.municipality, now), pdf,
+                       {"dc:title": f"Gallringsprotokoll {now:%Y-%m-%d %H:%M} UTC",
+                        "dc:creator": [settings.municipality], "dc:identifier": keys["pdf"], "dc:language": ["sv"],
+                        "xmp:CreateDate": now.isoformat(timespec="seconds")})
         archive.file_document(keys["pdf"], pdf.read_bytes(), "application/pdf", lock)
     record_event(archive, "disposal-protocol", "success" if protocol["all_verified_gone"] else "warning",
                  f"gallringsprotokoll filed: {keys['json']} ({len(gone)} object versions disposed of, "

@@ -51,8 +51,12 @@ __all__ = [
 MAX_PAGE_SIDE_PT = 14400
 _BASE_DPI = 96
 _FLAVOUR = "2b"
-_FONTS = ("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", "/usr/share/fonts/dejavu/DejaVuSans.ttf")
+_FONT = Path(__file__).parent / "vendor" / "fonts" / "DejaVuSans.ttf"
+_JOINED = 0.1  # two words on a line this share of its height apart or less are one word
 Image.MAX_IMAGE_PIXELS = None  # tall start pages are legitimately huge
+
+
+Word = tuple[str, float, float, float, float]  # text, x, y, width, height
 
 
 class PdfaConversionError(Exception):
@@ -64,7 +68,7 @@ class PageImage:
     """One page: a PNG and, optionally, the words on it as [text, x, y, w, h] in CSS px times *scale*."""
 
     png: Path
-    words: tuple[tuple[str, float, float, float, float], ...] = ()
+    words: tuple[Word, ...] = ()
     scale: float = 1.0
 
 
@@ -150,11 +154,38 @@ def _metric_subjects(record: CaptureRecord) -> list[str]:
 
 
 def _font() -> str | None:
-    return next((f for f in _FONTS if Path(f).exists()), None)
+    """The text layer's font: DejaVu Sans, bundled (tasks/vendor/fonts), so every machine writes the same bytes."""
+    return str(_FONT) if _FONT.exists() else None
+
+
+def _same_line(word: Word, other: Word) -> bool:
+    """The two boxes share at least half the height of the shorter one: the same line of text."""
+    _, _, y, _, h = word
+    _, _, other_y, _, other_h = other
+    return min(y + h, other_y + other_h) - max(y, other_y) >= min(h, other_h) / 2
+
+
+def _joined(words: list[Word]) -> list[Word]:
+    """*words* with each word whose box touches the previous one's on its line joined to it: one word
+    the page drew from two text nodes (``Perstorp<b>s</b>``) is one word in the text layer too."""
+    out: list[Word] = []
+    for word in words:
+        if out and _same_line(out[-1], word) and abs(word[1] - out[-1][1] - out[-1][3]) < _JOINED * out[-1][4]:
+            text, x, y, _, h = out[-1]
+            out[-1] = (text + word[0], x, y, word[1] + word[3] - x, h)
+        else:
+            out.append(word)
+    return out
 
 
 def _text_layer(page: PageImage, dpi: int, width_pt: float, height_pt: float, font: str) -> pikepdf.Pdf:
-    """One page of invisible text, each word stretched over the box the browser drew it in."""
+    """One page of invisible text: each word stretched over the box the browser drew it in.
+
+    A word followed by another on its line is drawn with a space after it, in the same string (so
+    extractors read a space whatever they think of the gap, and add none of their own); the last
+    word of a line is drawn without one, and the next line's lower position ends the line. So
+    pypdf and pdftotext give the page's words, a space apart, line by line.
+    """
     from fpdf import FPDF
     from fpdf.enums import TextMode
 
@@ -166,13 +197,14 @@ def _text_layer(page: PageImage, dpi: int, width_pt: float, height_pt: float, fo
     layer.set_font("text", size=10)
     layer.text_mode = TextMode.INVISIBLE
     to_pt = page.scale * 72 / dpi
-    for text, x, y, w, h in page.words:
-        if (y + h) * to_pt > height_pt or w <= 0 or h <= 0:
-            continue
+    words = _joined([w for w in page.words if w[3] > 0 and w[4] > 0 and (w[2] + w[4]) * to_pt <= height_pt])
+    for word, following in zip(words, [*words[1:], None]):
+        text, x, y, w, h = word
         layer.set_font_size(max(1.0, h * to_pt * 0.8))
-        natural = layer.get_string_width(text)
+        natural = layer.get_string_width(text) * 100 / layer.font_stretching  # it measures as stretched now
         layer.set_stretching(max(1.0, 100 * w * to_pt / natural) if natural else 100)
-        layer.text(x * to_pt, (y + h * 0.8) * to_pt, text)
+        space = " " if following is not None and _same_line(word, following) else ""
+        layer.text(x * to_pt, (y + h * 0.8) * to_pt, text + space)
     return pikepdf.open(io.BytesIO(bytes(layer.output())))
 
 

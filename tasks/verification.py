@@ -17,7 +17,11 @@ from storage.ledger import CaptureCustody, custody
 from tasks.pdfcheck import CheckReport, check_pdf
 from tasks.timestamp import MANIFEST_NAME, TOKEN_NAME, build_manifest, verify_timestamp
 
-__all__ = ["ArchivedCheck", "check_archived"]
+__all__ = ["EXIT_INVALID", "EXIT_NOT_CHECKED", "EXIT_OK", "EXIT_TAMPERED", "ArchivedCheck", "check_archived",
+           "exit_code"]
+
+# `somearkiv verify` exit statuses (2 is the CLI's usage and configuration errors)
+EXIT_OK, EXIT_INVALID, EXIT_TAMPERED, EXIT_NOT_CHECKED = 0, 1, 3, 4
 
 
 class ArchivedCheck(BaseModel):
@@ -100,3 +104,17 @@ def _timestamp(archive: Archive, kept: CaptureCustody, trusted_ca_pem: bytes | N
     if check.matches_manifest and trusted_ca_pem is None:
         return f"token covers the manifest (genTime {check.gen_time}); set SOMEARKIV_TSA_CA_FILE to check its signer"
     return f"INVALID token: {check.reason}"
+
+
+def exit_code(custody: ArchivedCheck | None, report: CheckReport | None) -> int:
+    """The exit status of `somearkiv verify`: the worst of what was found, most serious first.
+
+    3 custody or fixity problem; 1 not a valid PDF/A (or not a PDF that could be read); 4 no
+    violation found, but some points could not be checked, so nobody can say it is valid (a
+    person must look: the report lists them); 0 checked completely, valid and intact.
+    """
+    if custody is not None and not custody.intact:
+        return EXIT_TAMPERED
+    if report is None or report.verdict == "invalid":
+        return EXIT_INVALID
+    return EXIT_NOT_CHECKED if report.verdict == "not checked" else EXIT_OK

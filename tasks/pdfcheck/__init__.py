@@ -24,9 +24,18 @@ Usage::
     if not report.passed:
         print(format_report(report))
 
+The verdict has three values: ``valid``, ``invalid`` (a rule is violated) and ``not checked`` (no
+violation, but some points could not be checked, e.g. Type 3 fonts or DeviceN colour, which
+pikepdf reports as "unsupported"). ``dispositions`` says what happens to each pikepdf finding
+we do not pass on as it is: its XMP rules are replaced by ours, which know the XMP 2005 schemas
+and the file's extension schemas.
+
 Modules: ``findings`` (rule ids, Finding, CheckReport), ``lexer`` and ``reader`` (the COS reader:
-tokens, stream framing and filters, objects, cross-reference data), ``xmp``, ``checks`` (one
-function per rule group, and pikepdf's validator), ``validate`` (check_pdf, format_report).
+tokens, stream framing and filters, objects, cross-reference data), ``xmp`` with ``xmp_rdf``,
+``xmp_schemas``, ``xmp_types`` and ``xmp_extension`` (every XMP packet and property),
+``graphics`` (transparency without output intent, JPEG 2000 headers), ``dispositions``,
+``checks`` (one function per rule group, and pikepdf's validator), ``validate`` (check_pdf,
+format_report). ``bench/pdfa_corpus.py`` scores the whole on the veraPDF corpus.
 """
 
 from tasks.pdfcheck.checks import CHECKS, pikepdf_validated

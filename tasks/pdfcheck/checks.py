@@ -11,9 +11,13 @@ from typing import Any, TypeVar
 
 import pikepdf
 import pikepdf.pdfa
+
+from tasks.pdfcheck.dispositions import disposition
 from tasks.pdfcheck.findings import Finding
+from tasks.pdfcheck.graphics import check_jpeg2000, check_page_transparency
 from tasks.pdfcheck.lexer import MAX_DEPTH
 from tasks.pdfcheck.reader import IndirectObject, PdfFile, XrefSection, _where
+from tasks.pdfcheck.xmp import property_problems
 
 T = TypeVar("T")
 _PIKEPDF_VALIDATOR = threading.Lock()
@@ -50,13 +54,18 @@ def check_with_pikepdf(pdf: PdfFile) -> Iterator[Finding]:
     """pikepdf's own validator: every object-level rule (fonts, colour, XMP, actions, limits, ...).
 
     It opens the file with qpdf, which repairs damaged structure on the way in, so it cannot see
-    the file-level rules below; those are the byte checks' job.
+    the file-level rules below; those are the byte checks' job. Its findings on rules we check
+    better ourselves (XMP) are dropped; see ``dispositions``.
     """
     report = pikepdf_validated(lambda: pikepdf.pdfa.validate_written(io.BytesIO(pdf.data), pdf.flavour))
     for found in report.findings:
+        rule = _short_rule(found.rule)
+        kept = disposition(rule, found.kind, found.message)
+        if kept in ("replaced", "dismissed"):
+            continue  # checked by us instead, or not an unchecked point (see dispositions)
         where, message = (re.sub(r"<_io\.BytesIO object at 0x[0-9a-f]+>", "file", text)
                           for text in (found.where, found.message))
-        yield Finding(_short_rule(found.rule), where, message, "pikepdf", found.kind)
+        yield Finding(rule, where, message, "pikepdf", "unsupported" if kept == "not checked" else found.kind)
 
 
 def _short_rule(rule: str) -> str:
@@ -148,11 +157,13 @@ def _not_xref(pdf: PdfFile, offset: int) -> str:
 
 
 def check_trailer_size(pdf: PdfFile) -> Iterator[Finding]:
-    """ISO 32000-1 7.5.5: trailer /Size is one more than the highest object number. qpdf ignores a wrong /Size."""
+    """ISO 32000-1 7.5.5: trailer /Size covers the highest object number. qpdf ignores a wrong /Size."""
     if pdf.reconstructed or not pdf.trailer:
         return  # reported by check_startxref / check_trailer_id
     size, highest = pdf.trailer.get("/Size"), max(pdf.xref_entries, default=0)
-    if size != highest + 1 or type(size) is not int:
+    # A /Size above highest + 1 is harmless (readers and veraPDF accept it, and valid files have it);
+    # one at or below the highest object number leaves objects outside the cross-reference data.
+    if type(size) is not int or size <= highest:
         yield pdf.finding("ISO_32000_1:7.5.5", "trailer /Size",
                           f"/Size is {size!r}, but the highest object number is {highest}")
 
@@ -447,6 +458,17 @@ def check_xmp_metadata(pdf: PdfFile) -> Iterator[Finding]:
         yield pdf.finding(xmp.problem_rule, "catalog /Metadata", xmp.problem)
 
 
+def check_xmp_properties(pdf: PdfFile) -> Iterator[Finding]:
+    """6.6.2.3.1-1/-2, 6.6.2.3.2-1, 6.6.2.3.3-x: every XMP property predefined or declared, and of its type.
+
+    In every metadata stream of the file, the catalog's and those of pages, images or fonts.
+    """
+    if pdf.encrypted:
+        return  # the packets are encrypted as well; 6.1.3-2 is reported
+    for problem in property_problems(pdf):
+        yield pdf.finding(problem.rule, problem.where, problem.message)
+
+
 def check_pdfa_identification(pdf: PdfFile) -> Iterator[Finding]:
     """6.6.4-1/-2/-3: pdfaid:part and pdfaid:conformance in the XMP, matching the flavour checked."""
     xmp = pdf.xmp
@@ -488,6 +510,9 @@ CHECKS: tuple[Check, ...] = (
     check_actions,
     check_output_intent,
     check_device_colour,
+    check_page_transparency,
+    check_jpeg2000,
     check_xmp_metadata,
+    check_xmp_properties,
     check_pdfa_identification,
 )

@@ -27,12 +27,39 @@ RULES: dict[str, str] = {
     "6.2.4.3-2": "DeviceRGB only with an RGB output intent profile",
     "6.2.4.3-3": "DeviceCMYK only with a CMYK output intent profile",
     "6.2.4.3-4": "DeviceGray only with an output intent",
+    "6.2.8.3-1": "JPEG 2000 images have 1, 3 or 4 colour channels",
+    "6.2.8.3-2": "a JPEG 2000 image with several colour specifications has exactly one with APPROX 1",
+    "6.2.8.3-3": "a JPEG 2000 image without /ColorSpace uses colour specification method 1, 2 or 3",
+    "6.2.8.3-4": "a JPEG 2000 image without /ColorSpace does not use the CIEJab enumerated colour space (19)",
+    "6.2.8.3-5": "JPEG 2000 colour channels share one bit depth, 1 to 38",
+    "6.2.10-2": "without a PDF/A output intent, a page with transparency has /Group with /CS",
     "6.5.1-1": "no Launch, Sound, Movie, ResetForm, ImportData, Hide, SetOCGState, Rendition, Trans, "
                "GoTo3DView, JavaScript, set-state or no-op actions",
     "6.5.2-1": "no /AA (additional actions) in the catalog",
     "6.5.2-2": "no /AA (additional actions) in a page",
     "6.6.2.1-1": "the catalog has /Metadata, a stream with /Type /Metadata and /Subtype /XML",
     "6.6.2.1-4": "the XMP packet is well-formed XML",
+    "6.6.2.3.1-1": "every XMP property is predefined in XMP 2005 or ISO 19005, or declared in an extension schema",
+    "6.6.2.3.1-2": "every XMP property has the value type its schema defines",
+    "6.6.2.3.2-1": "extension schema descriptions hold only the fields ISO 19005-2 6.6.2.3.3 defines",
+    "6.6.2.3.3-1": "pdfaExtension:schemas is a Bag, with prefix pdfaExtension",
+    "6.6.2.3.3-2": "pdfaSchema:schema is present, Text, with prefix pdfaSchema",
+    "6.6.2.3.3-3": "pdfaSchema:namespaceURI is present, URI, with prefix pdfaSchema",
+    "6.6.2.3.3-4": "pdfaSchema:prefix is present, Text, with prefix pdfaSchema",
+    "6.6.2.3.3-5": "pdfaSchema:property is a Seq Property, with prefix pdfaSchema",
+    "6.6.2.3.3-6": "pdfaSchema:valueType is a Seq ValueType, with prefix pdfaSchema",
+    "6.6.2.3.3-7": "pdfaProperty:name is present, Text, with prefix pdfaProperty",
+    "6.6.2.3.3-8": "pdfaProperty:valueType is present, Text, with prefix pdfaProperty, and a defined type",
+    "6.6.2.3.3-9": "pdfaProperty:category is present, 'internal' or 'external', with prefix pdfaProperty",
+    "6.6.2.3.3-10": "pdfaProperty:description is present, Text, with prefix pdfaProperty",
+    "6.6.2.3.3-11": "pdfaType:type is present, Text, with prefix pdfaType",
+    "6.6.2.3.3-12": "pdfaType:namespaceURI is present, URI, with prefix pdfaType",
+    "6.6.2.3.3-13": "pdfaType:prefix is present, Text, with prefix pdfaType",
+    "6.6.2.3.3-14": "pdfaType:description is present, Text, with prefix pdfaType",
+    "6.6.2.3.3-15": "pdfaType:field is a Seq Field, with prefix pdfaType",
+    "6.6.2.3.3-16": "pdfaField:name is present, Text, with prefix pdfaField",
+    "6.6.2.3.3-17": "pdfaField:valueType is present, Text, with prefix pdfaField, and a defined type",
+    "6.6.2.3.3-18": "pdfaField:description is present, Text, with prefix pdfaField",
     "6.6.4-1": "the XMP declares the PDF/A identification schema (pdfaid)",
     "6.6.4-2": "pdfaid:part is the ISO 19005 part the file is checked against",
     "6.6.4-3": "pdfaid:conformance is A, B or U",
@@ -56,12 +83,12 @@ MAX_FINDINGS_PER_CHECK = 25
 
 @dataclass(frozen=True)
 class Finding:
-    """One reason the file was not approved.
+    """One reason the file was not approved: a violated rule, or a point that could not be checked.
 
     ``rule`` is a veraPDF rule id as numbered for PDF/A-2 (``6.1.7.1-1``), ``ISO_32000_1:<clause>``
     for plain PDF syntax, ``pikepdf:<name>`` for pikepdf's own policies, or ``somearkiv:internal``.
     ``source`` says who found it: pikepdf's validator or our byte-level reader. ``kind`` is
-    ``unsupported`` when the point could not be checked, which also withholds approval.
+    ``unsupported`` when the point could not be checked: not a failure, but it withholds approval.
     """
 
     rule: str
@@ -80,11 +107,27 @@ class Finding:
         return f"{self.rule} [{self.source}] {self.where}: {self.message}"
 
 
+Verdict = Literal["valid", "invalid", "not checked"]
+
+
+def verdict_of(findings: list[Finding]) -> Verdict:
+    """'invalid' if any rule is violated; else 'not checked' if some point could not be checked; else 'valid'."""
+    if any(f.kind == "violation" for f in findings):
+        return "invalid"
+    return "not checked" if findings else "valid"
+
+
 @dataclass(frozen=True)
 class CheckReport:
-    """The verdict on one file: ``passed`` only if neither pikepdf nor the byte checks found anything."""
+    """The verdict on one file.
+
+    ``verdict`` separates a file found *invalid* (a rule is violated) from one that could *not be
+    checked* completely (no violation, but some points unchecked: ``not_checked``). ``passed``
+    means fully checked and valid, the only verdict an archive may act on without a person.
+    """
 
     passed: bool
+    verdict: Verdict
     claimed: str | None  # e.g. "PDF/A-2B" as the XMP pdfaid says, or None
     flavour: str
     findings: list[Finding]
@@ -95,6 +138,15 @@ class CheckReport:
     @property
     def rules(self) -> set[str]:
         return {f.rule for f in self.findings}
+
+    @property
+    def violations(self) -> list[Finding]:
+        return [f for f in self.findings if f.kind == "violation"]
+
+    @property
+    def not_checked(self) -> list[Finding]:
+        """The points that could not be checked (pikepdf's "unsupported" findings, checks that failed)."""
+        return [f for f in self.findings if f.kind != "violation"]
 
     def as_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -13,8 +13,10 @@ from typing import Any
 
 import pikepdf
 import pikepdf.pdfa
+
 from tasks.pdfcheck.checks import CHECKS, Check
-from tasks.pdfcheck.findings import MAX_FINDINGS_PER_CHECK, RULES, CheckReport, Finding
+from tasks.pdfcheck.dispositions import NOT_CHECKED
+from tasks.pdfcheck.findings import MAX_FINDINGS_PER_CHECK, RULES, CheckReport, Finding, verdict_of
 from tasks.pdfcheck.reader import PdfFile
 
 
@@ -32,7 +34,8 @@ def check_pdf(path_or_bytes: str | PathLike[str] | bytes | bytearray | memoryvie
         else Path(fspath(path_or_bytes)).read_bytes()
     pdf = PdfFile(data, flavour)
     findings = [found for check in checks for found in _run(check, pdf)]
-    return CheckReport(passed=not findings, claimed=_safely(lambda: pdf.claimed), flavour=flavour,
+    return CheckReport(passed=not findings, verdict=verdict_of(findings), claimed=_safely(lambda: pdf.claimed),
+                       flavour=flavour,
                        findings=findings, sha256=hashlib.sha256(data).hexdigest(), size=len(data),
                        validator=f"somearkiv pdfcheck + pikepdf {pikepdf.__version__}")
 
@@ -59,17 +62,25 @@ def _safely(get: Callable[[], str | None]) -> str | None:
 
 def format_report(report: CheckReport) -> str:
     """A plain-text report for a person: verdict, what the file claims, and each finding with its rule."""
-    verdict = "PASSED" if report.passed else f"FAILED ({len(report.findings)} finding(s))"
+    if report.verdict == "valid":
+        verdict = "PASSED"
+    elif report.verdict == "invalid":
+        verdict = f"FAILED ({len(report.violations)} violation(s), {len(report.not_checked)} point(s) not checked)"
+    else:
+        verdict = f"NOT FULLY CHECKED (no violation; {len(report.not_checked)} point(s) not checked)"
     lines = [
         f"PDF/A-{report.flavour} check: {verdict}",
         f"  file:     {report.size} bytes, sha256 {report.sha256}",
         f"  claims:   {report.claimed or 'no PDF/A identification'}",
         f"  checked:  {report.validator}",
     ]
+    if report.violations:
+        lines.append("  violations:")
+        lines += [f"    {f.rule:<18} [{f.source}] {f.where}: {f.message}" for f in report.violations]
+    if report.not_checked:
+        lines.append("  not checked (neither passed nor failed):")
+        lines += [f"    {f.rule:<18} [{f.source}] {f.where}: {f.message}" for f in report.not_checked]
     if report.findings:
-        lines.append("  findings:")
-        lines += [f"    {f.rule:<18} [{f.source}{'' if f.kind == 'violation' else ', ' + f.kind}] "
-                  f"{f.where}: {f.message}" for f in report.findings]
         described = [(rule, _describe(rule)) for rule in dict.fromkeys(f.rule for f in report.findings)]
         lines.append("  rules:")
         lines += [f"    {rule:<18} {text}" for rule, text in described if text]
@@ -79,6 +90,8 @@ def format_report(report: CheckReport) -> str:
 def _describe(rule: str) -> str:
     if rule in RULES:
         return RULES[rule]
+    if rule in NOT_CHECKED:
+        return f"not checked: {NOT_CHECKED[rule]}"
     entry = _verapdf_rules().get(f"ISO_19005_2:{rule}")
     return entry["description"][:160] if entry else ""
 
