@@ -342,11 +342,12 @@ def verify(
 
     For an archived key: the version the custody ledger says was filed is read and hashed, its lock
     and the key's history checked (see `somearkiv fixity`), the manifest and timestamp verified.
-    Exit status: 0 valid and intact, 1 not valid PDF/A, 3 custody or fixity problem.
+    Exit status: 0 valid (checked completely) and intact, 1 not valid PDF/A, 3 custody or fixity
+    problem, 4 no violation found but some points could not be checked (listed in the report).
     """
     from storage import ArchiveError
     from tasks.pdfcheck import check_pdf, format_report
-    from tasks.verification import check_archived
+    from tasks.verification import check_archived, exit_code
 
     custody = None
     if Path(target).is_file():
@@ -370,9 +371,7 @@ def verify(
             for finding in custody.problems:
                 typer.echo(f"  {finding.status:12} {finding.key} {finding.detail or ''}")
             typer.echo(f"timestamp: {custody.timestamp}")
-    if custody is not None and not custody.intact:
-        raise typer.Exit(3)
-    raise typer.Exit(0 if report is not None and report.passed else 1)
+    raise typer.Exit(exit_code(custody, report))
 
 
 @app.command("export-sip")
@@ -690,6 +689,64 @@ def before_change(
     if len(runs) > 1:
         typer.secho("note: more than one deployment reacted to the event (served and prefect.yaml ones); "
                     "keep one of them", fg=typer.colors.YELLOW)
+
+
+@app.command()
+def login(
+    account: Annotated[str, typer.Argument(help="The account to log in to, by its id in the register.")],
+    role: Annotated[str | None, typer.Option("--as", help="As whom you log in (e.g. 'redaktör för sidan'); "
+                                                           "every record made with the login says so.")] = None,
+    by: Annotated[str | None, typer.Option("--by", help="Your name, for the record of the login.")] = None,
+    register: RegisterOption = None,
+    remote: Annotated[bool | None, typer.Option(
+        "--remote/--window", help="Show the browser on a local web page (default when there is no display) "
+                                  "or in a window.")] = None,
+    port: Annotated[int, typer.Option("--port", help="Port of the local screen page (default: any free one).")] = 0,
+    forget: Annotated[bool, typer.Option("--forget", help="Delete the saved login of ACCOUNT instead.")] = False,
+) -> None:
+    """Log in to an account once, so its snapshots show the logged-in view (saved encrypted; never archived).
+
+    The session key comes from SOMEARKIV_SESSION_KEY or the key file (SOMEARKIV_SESSION_KEY_FILE,
+    default ~/.config/somearkiv/session.key, made on first use): give workers the same key.
+    On a server without a display, open the printed address through an SSH tunnel
+    (ssh -L PORT:127.0.0.1:PORT server).
+    """
+    import asyncio
+    import os
+
+    from deployments.login import log_in
+    from somearkiv.sessions import SessionError, session_store
+
+    settings = _settings()
+    known = {a.id: a for a in _configured_register(register).accounts}
+    if account not in known:
+        raise _fail(f"unknown account {account!r}; the register has: {', '.join(sorted(known)) or 'none'}")
+    try:
+        if forget:
+            gone = session_store(settings).forget(account)
+            typer.echo(f"the saved login of {account} is deleted" if gone else f"{account} has no saved login")
+            return
+        if not role:
+            raise _fail("say as whom you log in: --as 'redaktör för sidan' (it goes into every record)")
+        display = os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+        headless = remote if remote is not None else not display
+        outcome = asyncio.run(log_in(known[account], settings, _reason(role, "--as"), by, remote=headless, port=port,
+                                     on_ready=lambda text: typer.echo(
+                                         f"Open {text} in your browser and log in; press Klar when done."
+                                         if text.startswith("http") else text)))
+    except SessionError as exc:
+        raise _fail(str(exc)) from None
+    except (ValueError, OSError) as exc:
+        raise _fail(f"login failed: {exc}") from None
+    except KeyboardInterrupt:
+        raise _fail("cancelled; nothing saved", 130) from None
+    if outcome.saved is None:
+        raise _fail("cancelled; nothing saved", 1)
+    typer.echo(f"saved the login of {account} (as {role}), encrypted, in {outcome.saved}")
+    if outcome.wall:
+        typer.secho(f"warning: the page still shows a wall with this login: {outcome.wall}", err=True,
+                    fg=typer.colors.YELLOW)
+        raise typer.Exit(1)
 
 
 @app.command()

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-import functools
-import http.server
 import datetime as dt
+import functools
 import html
+import http.cookies
+import http.server
+import json
 import re
+import secrets
 import threading
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, quote, urlsplit
 
 from somearkiv.settings import PROJECT_ROOT
 
@@ -39,6 +42,7 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
     stopping: threading.Event
     directory_path: Path
     hits: list[str]
+    member_tokens: set[str]
 
     def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib's name
         pass
@@ -77,12 +81,86 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
             page = self.directory_path / url.path.lstrip("/") / ("index.html" if url.path.endswith("/") else "")
             if page.is_file():  # the sample feeds stay current: dates move with today
                 return self._send(200, shift_dates(page.read_text(encoding="utf-8"), dt.date.today()))
+        routed = self._hard_pages(url.path, query)
+        if routed is not None:
+            return routed
         if url.path == "/traps/cookie":  # shows the cookie the browser sent (stored sessions)
             cookie = html.escape(self.headers.get("Cookie", ""))
             return self._send(200, f"<!doctype html><html lang=sv><title>Inloggad</title><main><h1>Inloggad vy</h1>"
                                    f"<p id=cookie>{cookie}</p></main></html>",
                               {"Set-Cookie": "rotated=new-value; Path=/"})
         return super().do_GET()
+
+
+    def _page(self, name: str) -> str:
+        return (self.directory_path / "traps" / name).read_text(encoding="utf-8")
+
+    def _cookie(self, name: str) -> str | None:
+        cookies = http.cookies.SimpleCookie(self.headers.get("Cookie", ""))
+        return cookies[name].value if name in cookies else None
+
+    def _other_host(self) -> str:
+        """The same server under its other name (127.0.0.1 ↔ localhost): another site, same port."""
+        host = (self.headers.get("Host") or "127.0.0.1").rsplit(":", 1)[0]
+        return f"{'127.0.0.1' if host == 'localhost' else 'localhost'}:{self.server.server_address[1]}"
+
+    def _hard_pages(self, path: str, query: dict[str, list[str]]) -> None | bool:
+        """Pages built like the hard cases of real platforms (consent sites, slow feeds, logins). None: not one."""
+        if path == "/traps/consent-choice":  # what a consent dialog chose (the test reads hits)
+            return self._send(204)
+        if path == "/traps/feed-batch":  # a slow feed's next ten posts
+            n, delay = int(query.get("n", ["0"])[0]), min(int(query.get("delay", ["1200"])[0]), 10000)
+            self.stopping.wait(delay / 1000)
+            posts = [f"Inlägg {n * 10 + i + 1} i det långsamma flödet" for i in range(10)]
+            return self._send(200, json.dumps(posts, ensure_ascii=False), {"Content-Type": "application/json"})
+        if path == "/traps/roundtrip/":  # YouTube in Europe: consent is asked on another host first
+            choice = query.get("consent", [None])[0] or self._cookie("consent")
+            if choice is None:
+                back = f"http://{self.headers.get('Host')}{path}"
+                return self._send(302, headers={"Location": f"http://{self._other_host()}/traps/consent-site?"
+                                                            f"continue={quote(back, safe='')}"})
+            return self._send(200, "<!doctype html><html lang=sv><head><meta charset=utf-8><title>Perstorps kommun "
+                                   "- YouTube</title></head><body><h1>Perstorps kommun</h1><p>Kanalens videor.</p>"
+                                   f"<p id=choice>{html.escape(choice)}</p></body></html>",
+                              {"Set-Cookie": f"consent={choice}; Path=/"})
+        if path == "/traps/consent-site":
+            back = html.escape(query.get("continue", ["/"])[0])
+            return self._send(200, "<!doctype html><html lang=sv><head><meta charset=utf-8><title>Innan du fortsätter"
+                                   "</title></head><body><main><h1>Innan du fortsätter till YouTube</h1><p>Vi använder "
+                                   "cookies och data för att leverera och underhålla våra tjänster.</p>"
+                                   "<form action=/traps/consent-site/save>"
+                                   f"<input type=hidden name=continue value=\"{back}\">"
+                                   "<button name=choice value=reject>Avvisa alla</button>"
+                                   "<button name=choice value=accept>Godkänn alla</button></form></main></body></html>")
+        if path == "/traps/consent-site/save":
+            back = query.get("continue", ["/"])[0]
+            choice = "refused" if query.get("choice") == ["reject"] else "accepted"
+            return self._send(302, headers={"Location": back + ("&" if "?" in back else "?") + f"consent={choice}"})
+        if path == "/members/":  # a page that needs a login (somearkiv login)
+            if self._cookie("members") in self.member_tokens:
+                return self._send(200, "<!doctype html><html lang=sv><head><meta charset=utf-8><title>Medlemssidan"
+                                       "</title></head><body><main><h1>Inloggad vy</h1><p id=members>Bara för "
+                                       "inloggade: kommunens sida som redaktören ser den.</p></main></body></html>")
+            return self._send(302, headers={"Location": "/members/login"})
+        if path == "/members/login":
+            return self._send(200, self._page("members-login.html"))
+        if path == "/members/expire":  # every login given so far expires (a test's hook)
+            self.member_tokens.clear()
+            return self._send(204)
+        return None
+
+    def do_POST(self) -> None:  # noqa: N802 - stdlib's name
+        self.hits.append("POST " + self.path)
+        length = min(int(self.headers.get("Content-Length") or 0), 65536)
+        form = parse_qs(self.rfile.read(length).decode("utf-8", "replace"))
+        if urlsplit(self.path).path == "/members/login" and form.get("user") == ["redaktor"] \
+                and form.get("password") == ["hemligt"]:
+            token = secrets.token_hex(16)
+            self.member_tokens.add(token)
+            return self._send(303, headers={"Location": form.get("next", ["/members/"])[0],
+                                            "Set-Cookie": f"members={token}; Path=/; HttpOnly"})
+        return self._send(200, self._page("members-login.html").replace("<h1>Logga in</h1>",
+                                                                         "<h1>Fel användarnamn eller lösenord</h1>"))
 
 
 class SampleSite:
@@ -92,8 +170,10 @@ class SampleSite:
         self.host = host
         self._stopping = threading.Event()
         self.hits: list[str] = []  # every path requested, in order
+        self.member_tokens: set[str] = set()  # the logins of /members/ given so far
         handler_class = type("SampleHandler", (_Handler,), {"stopping": self._stopping, "hits": self.hits,
-                                                            "directory_path": Path(root)})
+                                                            "directory_path": Path(root),
+                                                            "member_tokens": self.member_tokens})
         handler = functools.partial(handler_class, directory=str(root))
         self._server = http.server.ThreadingHTTPServer((host, port), handler)
         self._server.daemon_threads = True

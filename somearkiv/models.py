@@ -29,6 +29,10 @@ __all__ = [
     "DecisionRef",
     "FileRole",
     "FixityStatus",
+    "Hop",
+    "SessionInfo",
+    "SettleInfo",
+    "ViewFile",
     "LedgerEntry",
     "LedgerKind",
     "LedgerObject",
@@ -114,7 +118,8 @@ class Account(_Model):
     session_file: Path | None = Field(
         default=None,
         exclude=True,  # never written into records: where the login lives is nobody's business
-        description="A Playwright storage-state file (cookies) for a logged-in view; read, never written.",
+        description="Where the encrypted login of this account is, when not data/sessions/<id>.session "
+                    "(saved by `somearkiv login`); read, never written.",
     )
     api_id: str | None = Field(
         default=None, min_length=1,
@@ -246,12 +251,46 @@ class ArchivedFile(_Model):
     version_id: str | None = None
 
 
+class Hop(_Model):
+    """One address the page's main frame was at on the way to the shot."""
+
+    url: str
+    kind: Literal["load", "redirect", "navigation", "history", "error"]
+    http_status: int | None = None
+
+
+class SettleInfo(_Model):
+    """How scrolling the page to load its content ended."""
+
+    outcome: Literal["complete", "height-limit", "time-limit"]
+    seconds: float
+    rounds: int
+    height: int = Field(description="The page's height when scrolling ended (px).")
+    items: int = Field(description="Elements in the page when scrolling ended.")
+    grew: int = Field(default=0, description="How often the page grew while the bottom was near (a feed).")
+
+
+class ViewFile(_Model):
+    name: str
+    size: int
+
+
+class SessionInfo(_Model):
+    """A logged-in view was used: whose, and since when (never the cookie)."""
+
+    role: str = Field(description="As whom the communicator logged in, as they stated it.")
+    saved_at: dt.datetime
+    saved_by: str | None = None
+
+
 class PageInfo(_Model):
     requested_url: str
     final_url: str
     http_status: int | None
     title: str
     redirect_chain: tuple[str, ...] = ()
+    hops: tuple[Hop, ...] = Field(default=(), description="Every address the main frame was at, in order, "
+                                                          "until the shot (redirects, late navigations, history).")
 
 
 class BrowserInfo(_Model):
@@ -278,6 +317,8 @@ class ViewInfo(_Model):
     page_height: int = 0
     screenshot: str | None = None
     tiles: int = 1
+    settle: SettleInfo | None = None
+    files: tuple[ViewFile, ...] = Field(default=(), description="The files this view wrote, with their sizes.")
     notes: tuple[str, ...] = ()
 
 
@@ -288,6 +329,8 @@ class ConsentInfo(_Model):
     platform: str | None = None
     action: str | None = None
     evidence: str | None = None
+    host: str | None = Field(default=None, description="The host that showed the dialog (a consent site, too).")
+    frame_url: str | None = Field(default=None, description="The frame holding the dialog, when not the page.")
     errors: tuple[str, ...] = ()
     rules: str | None = Field(default=None, description="The rule set and its version.")
 
@@ -368,6 +411,7 @@ class CaptureRecord(_Model):
     views: tuple[ViewInfo, ...] = ()
     consent: ConsentInfo | None = None
     wall: WallInfo | None = None
+    session: SessionInfo | None = Field(default=None, description="Set when a logged-in view was used.")
     blocked_requests: tuple[BlockedRequestInfo, ...] = ()
     outbound_ip: str | None = None
     notes: tuple[str, ...] = Field(default=(), description="What the capture had to bound or work around.")

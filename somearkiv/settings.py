@@ -12,7 +12,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
 __all__ = ["API_PLATFORMS", "PROJECT_ROOT", "Settings", "UnknownSetting", "check_environment", "get_settings",
@@ -77,9 +77,14 @@ class Settings(BaseSettings):
     viewport_width: int = 1366
     viewport_height: int = 900
     navigation_timeout_s: float = 30.0
-    capture_timeout_s: float = Field(default=120.0, description="Hard limit for one whole capture.")
-    max_page_height: int = Field(default=30000, description="Stop scrolling infinite feeds here (px).")
-    max_scroll_s: float = Field(default=15.0, description="Stop scrolling infinite feeds after this.")
+    capture_timeout_s: float = Field(default=180.0, description="Hard limit for one whole capture.")
+    max_page_height: int = Field(default=30000, description="A feed that keeps growing is cut here (px).")
+    max_whole_page_height: int = Field(
+        default=100000, description="A long page that does not grow is taken whole up to this safety limit (px).")
+    max_scroll_s: float = Field(default=30.0, description="Stop scrolling a page after this (s).")
+    settle_quiet_s: float = Field(
+        default=1.5, description="A page is settled when, at its bottom, its height and items stayed the same this "
+                                 "long (s) and no request is in flight.")
     capture_concurrency: int = Field(default=2, ge=1, description="Captures at once in one process.")
     tile_height: int = Field(default=8192, ge=1024, description="Pages taller than two tiles are shot in tiles.")
     mobile_view: bool = Field(default=True, description="Also capture the page in a phone's viewport.")
@@ -96,6 +101,11 @@ class Settings(BaseSettings):
                     "(embedded S3, S3 endpoint, Prefect API) stay refused whatever this says.",
     )
     outbound_ip: str | None = Field(default=None, description="This host's public address, for the records.")
+    session_key: SecretStr | None = Field(
+        default=None, description="The key that encrypts saved logins (`somearkiv login`); else the key file.")
+    session_key_file: Path = Field(
+        default=Path("~/.config/somearkiv/session.key"),
+        description="File (0600, outside the data directory) holding the key that encrypts saved logins.")
 
     # Metrics (P4, P5)
     metrics_api: bool = Field(default=True, description="Ask the platforms' APIs (else read the page only).")

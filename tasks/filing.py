@@ -48,6 +48,9 @@ def file_capture(converted: Captured, retention: RetentionClass) -> Captured:
     emit("capture.filed" if filed.status is CaptureStatus.captured else "capture.blocked", record.account.id,
          capture_id=filed.capture_id, record_key=filed.record_key, trigger=filed.trigger.value, reason=filed.reason,
          wall=filed.wall.model_dump() if filed.wall else None)
+    if filed.wall is not None and filed.wall.kind == "session-expired":  # for an automation that mails the owners
+        emit("session.expired", record.account.id, capture_id=filed.capture_id, message=filed.wall.reason,
+             responsible=record.account.responsible)
     record_event(archive, "capture", "success" if filed.status is CaptureStatus.captured else "warning",
                  f"{filed.capture_id} filed ({filed.status.value}, trigger {filed.trigger.value}); {stamp_note}",
                  account_id=record.account.id, person=filed.requested_by,

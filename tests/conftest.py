@@ -27,7 +27,7 @@ TEST_S3_PORT = 18400
 # fixtures built on them: own_bucket, served, ...) or when it is marked `browser` (it drives
 # Chromium without one of them: mark such a test, or its module, @pytest.mark.browser).
 SERVER_FIXTURES = frozenset({"s3_server", "archive", "admin_client", "role_archive", "prefect_server",
-                             "sample_site", "sample_register"})
+                             "sample_site", "sample_register", "forbidden_site"})
 
 
 @pytest.hookimpl(tryfirst=True)  # before -m deselects
@@ -84,6 +84,7 @@ def _environment(data_dir: Path):
         "SOMEARKIV_CAPTURE_TIMEOUT_S": "60",
         "SOMEARKIV_ALLOWED_HOSTS": '["127.0.0.1"]',
         "SOMEARKIV_METRICS_API": "false",  # the sample accounts' platforms are on the internet
+        "SOMEARKIV_SESSION_KEY_FILE": str(data_dir.parent / "keys" / "session.key"),  # never ~/.config
     })
     get_settings.cache_clear()
     yield
@@ -132,6 +133,13 @@ def role_archive(s3_server: EmbeddedS3, archive: Archive):
 @pytest.fixture(scope="session")
 def sample_site():
     with SampleSite() as site:
+        yield site
+
+
+@pytest.fixture(scope="module")
+def forbidden_site():
+    """An 'internal' server on a loopback alias that the egress guard must never let the browser reach."""
+    with SampleSite(host="127.0.0.2") as site:
         yield site
 
 

@@ -16,8 +16,8 @@ import pytest
 from PIL import Image
 from warcio.archiveiterator import ArchiveIterator
 
-from deployments.sample_site import SampleSite
 from somearkiv.models import CaptureStatus, Trigger
+from somearkiv.sessions import SessionError, session_store
 from somearkiv.settings import get_settings
 from tasks.capture import CaptureError, PageUnavailableError, capture_account
 from tasks.capture.browser import close_pool, find_browser, get_pool
@@ -26,20 +26,8 @@ from tasks.capture.egress import EgressPolicy
 from tasks.capture.warc import har_to_warc
 from tasks.pdfa import MAX_PAGE_SIDE_PT, make_archival_pdf
 
+from .capture_support import capture
 from .factories import account
-
-
-@pytest.fixture(scope="module")
-def forbidden_site():
-    """An 'internal' server on a loopback alias that the egress guard must never let the browser reach."""
-    with SampleSite(host="127.0.0.2") as site:
-        yield site
-
-
-def capture(url: str, tmp_path, **settings):
-    s = get_settings().model_copy(update={"data_dir": tmp_path, "mobile_view": False, **settings})
-    return capture_account(account(id="trap", url=url), municipality="Perstorps kommun", trigger=Trigger.manual,
-                           settings=s)
 
 
 def colours(image: Image.Image) -> set[tuple[int, int, int]]:
@@ -192,18 +180,36 @@ def test_start_page_on_a_refused_address_is_not_retried(tmp_path):
         capture("http://127.0.0.2:9/", tmp_path)
 
 
-def test_stored_session_is_used_and_never_written_back(sample_site, tmp_path):
-    state = tmp_path / "session.json"
-    state.write_text(json.dumps({"cookies": [{"name": "sid", "value": "logged-in-123", "domain": "127.0.0.1",
-                                              "path": "/", "expires": -1, "httpOnly": True, "secure": False,
-                                              "sameSite": "Lax"}], "origins": []}))
-    before = hashlib.sha256(state.read_bytes()).hexdigest()
-    s = get_settings().model_copy(update={"data_dir": tmp_path, "mobile_view": False})
-    record, folder = capture_account(account(id="trap", url=sample_site.url + "traps/cookie", session_file=state),
+def test_saved_login_is_used_encrypted_and_never_written_back(sample_site, tmp_path):
+    s = get_settings().model_copy(update={"data_dir": tmp_path / "data", "mobile_view": False,
+                                          "session_key_file": tmp_path / "keys" / "session.key"})
+    store = session_store(s, create_key=True)
+    cookie = {"name": "sid", "value": "logged-in-123", "domain": "127.0.0.1", "path": "/", "expires": -1,
+              "httpOnly": True, "secure": False, "sameSite": "Lax"}
+    saved = store.save("trap", {"cookies": [cookie], "origins": []}, role="redaktör", saved_by="Kim")
+    assert b"logged-in-123" not in saved.read_bytes(), "the session is encrypted at rest"
+    assert saved.stat().st_mode & 0o777 == 0o600 and saved.parent.stat().st_mode & 0o777 == 0o700
+    assert (tmp_path / "keys" / "session.key").stat().st_mode & 0o777 == 0o600
+    before = hashlib.sha256(saved.read_bytes()).hexdigest()
+    record, folder = capture_account(account(id="trap", url=sample_site.url + "traps/cookie"),
                                      municipality="P", trigger=Trigger.manual, settings=s)
     assert "sid=logged-in-123" in (folder / "page.html").read_text(encoding="utf-8")
-    assert hashlib.sha256(state.read_bytes()).hexdigest() == before
-    assert "session" not in record.account.model_dump_json() and str(state) not in record.model_dump_json()
+    assert hashlib.sha256(saved.read_bytes()).hexdigest() == before, "the page's new cookie is not written back"
+    assert record.session.role == "redaktör" and record.session.saved_by == "Kim"
+    assert "logged-in-123" not in record.model_dump_json() and str(saved) not in record.model_dump_json()
+
+
+def test_a_login_file_inside_the_data_dir_or_with_a_wrong_key_is_refused(tmp_path):
+    inside = get_settings().model_copy(update={"data_dir": tmp_path, "session_key_file": tmp_path / "k"})
+    with pytest.raises(SessionError, match="inside the data directory"):
+        session_store(inside, create_key=True)
+    s = get_settings().model_copy(update={"data_dir": tmp_path / "data", "session_key_file": tmp_path / "a.key"})
+    session_store(s, create_key=True).save("trap", {"cookies": [], "origins": []}, role="redaktör", saved_by=None)
+    other = s.model_copy(update={"session_key_file": tmp_path / "b.key"})
+    with pytest.raises(SessionError, match="cannot be decrypted"):
+        session_store(other, create_key=True).load("trap")
+    with pytest.raises(SessionError, match="say as whom"):
+        session_store(s).save("trap", {}, role=" ", saved_by=None)
 
 
 def test_two_views_warc_and_provenance(sample_site, tmp_path):

@@ -19,6 +19,7 @@ from structlog.typing import FilteringBoundLogger
 from somearkiv import __version__
 from somearkiv.log import get_logger
 from somearkiv.models import Account, Captured, CaptureRecord, CaptureStatus, FileRole, Trigger
+from somearkiv.sessions import SessionError, StoredSession, session_store
 from somearkiv.settings import Settings, get_settings
 from tasks.capture.browser import BrowserPool, find_browser, get_pool
 from tasks.capture.claim import Claim, claim_capture, clean_stale_partials
@@ -56,8 +57,10 @@ def capture_account(
     claim = _claim(account, trigger, settings)
     with _abandoned_on_failure(claim, settings):
         pool = get_pool(find_browser(settings.browser_path), settings.capture_concurrency, policy)
-        log.info("capture.start", url=str(account.url), capture_id=claim.capture_id)
-        states = _render(pool, account, _views(settings), claim.partial, settings)
+        session = _session(account, settings)
+        log.info("capture.start", url=str(account.url), capture_id=claim.capture_id,
+                 logged_in=session.info.role if session else None)
+        states = _render(pool, account, _views(settings), claim.partial, settings, session)
         folder = claim.complete()
     record = build_record(states, folder, capture_id=claim.capture_id, account=account, municipality=municipality,
                           trigger=trigger, reason=reason, requested_by=requested_by, started=claim.started,
@@ -94,10 +97,27 @@ def _views(settings: Settings) -> list[tuple[View, Sequence[Step]]]:
     return views
 
 
+def _session(account: Account, settings: Settings) -> StoredSession | None:
+    """The account's saved login (`somearkiv login`), decrypted in memory; None when it has none."""
+    store = None
+    try:
+        store = session_store(settings)
+    except SessionError as exc:
+        if account.session_file is not None or (settings.data_dir / "sessions" / f"{account.id}.session").exists():
+            raise PageUnavailableError(str(exc)) from exc  # there is a login to use, but no key to open it
+        return None
+    if account.session_file is None and not store.exists(account.id):
+        return None
+    try:
+        return store.load(account.id, account.session_file)
+    except SessionError as exc:
+        raise PageUnavailableError(str(exc)) from exc
+
+
 def _render(pool: BrowserPool, account: Account, views: Sequence[tuple[View, Sequence[Step]]], out_dir: Path,
-            settings: Settings) -> list[CaptureState]:
+            settings: Settings, session: StoredSession | None) -> list[CaptureState]:
     """Run the views in the shared browser, under the capture's hard limit; keep the page load as a WARC."""
-    states = pool.run(lambda browser: capture_views(browser, account, views, out_dir, pool.proxy),
+    states = pool.run(lambda browser: capture_views(browser, account, views, out_dir, pool.proxy, session),
                       settings.capture_timeout_s)
     try:
         if settings.record_warc and states[0].wall is None:

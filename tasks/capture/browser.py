@@ -28,10 +28,11 @@ T = TypeVar("T")
 # Chromium still calls Google hosts in the background; answer those lookups locally.
 LAUNCH_ARGS = [
     "--host-resolver-rules=MAP accounts.google.com ~NOTFOUND, MAP update.googleapis.com ~NOTFOUND, "
-    "MAP clients2.google.com ~NOTFOUND, MAP optimizationguide-pa.googleapis.com ~NOTFOUND",
+    "MAP clients2.google.com ~NOTFOUND, MAP optimizationguide-pa.googleapis.com ~NOTFOUND, "
+    "MAP content-autofill.googleapis.com ~NOTFOUND",
     "--disable-component-update",
     "--no-first-run",
-    "--disable-features=Translate,MediaRouter,OptimizationHints",
+    "--disable-features=Translate,MediaRouter,OptimizationHints,AutofillServerCommunication",
 ]
 
 _CANDIDATES = ("/usr/lib/chromium/chromium", "/usr/lib/chromium-browser/chromium-browser")

@@ -18,10 +18,13 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from playwright.async_api import BrowserContext, Frame, Page
+from playwright.async_api import BrowserContext, Frame, Locator, Page
 from playwright.async_api import Error as PlaywrightError
 
-__all__ = ["ConsentFinding", "ConsentWatcher", "REJECT_BUTTON", "ACCEPT_BUTTON"]
+from tasks.capture.overlay import veil_present
+
+__all__ = ["ACCEPT_BUTTON", "ConsentFinding", "ConsentWatcher", "REJECT_BUTTON", "SAVE_CHOICES",
+           "SETTINGS_BUTTON"]
 
 _VENDOR = Path(__file__).parent.parent / "vendor" / "autoconsent"  # tasks/vendor/autoconsent (package data)
 
@@ -91,6 +94,9 @@ class ConsentFinding:
     action: str | None = None  # what was clicked / done
     dismissed: bool = False
     evidence: str | None = None  # file name of the screenshot taken before dismissal
+    host: str | None = None  # the host that showed it (a consent site too)
+    frame_url: str | None = None  # the frame holding it, when not the page
+    veiled: bool = False  # the page was covered by a veil when the dialog was found
     errors: list[str] = field(default_factory=list)
 
     def as_record(self) -> dict[str, Any]:
@@ -101,11 +107,15 @@ class ConsentWatcher:
     """Listens to autoconsent's messages for one browser context."""
 
     def __init__(self) -> None:
+        self.changed = asyncio.Event()
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget what was seen: a new document (a consent site, the page after it) is looked at afresh."""
         self.cmps: list[str] = []
         self.popup: tuple[str, Frame] | None = None
         self.results: list[dict[str, Any]] = []
         self.main_lifecycle: str | None = None
-        self.changed = asyncio.Event()
 
     @classmethod
     async def attach(cls, context: BrowserContext) -> ConsentWatcher:
@@ -167,12 +177,13 @@ class ConsentWatcher:
         return True
 
     async def dismiss(self, page: Page, evidence_path: Path, detect_timeout: float = 4.0,
-                      look_s: float = 1.0) -> ConsentFinding:
+                      look_s: float = 1.0, whole_page: bool = False) -> ConsentFinding:
         """Find a consent popup, screenshot it, refuse it. Bounded in time.
 
         look_s: how long to look for a consent platform after load (its markup is normally there
         by then; measured: detection takes 0.4-0.6 s). detect_timeout: how long to wait for a
-        detected platform's popup to show.
+        detected platform's popup to show. whole_page: the page itself may be the dialog (a
+        consent site such as consent.youtube.com).
         """
         finding = ConsentFinding()
         await self._wait(lambda: self.popup is not None or bool(self.cmps) or self.main_lifecycle == "nothingDetected",
@@ -184,6 +195,7 @@ class ConsentWatcher:
             finding.found, finding.method, finding.platform = True, "autoconsent", platform
             await page.screenshot(path=evidence_path, type="png")
             finding.evidence = evidence_path.name
+            finding.veiled = await veil_present(page)
             await self._send(frame, {"type": "optOut"})
             await self._wait(lambda: any(r["type"] in ("autoconsentDone", "optOutResult", "autoconsentError")
                                          for r in self.results), 8.0)
@@ -194,38 +206,169 @@ class ConsentWatcher:
                 elif result["type"] == "autoconsentError":
                     finding.errors.append(str(result.get("details"))[:300])
             if finding.dismissed:
-                await page.wait_for_timeout(300)  # let the dialog's closing transition end
+                if frame != page.main_frame:
+                    finding.frame_url = frame.url
+                await _veil_gone(page, finding)
                 return finding
-        return await _fallback(page, evidence_path, finding)
-
-
-async def _fallback(page: Page, evidence_path: Path, finding: ConsentFinding) -> ConsentFinding:
-    """A visible consent dialog autoconsent does not know: click its reject button, if it has one."""
-    dialogs = page.locator(_CONSENT_DIALOG)
-    for i in range(min(await dialogs.count(), 20)):
-        dialog = dialogs.nth(i)
-        try:
-            if not await dialog.is_visible() or not _CONSENT_WORDS.search(await dialog.inner_text(timeout=1000)):
-                continue
-        except PlaywrightError:
-            continue
-        finding.found = True
-        finding.method = finding.method or "fallback"
-        button = dialog.get_by_role("button", name=REJECT_BUTTON).or_(dialog.get_by_role("link", name=REJECT_BUTTON))
-        if not await button.count():
-            finding.action = "consent dialog found, but no button that refuses; left as it is"
-            continue
-        if finding.evidence is None:
-            await page.screenshot(path=evidence_path, type="png")
-            finding.evidence = evidence_path.name
-        target = button.first
-        label = (await target.inner_text(timeout=1000)).strip()
-        if ACCEPT_BUTTON.search(label) and not REJECT_BUTTON.search(label):
-            continue
-        await target.click(timeout=3000)
-        await page.wait_for_timeout(300)
-        finding.method, finding.action = "fallback", f"clicked {label!r}"
-        finding.dismissed = not await dialog.is_visible()
+        finding = await _fallback(page, evidence_path, finding, detect_timeout, whole_page)
         if finding.dismissed:
-            break
-    return finding
+            await _veil_gone(page, finding)
+        return finding
+
+
+# Frames whose address or name says they hold a consent dialog (Sourcepoint, TCF CMPs, ...).
+_CONSENT_FRAME = re.compile(r"consent|cmp|privacy|sp_message|gdpr|cookie|samtycke", re.IGNORECASE)
+# A first layer without "reject": the button that opens the choices, and the one that saves them.
+SETTINGS_BUTTON = re.compile(
+    r"^\s*(inställningar|cookie-?inställningar|hantera( (cookies|kakor|val|inställningar))?|anpassa|"
+    r"fler (val|alternativ)|visa (val|detaljer)|(cookie )?settings|manage( (cookies|options|preferences|settings))?|"
+    r"customi[sz]e|more options|preferences|set preferences)\s*$", re.IGNORECASE)
+SAVE_CHOICES = re.compile(
+    r"^\s*(spara( mina)? (val|inställningar)|bekräfta( mina)? val|spara och stäng|"
+    r"save( my)? (choices|preferences|settings)|confirm( my)? choices|save and (close|exit))\s*$", re.IGNORECASE)
+
+
+async def _fallback(page: Page, evidence_path: Path, finding: ConsentFinding, wait_s: float,
+                    whole_page: bool) -> ConsentFinding:
+    """A visible consent dialog autoconsent does not know, on the page or in any frame: refuse it.
+
+    Frames count (the dialog of a TCF/Sourcepoint platform sits in a cross-origin iframe over
+    a veil); one that is still loading, announced by its address or name, is waited for.
+    """
+    deadline = asyncio.get_running_loop().time() + wait_s
+    while True:
+        for frame, dialog in await _dialogs(page, whole_page):
+            await _refuse(page, frame, dialog, evidence_path, finding)
+            if finding.dismissed:
+                return finding
+        if finding.found or asyncio.get_running_loop().time() > deadline or not await _consent_frame_pending(page):
+            return finding
+        await page.wait_for_timeout(250)
+
+
+async def _dialogs(page: Page, whole_page: bool) -> list[tuple[Frame, Locator]]:
+    """Visible consent dialogs: elements that look like one, and frames (or a consent site) that are one."""
+    found: list[tuple[Frame, Locator]] = []
+    for frame in page.frames:
+        main = frame == page.main_frame
+        if not main and not await _frame_shown(frame):
+            continue
+        dialogs = frame.locator(_CONSENT_DIALOG)
+        for i in range(min(await _count(dialogs), 20)):
+            if await _consent_text(dialogs.nth(i)):
+                found.append((frame, dialogs.nth(i)))
+        if (whole_page or not main) and not found and await _consent_text(frame.locator("body")):
+            found.append((frame, frame.locator("body")))
+    return found
+
+
+async def _count(locator: Locator) -> int:
+    try:
+        return await locator.count()
+    except PlaywrightError:
+        return 0
+
+
+async def _frame_shown(frame: Frame) -> bool:
+    try:
+        element = await frame.frame_element()
+        return await element.is_visible()
+    except PlaywrightError:
+        return False
+
+
+async def _consent_text(element: Locator) -> bool:
+    try:
+        return await element.is_visible() and bool(_CONSENT_WORDS.search(await element.inner_text(timeout=1000)))
+    except PlaywrightError:
+        return False
+
+
+async def _consent_frame_pending(page: Page) -> bool:
+    """Is an iframe that announces a consent dialog on the page, without one found in it yet?"""
+    for frame in page.frames[1:]:
+        if _CONSENT_FRAME.search(frame.url) or _CONSENT_FRAME.search(frame.name or ""):
+            return True
+    try:
+        return await page.locator("iframe").evaluate_all(
+            "(els, re) => els.some(e => new RegExp(re, 'i').test((e.id || '') + ' ' + (e.title || '') + ' ' + "
+            "(e.src || '')))", _CONSENT_FRAME.pattern)
+    except PlaywrightError:
+        return False
+
+
+async def _refuse(page: Page, frame: Frame, dialog: Locator, evidence_path: Path, finding: ConsentFinding) -> None:
+    """Click the dialog's button that refuses (or open its choices and save them with nothing chosen)."""
+    finding.found = True
+    finding.method = finding.method or "fallback"
+    if frame != page.main_frame:
+        finding.frame_url = frame.url
+    if finding.evidence is None:
+        await page.screenshot(path=evidence_path, type="png")
+        finding.evidence = evidence_path.name
+        finding.veiled = await veil_present(page)
+    button = _button(dialog, REJECT_BUTTON)
+    if not await _count(button):
+        settings = _button(dialog, SETTINGS_BUTTON)
+        if not await _count(settings):
+            finding.action = "consent dialog found, but no button that refuses; left as it is"
+            return
+        opened = (await settings.first.inner_text(timeout=1000)).strip()
+        await settings.first.click(timeout=3000)
+        await page.wait_for_timeout(400)
+        scope = frame.locator("body")
+        await _untick(scope)
+        button = _button(scope, REJECT_BUTTON).or_(_button(scope, SAVE_CHOICES))
+        if not await _count(button):
+            finding.action = f"opened {opened!r}, but found no button that refuses or saves the choices"
+            return
+        finding.action = f"opened {opened!r}, then "
+    target = button.first
+    label = (await target.inner_text(timeout=1000)).strip()
+    if ACCEPT_BUTTON.search(label) and not (REJECT_BUTTON.search(label) or SAVE_CHOICES.search(label)):
+        return
+    before = frame.url
+    await target.click(timeout=3000)
+    await page.wait_for_timeout(300)
+    finding.method = "fallback"
+    finding.action = f"{finding.action or ''}clicked {label!r}"
+    finding.dismissed = frame.url != before or not await _still_shown(frame, dialog)  # gone, or its page left
+
+
+def _button(scope: Locator, name: re.Pattern[str]) -> Locator:
+    return scope.get_by_role("button", name=name).or_(scope.get_by_role("link", name=name))
+
+
+async def _untick(scope: Locator) -> None:
+    """Choices pre-ticked in a second layer (other than the necessary, disabled ones) are unticked first."""
+    boxes = scope.locator("input[type=checkbox]:checked:not([disabled]), [role=switch][aria-checked=true]")
+    for i in range(min(await _count(boxes), 50)):
+        try:
+            await boxes.nth(i).click(timeout=1000)
+        except PlaywrightError:
+            pass
+
+
+async def _still_shown(frame: Frame, dialog: Locator) -> bool:
+    try:
+        if frame != frame.page.main_frame and not await _frame_shown(frame):
+            return False
+        return await _consent_text(dialog)
+    except PlaywrightError:
+        return False  # the frame or the page went away: so did the dialog
+
+
+async def _veil_gone(page: Page, finding: ConsentFinding, wait_s: float = 3.0) -> None:
+    """After refusing, the page's veil must go too (the page removes it when the frame tells it to)."""
+    if not finding.veiled:
+        await page.wait_for_timeout(300)  # let the dialog's closing transition end
+        return
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + wait_s
+    await page.wait_for_timeout(300)  # let the dialog's closing transition end
+    while await veil_present(page):
+        if loop.time() > deadline:
+            finding.dismissed = False
+            finding.action = f"{finding.action or 'refused'}; but the page is still covered by the dialog's veil"
+            return
+        await page.wait_for_timeout(250)

@@ -23,6 +23,7 @@ from somearkiv.models import (
     ConsentInfo,
     PageInfo,
     Trigger,
+    ViewFile,
     ViewInfo,
     WallInfo,
 )
@@ -67,9 +68,10 @@ def build_record(
         page=_page_info(primary),
         browser=_browser_info(primary, browser_version),
         timings={k: v for s in states for k, v in s.timings.items()},
-        views=tuple(_view_info(s) for s in states),
+        views=tuple(_view_info(s, folder) for s in states),
         consent=_consent_info(primary.consent) if primary.consent else None,
         wall=_wall_info(primary, folder) if primary.wall else None,
+        session=primary.session,
         blocked_requests=tuple(BlockedRequestInfo(target=b.target, reason=b.reason) for s in states for b in s.blocked),
         outbound_ip=outbound_ip,
         notes=tuple(n for s in states for n in (f"{s.view.name}: {note}" for note in s.notes)),
@@ -83,7 +85,7 @@ def build_record(
 def _page_info(primary: CaptureState) -> PageInfo:
     return PageInfo(requested_url=str(primary.account.url), final_url=primary.final_url,
                     http_status=primary.http_status, title=primary.title,
-                    redirect_chain=tuple(primary.redirect_chain))
+                    redirect_chain=tuple(primary.redirect_chain), hops=tuple(primary.watch.hops))
 
 
 def _browser_info(primary: CaptureState, browser_version: str | None) -> BrowserInfo:
@@ -93,18 +95,21 @@ def _browser_info(primary: CaptureState, browser_version: str | None) -> Browser
                        locale=LOCALE, timezone=TIMEZONE, page_height=primary.page_height)
 
 
-def _view_info(state: CaptureState) -> ViewInfo:
+def _view_info(state: CaptureState, folder: Path) -> ViewInfo:
+    """One view; its files are looked up in the completed *folder* (the state knows the partial one)."""
     shot = state.view.file("startpage")
+    files = tuple(ViewFile(name=name, size=(folder / name).stat().st_size) for name, _, _ in state.outputs)
     return ViewInfo(name=state.view.name, user_agent=state.user_agent, viewport_width=state.view.width,
                     viewport_height=state.view.height, device_scale_factor=state.view.scale,
                     is_mobile=state.view.mobile, page_height=state.page_height,
-                    screenshot=shot if (state.out_dir / shot).exists() else None, tiles=state.tiles,
-                    notes=tuple(state.notes))
+                    screenshot=shot if (folder / shot).exists() else None, tiles=state.tiles,
+                    settle=state.settled, files=files, notes=tuple(state.notes))
 
 
 def _consent_info(consent: ConsentFinding) -> ConsentInfo:
     return ConsentInfo(found=consent.found, dismissed=consent.dismissed, method=consent.method,
                        platform=consent.platform, action=consent.action, evidence=consent.evidence,
+                       host=consent.host, frame_url=consent.frame_url,
                        errors=tuple(consent.errors), rules=f"autoconsent {autoconsent_version()}")
 
 

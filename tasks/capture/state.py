@@ -8,10 +8,11 @@ from pathlib import Path
 
 from playwright.async_api import BrowserContext, Page, Response
 
-from somearkiv.models import Account, FileRole
+from somearkiv.models import Account, FileRole, SessionInfo, SettleInfo
 from somearkiv.settings import Settings
 from tasks.capture.consent import ConsentFinding, ConsentWatcher
 from tasks.capture.egress import BlockedRequest, EgressProxy
+from tasks.capture.pagewatch import PageWatch
 from tasks.capture.walls import Wall
 
 __all__ = ["LOCALE", "MOBILE_USER_AGENT", "TIMEZONE", "CaptureState", "Step", "View"]
@@ -33,8 +34,10 @@ class View:
     mobile: bool = False
     navigation_timeout_s: float = 30.0
     step_timeout_s: float = 90.0
-    max_page_height: int = 30000
-    max_scroll_s: float = 15.0
+    max_page_height: int = 30000  # a feed that keeps growing stops here
+    max_whole_page_height: int = 100000  # a long page that does not grow is taken whole up to here
+    max_scroll_s: float = 30.0
+    settle_quiet_s: float = 1.5  # at the bottom: nothing new for this long, and the network idle
     tile_height: int = 8192
     consent_timeout_s: float = 4.0
     consent_look_s: float = 1.0
@@ -43,7 +46,8 @@ class View:
     @classmethod
     def desktop(cls, s: Settings) -> View:
         return cls(width=s.viewport_width, height=s.viewport_height, navigation_timeout_s=s.navigation_timeout_s,
-                   max_page_height=s.max_page_height, max_scroll_s=s.max_scroll_s, tile_height=s.tile_height,
+                   max_page_height=s.max_page_height, max_whole_page_height=s.max_whole_page_height,
+                   max_scroll_s=s.max_scroll_s, settle_quiet_s=s.settle_quiet_s, tile_height=s.tile_height,
                    consent_timeout_s=s.consent_timeout_s, record_har=s.record_warc)
 
     def as_mobile(self, s: Settings) -> View:
@@ -66,6 +70,8 @@ class CaptureState:
     proxy: EgressProxy
     token: str
     consent_watcher: ConsentWatcher
+    watch: PageWatch
+    session: SessionInfo | None = None
     user_agent: str = ""
     response: Response | None = None
     http_status: int | None = None
@@ -73,6 +79,9 @@ class CaptureState:
     redirect_chain: list[str] = field(default_factory=list)
     title: str = ""
     page_height: int = 0
+    shot_height: int = 0  # how much of the page the shot takes (page_height within the bounds)
+    landed: int = -1  # PageWatch.documents when the shown document was taken stock of
+    settled: SettleInfo | None = None
     tiles: int = 1
     consent: ConsentFinding | None = None
     wall: Wall | None = None

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
 from io import BytesIO
 from pathlib import Path
@@ -20,66 +21,174 @@ from PIL import Image
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import TimeoutError as PlaywrightTimeout
 
-from somearkiv.models import FileRole
+from somearkiv.models import FileRole, SettleInfo
+from tasks.capture.consent import ConsentFinding
 from tasks.capture.egress import BlockedRequest
 from tasks.capture.errors import Blocked, CaptureError
+from tasks.capture.overlay import close_overlay, find_overlay
+from tasks.capture.pagewatch import BROWSER_ERROR_SCHEMES
 from tasks.capture.state import CaptureState, Step
-from tasks.capture.walls import SIGNALS_JS, PageSignals, Wall, classify
+from tasks.capture.walls import SIGNALS_JS, PageSignals, Wall, classify, same_site
 
-__all__ = ["DESKTOP_STEPS", "MOBILE_STEPS", "detect_wall", "dismiss_consent", "navigate", "print_pdf",
-           "read_words", "save_dom", "screenshot", "settle"]
+__all__ = ["DESKTOP_STEPS", "MOBILE_STEPS", "clear_overlay", "detect_wall", "dismiss_consent",
+           "follow_late_navigation", "land", "navigate", "print_pdf", "read_words", "save_dom", "screenshot",
+           "settle"]
 
 
 async def navigate(state: CaptureState) -> None:
-    """Open the start page; record status, final URL and redirects; refuse unsafe targets."""
+    """Open the start page and follow it to where it lands (redirects, meta refresh); refuse unsafe targets."""
     v, url = state.view, str(state.account.url)
     try:
         response = await state.page.goto(url, wait_until="domcontentloaded", timeout=v.navigation_timeout_s * 1000)
     except PlaywrightTimeout as exc:
         raise CaptureError(f"the page did not load within {v.navigation_timeout_s:g} s") from exc
     except PlaywrightError as exc:
-        refused = state.proxy.blocked_so_far(state.token)
-        if refused:
-            raise Blocked(Wall("unsafe-target", f"the egress guard refused {refused[0].target}: "
-                                                f"{refused[0].reason}")) from exc
-        raise CaptureError(f"the page could not be opened: {str(exc).splitlines()[0]}") from exc
+        _refuse_unsafe_hops(state)
+        if "interrupted by another navigation" not in str(exc):
+            raise CaptureError(f"the page could not be opened: {str(exc).splitlines()[0]}") from exc
+        response = None  # the page moved on by itself at once: follow it below
     state.response = response
-    state.final_url = state.page.url
     if response is not None:
         state.http_status = response.status
         hop = response.request.redirected_from
         while hop is not None:
             state.redirect_chain.insert(0, hop.url)
             hop = hop.redirected_from
-    refused = [b for b in state.proxy.blocked_so_far(state.token) if _is_document(b, state.final_url)]
-    if refused:
-        raise Blocked(Wall("unsafe-target", f"the egress guard refused {refused[0].target}: {refused[0].reason}"))
+    await _loaded(state)
+    await _await_meta_refresh(state)
+    await land(state)
+
+
+async def _loaded(state: CaptureState) -> None:
+    """Images and fonts, but never wait unbounded for 'load'."""
+    try:
+        await state.page.wait_for_load_state("load", timeout=min(10.0, state.view.navigation_timeout_s) * 1000)
+    except PlaywrightTimeout:
+        state.notes.append("load event not reached within 10 s; captured after DOMContentLoaded")
+    except PlaywrightError:
+        pass  # the page navigated meanwhile: land() takes stock of where it is
+
+
+_META_REFRESH = """() => { const m = document.querySelector('meta[http-equiv="refresh" i]');
+  return m ? m.getAttribute('content') : null; }"""
+_META_DELAY = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(?:[;,]\s*(?:url\s*=\s*)?(\S.*))?$", re.I)
+
+
+async def _await_meta_refresh(state: CaptureState) -> None:
+    """A meta refresh that leaves the page within the navigation timeout: wait for it, so its target is shot."""
+    try:
+        content = await state.page.evaluate(_META_REFRESH)
+    except PlaywrightError:
+        return  # already navigating
+    match = _META_DELAY.match(content or "")
+    if not match or not match.group(2):
+        return  # no refresh, or one that reloads the same page
+    delay = float(match.group(1))
+    if delay > state.view.navigation_timeout_s:
+        return
+    before = state.watch.documents
+    deadline = time.monotonic() + delay + 5
+    while state.watch.documents == before and time.monotonic() < deadline:
+        await asyncio.sleep(0.1)
+    await _loaded(state)
+
+
+async def land(state: CaptureState) -> None:
+    """Take stock of the document now shown: its address, status and title; refuse what must not be filed.
+
+    A browser error page is never a snapshot: refused by the egress guard or the browser, the
+    capture is blocked (unsafe target); otherwise it failed (the network). Another site is a
+    wall, unless it is a consent site that leads back after refusing (YouTube's in Europe).
+    """
+    page, watch = state.page, state.watch
+    url = page.url
+    if url.startswith(BROWSER_ERROR_SCHEMES) or (url == "about:blank" and watch.navigation_errors):
+        _refuse_unsafe_hops(state)
+        error = watch.navigation_errors[-1] if watch.navigation_errors else "the browser's error page"
+        raise CaptureError(f"the browser showed its own error page instead of the page ({error})")
+    _refuse_unsafe_hops(state)
+    state.final_url = url
+    state.http_status = watch.current_status or state.http_status
+    state.landed = watch.documents
+    try:
+        state.title = await page.title()
+    except PlaywrightError:
+        state.title = ""
     if state.http_status is not None and state.http_status >= 500:
         raise CaptureError(f"the server answered HTTP {state.http_status}")
     wall = classify(PageSignals(str(state.account.url), state.final_url, state.http_status))
+    if wall is not None and wall.kind == "other-site" and await _consent_round_trip(state):
+        return
     if wall is not None:  # an error page or another site: no need to look further
         raise Blocked(wall)
-    try:  # images and fonts, but never wait unbounded for 'load'
-        await state.page.wait_for_load_state("load", timeout=min(10.0, v.navigation_timeout_s) * 1000)
+
+
+def _refuse_unsafe_hops(state: CaptureState) -> None:
+    """Blocked when the egress guard or the browser refused the page itself or a hop on the way to it."""
+    documents = [h.url for h in state.watch.hops if h.kind != "history"] or [str(state.account.url)]
+    for blocked in state.proxy.blocked_so_far(state.token):
+        if any(_is_document(blocked, url) for url in documents):
+            raise Blocked(Wall("unsafe-target", f"the egress guard refused {blocked.target}: {blocked.reason}"))
+    for refusal in state.watch.refusals:
+        if refusal.target in documents:
+            raise Blocked(Wall("unsafe-target", f"the page sent the browser to {refusal.target}: {refusal.reason}"))
+
+
+def _is_document(blocked: BlockedRequest, url: str) -> bool:
+    """Was the refused request the page at *url* itself?"""
+    parts = urlsplit(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    return blocked.target.startswith(url) or blocked.target == f"{parts.hostname}:{port}"
+
+
+async def _consent_round_trip(state: CaptureState) -> bool:
+    """On another site: if it is a consent page, refuse there and follow the way back. True when back."""
+    page, view = state.page, state.view
+    host = urlsplit(page.url).hostname
+    state.consent_watcher.reset()
+    evidence = state.out_dir / state.view.file("consent-site-before")
+    finding = await state.consent_watcher.dismiss(page, evidence, view.consent_timeout_s, view.consent_look_s,
+                                                  whole_page=True)
+    if not finding.found:
+        return False
+    finding.host = host
+    _keep_consent(state, finding, evidence)
+    if not finding.dismissed:
+        raise Blocked(Wall("consent", f"the consent site {host} could not be refused "
+                                      f"({finding.action or 'no button that refuses'})"))
+    try:
+        await page.wait_for_url(lambda u: same_site(str(state.account.url), u),
+                                timeout=view.navigation_timeout_s * 1000, wait_until="domcontentloaded")
     except PlaywrightTimeout:
-        state.notes.append("load event not reached within 10 s; captured after DOMContentLoaded")
+        raise Blocked(Wall("other-site", f"refused consent on {host}, but it did not lead back to the page")) from None
+    state.notes.append(f"consent asked on {host}: refused there, and back to the page")
+    state.consent_watcher.reset()
+    await _loaded(state)
+    await land(state)
+    return True
 
 
-def _is_document(blocked: BlockedRequest, final_url: str) -> bool:
-    """Was the refused request the page itself (or a hop of its redirects)?"""
-    host = urlsplit(final_url).hostname or ""
-    return blocked.target.startswith((final_url, f"{host}:")) or final_url in ("", "about:blank")
+def _keep_consent(state: CaptureState, finding: ConsentFinding, evidence: Path) -> None:
+    """The first consent dialog found is the record's; a later one is noted."""
+    if finding.evidence:
+        state.outputs.append((evidence.name, FileRole.evidence, "image/png"))
+    if state.consent is None or not state.consent.found:
+        state.consent = finding
+    elif finding.found:
+        state.notes.append(f"another consent dialog: {finding.action or 'found'}"
+                           f"{'' if finding.dismissed else ' (not dismissed)'}")
 
 
 async def dismiss_consent(state: CaptureState) -> None:
-    """Screenshot a consent popup as evidence, then refuse it (see tasks.capture.consent)."""
-    evidence = state.out_dir / state.view.file("consent-before")
-    state.consent = await state.consent_watcher.dismiss(state.page, evidence, state.view.consent_timeout_s,
-                                                        state.view.consent_look_s)
-    if state.consent.evidence:
-        state.outputs.append((evidence.name, FileRole.evidence, "image/png"))
-    if state.consent.found and not state.consent.dismissed:
-        state.notes.append(f"consent popup could not be dismissed ({state.consent.action or 'no reject button'})")
+    """Screenshot a consent popup (on the page or in any frame) as evidence, then refuse it (tasks.capture.consent)."""
+    evidence = state.out_dir / state.view.file("consent-before" if state.consent is None else "consent-before-2")
+    finding = await state.consent_watcher.dismiss(state.page, evidence, state.view.consent_timeout_s,
+                                                  state.view.consent_look_s)
+    if finding.found:
+        finding.host = urlsplit(state.page.url).hostname
+    _keep_consent(state, finding, evidence)
+    if finding.found and not finding.dismissed:
+        state.notes.append(f"consent popup could not be dismissed ({finding.action or 'no reject button'})")
 
 
 async def detect_wall(state: CaptureState) -> None:
@@ -91,7 +200,8 @@ async def detect_wall(state: CaptureState) -> None:
         raise Blocked(wall)
 
 
-_AT_BOTTOM = "() => [window.scrollY + window.innerHeight, document.documentElement.scrollHeight]"
+_PAGE_STATE = ("() => [window.scrollY + window.innerHeight, document.documentElement.scrollHeight, "
+               "document.getElementsByTagName('*').length]")
 _IMAGES_DONE = """(ms) => Promise.race([
   Promise.all(Array.from(document.images).filter(i => !i.complete)
     .map(i => new Promise(r => { i.addEventListener('load', r); i.addEventListener('error', r); }))),
@@ -99,36 +209,116 @@ _IMAGES_DONE = """(ms) => Promise.race([
 
 
 async def settle(state: CaptureState) -> None:
-    """Scroll down in steps so lazy content loads, within the height and time bounds; back to top."""
+    """Scroll down until the page is done, within the bounds; back to the top.
+
+    Done (``complete``) means: at the bottom, the page's height and number of elements stayed
+    the same for ``settle_quiet_s`` and no request is in flight, so a feed that loads its next
+    batch slowly gets it. A page that grows when its bottom comes near is a feed: it is cut
+    at ``max_page_height`` (``height-limit``); a long page that does not grow is taken whole
+    up to ``max_whole_page_height``. ``time-limit`` when ``max_scroll_s`` ran out first.
+    """
     v, page = state.view, state.page
     started = time.monotonic()
-    step = int(v.height * 0.9)
     await page.mouse.move(v.width / 2, v.height / 2)
-    stuck, last = 0, -1
+    rounds = grew = stuck = 0
+    last: tuple[int, int, int] | None = None
+    quiet_since = started
     while True:
-        bottom, height = await page.evaluate(_AT_BOTTOM)
+        rounds += 1
+        bottom, height, items = await page.evaluate(_PAGE_STATE)
+        now = time.monotonic()
+        if last is not None:
+            if height > last[1] and last[0] >= last[1] - 1.5 * v.height:
+                grew += 1  # it grew as its bottom came near: a feed
+            if (height, items) != last[1:]:
+                quiet_since = now
+            stuck = stuck + 1 if bottom == last[0] and bottom < height - 2 else 0
+        last = (bottom, height, items)
+        limit = v.max_page_height if grew else v.max_whole_page_height
+        outcome = None
         if bottom >= height - 2:
+            if now - quiet_since >= v.settle_quiet_s and state.watch.network_idle():
+                outcome = "complete"
+        elif bottom >= limit:
+            outcome = "height-limit"
+        elif stuck >= 6:
+            outcome = "complete"
+            state.notes.append(f"the page would not scroll past {bottom} px of {height} px")
+        if outcome is None and now - started > v.max_scroll_s:
+            outcome = "time-limit"
+        if outcome is not None:
             break
-        if bottom >= v.max_page_height:
-            state.notes.append(f"feed bounded at {v.max_page_height} px (the page kept growing)")
-            break
-        if time.monotonic() - started > v.max_scroll_s:
-            state.notes.append(f"scrolling stopped after {v.max_scroll_s:g} s")
-            break
-        stuck = stuck + 1 if bottom == last else 0
-        if stuck >= 3:
-            break
-        last = bottom
-        await page.mouse.wheel(0, step)
-        await page.wait_for_timeout(120)
+        if bottom >= height - 2:  # a scroll event, as a visitor's nudge at the bottom would give
+            await page.evaluate("() => window.dispatchEvent(new Event('scroll'))")
+            await page.wait_for_timeout(200)
+        elif stuck >= 3:  # the wheel went to an element that scrolls itself: scroll the page
+            await page.evaluate("(dy) => window.scrollBy(0, dy)", int(v.height * 0.9))
+            await page.wait_for_timeout(120)
+        else:
+            await page.mouse.wheel(0, int(v.height * 0.9))
+            await page.wait_for_timeout(120)
     await page.evaluate(_IMAGES_DONE, 5000)
     await page.evaluate("() => window.scrollTo(0, 0)")
-    try:
-        await page.wait_for_load_state("networkidle", timeout=3000)
-    except PlaywrightTimeout:
-        state.notes.append("network not idle after settling; captured anyway")
+    await _network_quiet(state, 3.0)
     state.page_height = await page.evaluate("() => document.documentElement.scrollHeight")
+    state.shot_height = min(state.page_height, v.max_page_height if outcome == "height-limit" and grew
+                            else v.max_whole_page_height)
+    state.settled = SettleInfo(outcome=outcome, seconds=round(time.monotonic() - started, 2), rounds=rounds,
+                               height=height, items=items, grew=grew)
+    if outcome == "height-limit":
+        state.notes.append(f"feed bounded at {limit} px (the page kept growing)" if grew
+                           else f"page cut at the safety limit of {limit} px")
+    elif outcome == "time-limit":
+        state.notes.append(f"scrolling stopped after {v.max_scroll_s:g} s at {bottom} px of {height} px")
     state.title = await page.title()
+
+
+async def _network_quiet(state: CaptureState, seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while not state.watch.network_idle():
+        if time.monotonic() > deadline:
+            state.notes.append("network not idle after settling; captured anyway")
+            return
+        await asyncio.sleep(0.1)
+
+
+async def clear_overlay(state: CaptureState) -> None:
+    """A sign-in overlay that covers the page (often after a scroll): close it if it can be, else a login wall."""
+    found = await find_overlay(state.page)
+    if found is None:
+        return
+    evidence = state.output(state.view.file("overlay-before"), FileRole.evidence, "image/png")
+    await state.page.screenshot(path=evidence, type="png")
+    closed = await close_overlay(state.page)
+    if closed is None:
+        raise Blocked(Wall("login", f"a sign-in overlay covers the page ({found}) and has no way to close it"))
+    state.notes.append(f"a sign-in overlay covered the page ({found}); closed with {closed}, evidence in "
+                       f"{evidence.name}")
+
+
+_MAX_LATE_NAVIGATIONS = 3
+
+
+async def follow_late_navigation(state: CaptureState) -> None:
+    """The page moved on after it loaded (script, meta refresh, history): the shot is of where it went.
+
+    A new document is taken stock of (land) and made ready like the first one; a history
+    change only moves the final URL (and is checked by the wall rules).
+    """
+    for _ in range(_MAX_LATE_NAVIGATIONS):
+        if state.watch.documents == state.landed:
+            if state.page.url != state.final_url and not state.page.url.startswith(BROWSER_ERROR_SCHEMES):
+                state.final_url = state.page.url  # history change (pushState): same document
+                wall = classify(PageSignals(str(state.account.url), state.final_url, state.http_status))
+                if wall is not None:
+                    raise Blocked(wall)
+            return
+        state.notes.append(f"the page navigated after it loaded: to {state.page.url}")
+        await _loaded(state)
+        await land(state)
+        for step in (dismiss_consent, detect_wall, settle, clear_overlay):
+            await step(state)
+    raise CaptureError(f"the page kept navigating (more than {_MAX_LATE_NAVIGATIONS} times after it loaded)")
 
 
 _WORD_BOXES = """(maxY) => {
@@ -156,7 +346,7 @@ _WORD_BOXES = """(maxY) => {
 
 async def read_words(state: CaptureState) -> None:
     """Where every word is drawn: the text layer that makes the archival PDF searchable."""
-    height = min(state.page_height or state.view.height, state.view.max_page_height)
+    height = state.shot_height or state.view.height
     words = await state.page.evaluate(_WORD_BOXES, height)
     state.output(f"words-{state.view.name}.json", FileRole.words, "application/json").write_text(
         json.dumps({"scale": state.view.scale, "words": words}, ensure_ascii=False), encoding="utf-8")
@@ -165,15 +355,16 @@ async def read_words(state: CaptureState) -> None:
 async def screenshot(state: CaptureState) -> None:
     """The full-page PNG (RGB, lossless), in tiles stitched without gaps when the page is tall."""
     v, page = state.view, state.page
-    height = min(state.page_height or v.height, v.max_page_height)
-    if state.page_height > v.max_page_height:
-        state.notes.append(f"screenshot cut at {v.max_page_height} px of {state.page_height} px")
+    height = state.shot_height or v.height
+    if state.page_height > height:
+        state.notes.append(f"screenshot cut at {height} px of {state.page_height} px")
     out = state.output(v.file("startpage"), FileRole.screenshot if v.name == "desktop"
                        else FileRole.screenshot_mobile, "image/png")
     timeout = v.step_timeout_s * 1000
     if height <= 2 * v.tile_height:
         await page.screenshot(path=out, full_page=True, type="png", animations="disabled", caret="hide",
                               clip={"x": 0, "y": 0, "width": v.width, "height": height}, timeout=timeout)
+        _still_landed(state)
         return
     tiles = []
     for top in range(0, height, v.tile_height):
@@ -181,7 +372,13 @@ async def screenshot(state: CaptureState) -> None:
         tiles.append(await page.screenshot(full_page=True, type="png", animations="disabled", caret="hide",
                                            clip=clip, timeout=timeout))
     state.tiles = len(tiles)
+    _still_landed(state)
     await asyncio.get_running_loop().run_in_executor(None, _stitch, tiles, out)
+
+
+def _still_landed(state: CaptureState) -> None:
+    if state.watch.documents != state.landed:
+        raise CaptureError("the page navigated while it was being shot")
 
 
 def _stitch(tiles: list[bytes], out: Path) -> None:
@@ -207,6 +404,7 @@ async def print_pdf(state: CaptureState) -> None:
                          format="A4", print_background=True)
 
 
-DESKTOP_STEPS: tuple[Step, ...] = (navigate, dismiss_consent, detect_wall, settle, read_words, screenshot, save_dom,
-                                   print_pdf)
-MOBILE_STEPS: tuple[Step, ...] = (navigate, dismiss_consent, detect_wall, settle, read_words, screenshot)
+DESKTOP_STEPS: tuple[Step, ...] = (navigate, dismiss_consent, detect_wall, settle, clear_overlay,
+                                   follow_late_navigation, read_words, screenshot, save_dom, print_pdf)
+MOBILE_STEPS: tuple[Step, ...] = (navigate, dismiss_consent, detect_wall, settle, clear_overlay,
+                                  follow_late_navigation, read_words, screenshot)

@@ -14,25 +14,32 @@ from playwright.async_api import Browser, Page
 from playwright.async_api import Error as PlaywrightError
 
 from somearkiv.models import Account, FileRole
+from somearkiv.sessions import StoredSession
 from tasks.capture.consent import ConsentWatcher
-from tasks.capture.egress import EgressProxy
-from tasks.capture.errors import Blocked, CaptureError, PageUnavailableError
+from tasks.capture.egress import BlockedRequest, EgressProxy
+from tasks.capture.errors import Blocked, CaptureError
+from tasks.capture.pagewatch import BROWSER_ERROR_SCHEMES, PageWatch
 from tasks.capture.state import LOCALE, MOBILE_USER_AGENT, TIMEZONE, CaptureState, Step, View
+from tasks.capture.walls import Wall
 
 __all__ = ["capture_views", "run_view"]
 
 
 async def run_view(browser: Browser, account: Account, view: View, out_dir: Path, proxy: EgressProxy,
-                   steps: Sequence[Step]) -> CaptureState:
-    """Run *steps* for one view in a fresh context, which is always closed afterwards."""
+                   steps: Sequence[Step], session: StoredSession | None = None) -> CaptureState:
+    """Run *steps* for one view in a fresh context, which is always closed afterwards.
+
+    session: a logged-in view's storage state, given to the context and never written back.
+    """
     token = secrets.token_hex(8)
-    context = await browser.new_context(**_context_options(browser, account, view, out_dir, proxy, token))
+    context = await browser.new_context(**_context_options(browser, view, out_dir, proxy, token, session))
     state: CaptureState | None = None
     try:
         watcher = await ConsentWatcher.attach(context)
         page = await context.new_page()
         state = CaptureState(account=account, view=view, out_dir=out_dir, context=context, page=page, proxy=proxy,
-                             token=token, consent_watcher=watcher)
+                             token=token, consent_watcher=watcher, watch=PageWatch.attach(page),
+                             session=session.info if session else None)
         context.on("page", lambda popup: _refuse_popup(state, popup))
         state.user_agent = await page.evaluate("() => navigator.userAgent")
         for step in steps:
@@ -43,11 +50,11 @@ async def run_view(browser: Browser, account: Account, view: View, out_dir: Path
         await context.close()  # writes the HAR
         refused = proxy.take_blocked(token)
         if state is not None:
-            state.blocked = refused
+            state.blocked = refused + [BlockedRequest(r.target, r.reason) for r in state.watch.refusals]
 
 
-def _context_options(browser: Browser, account: Account, view: View, out_dir: Path, proxy: EgressProxy,
-                     token: str) -> dict[str, Any]:
+def _context_options(browser: Browser, view: View, out_dir: Path, proxy: EgressProxy, token: str,
+                     session: StoredSession | None) -> dict[str, Any]:
     """The browser context of one view: its viewport, locale, proxy token, HAR and stored session."""
     options: dict[str, Any] = dict(
         viewport={"width": view.width, "height": view.height}, device_scale_factor=view.scale,
@@ -58,10 +65,8 @@ def _context_options(browser: Browser, account: Account, view: View, out_dir: Pa
         options["user_agent"] = MOBILE_USER_AGENT.format(major=browser.version.split(".")[0])
     if view.record_har:
         options.update(record_har_path=str(out_dir / f".{view.name}.har"), record_har_content="embed")
-    if account.session_file is not None:
-        if not Path(account.session_file).is_file():
-            raise PageUnavailableError(f"the stored session of account {account.id} cannot be read")
-        options["storage_state"] = str(account.session_file)  # read only: never written back
+    if session is not None:
+        options["storage_state"] = session.storage_state  # in memory, read only: never written back
     return options
 
 
@@ -74,12 +79,34 @@ async def _run_step(state: CaptureState, step: Step) -> bool:
     except TimeoutError as exc:
         raise CaptureError(f"step {step.__name__!r} took longer than {view.step_timeout_s:g} s") from exc
     except Blocked as blocked:
-        state.wall = blocked.wall
+        state.wall = _expired_session(state, blocked.wall)
+        await _wall_page(state)
         await _wall_evidence(state)
         return False
     finally:
         state.timings[f"{view.name}.{step.__name__}"] = round(time.monotonic() - began, 3)
     return True
+
+
+def _expired_session(state: CaptureState, wall: Wall) -> Wall:
+    """A login wall in spite of a saved login: the session expired, and the people who own the account can renew it."""
+    if state.session is None or wall.kind != "login":
+        return wall
+    return Wall("session-expired", f"session expired: run `somearkiv login {state.account.id}` "
+                                   f"(saved {state.session.saved_at:%Y-%m-%d} as {state.session.role}; {wall.reason})")
+
+
+async def _wall_page(state: CaptureState) -> None:
+    """Where the wall stood and what it called itself, for the record (bounded, best effort)."""
+    url = state.page.url
+    if url.startswith(BROWSER_ERROR_SCHEMES) or url == "about:blank":  # the browser's page: not the wall's
+        state.final_url = state.final_url or next((h.url for h in reversed(state.watch.hops) if h.kind != "error"), "")
+        return
+    state.final_url = url
+    try:
+        state.title = await asyncio.wait_for(state.page.title(), 5) or state.title
+    except (TimeoutError, PlaywrightError):
+        pass
 
 
 async def _wall_evidence(state: CaptureState) -> None:
@@ -104,13 +131,14 @@ def _refuse_popup(state: CaptureState, popup: Page) -> None:
 
 
 async def capture_views(browser: Browser, account: Account, views: Sequence[tuple[View, Sequence[Step]]],
-                        out_dir: Path, proxy: EgressProxy) -> list[CaptureState]:
+                        out_dir: Path, proxy: EgressProxy, session: StoredSession | None = None
+                        ) -> list[CaptureState]:
     """Each view in turn (the desktop one first); a wall in the primary view ends the capture."""
     states: list[CaptureState] = []
     for view, steps in views:
         if states and states[0].consent is not None and not states[0].consent.found:
             view = replace(view, consent_look_s=0.3)  # the desktop page had no consent platform at all
-        state = await run_view(browser, account, view, out_dir, proxy, steps)
+        state = await run_view(browser, account, view, out_dir, proxy, steps, session)
         states.append(state)
         if state.wall is not None:
             break  # the primary view is blocked: nothing more to see
