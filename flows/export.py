@@ -16,8 +16,10 @@ def export_sip(out_dir: str, account_id: str | None = None, start: dt.date | Non
                end: dt.date | None = None, zip_package: bool = False) -> list[dict]:
     """One E-ARK SIP per account of the captures taken from *start* up to (not including) *end*.
 
-    Each package is validated before it is kept; its captures are tagged as delivered (their
-    locked bytes are never changed) and the export is an audit event.
+    Every object is read by the version the custody ledger says was filed (a newer version put over it
+    neither blocks the export nor gets in). Each package is validated before it is kept, with only what
+    is in it (tasks.sip.validate_sip); its captures are tagged as delivered (their locked bytes are never
+    changed) and the export is an audit event.
     """
     begin = dt.datetime.combine(start, dt.time(), dt.UTC) if start else None
     until = dt.datetime.combine(end, dt.time(), dt.UTC) if end else None

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-import yaml
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
@@ -22,7 +21,7 @@ def build_account_sip(account_id: str, start: dt.datetime | None, end: dt.dateti
 
     from storage import Archive
     from tasks.audit import record_event
-    from tasks.sip import SipProfile, archive_fetch, build_sip
+    from tasks.sip import archive_fetch, build_sip, custody_versions, load_profile
 
     settings = get_settings()
     archive = Archive.connected(settings)
@@ -31,10 +30,11 @@ def build_account_sip(account_id: str, start: dt.datetime | None, end: dt.dateti
                if (start is None or r.started_at >= start) and (end is None or r.started_at < end)]
     if not records:
         return {"account": account_id, "captures": 0, "package": None}
-    profile = SipProfile(**yaml.safe_load(settings.sip_profile.read_text(encoding="utf-8")))
+    profile = load_profile(settings.sip_profile)
     ca = settings.tsa_ca_file.read_bytes() if settings.tsa_ca_file else None
-    path = build_sip(records, archive_fetch(archive), Path(out_dir), profile, zip_package=zip_package,
-                     tsa_ca_pem=ca)
+    # every object by the version the custody ledger says was filed (records are read so too), never the latest
+    fetch = archive_fetch(archive, custody_versions(archive, records, state))
+    path = build_sip(records, fetch, Path(out_dir), profile, zip_package=zip_package, tsa_ca_pem=ca)
     now = dt.datetime.now(dt.UTC)
     package_id = path.name.removesuffix(".zip")
     for record in records:

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import json
 import zipfile
+from pathlib import Path
 
 import pytest
+from lxml import etree
 from typer.testing import CliRunner
 
 from deployments.cli import app
@@ -77,6 +79,9 @@ def test_export_sip_builds_valid_packages_and_marks_delivery(stamped_run, archiv
     with zipfile.ZipFile(package) as packed:
         names = {n.split("/", 1)[1] for n in packed.namelist() if "/" in n and not n.endswith("/")}
     assert "METS.xml" in names and "metadata/preservation/premis.xml" in names
+    # the TSA's CA is configured: it goes into the package, so the receiver can verify the tokens alone
+    assert "metadata/preservation/timestamps/tsa-ca.pem" in names and any(n.endswith(TOKEN_NAME) for n in names)
+    assert {n.split("/", 1)[0] for n in packed.namelist()} == {Path(package).stem}
     assert any(n.startswith("representations/rep1/data/") and n.endswith("startpage.pdf") for n in names)
 
     # the captures are marked delivered, unchanged, and the export is in the audit trail
@@ -94,3 +99,56 @@ def test_a_corrupted_package_is_detected(stamped_run, archive, tmp_path):
     pdf.write_bytes(pdf.read_bytes()[:-10] + b"0123456789")
     problems = validate_sip(package)
     assert problems and any("startpage.pdf" in p for p in problems)
+
+
+@pytest.fixture
+def own_bucket(s3_server, monkeypatch, request):
+    """A fresh bucket for this test, made the configured one, so that tampering stays out of the shared one."""
+    import hashlib
+
+    name = "handover-" + hashlib.sha256(request.node.name.encode()).hexdigest()[:10]
+    s3_server.ensure_bucket(name)
+    monkeypatch.setenv("SOMEARKIV_S3_BUCKET", name)
+    monkeypatch.delenv("SOMEARKIV_TSA_CA_FILE", raising=False)
+    get_settings.cache_clear()
+    yield name
+    get_settings.cache_clear()
+
+
+def test_export_reads_the_filed_versions_from_the_custody_ledger(own_bucket, s3_server, admin_client, prefect_server,
+                                                                 tmp_path):
+    """A newer version put over a filed object (by someone with the server's keys) neither blocks the export
+    nor gets into the package: the package holds the bytes the ledger says were filed."""
+    import datetime as dt
+    import hashlib
+
+    from prefect.logging import disable_run_logger
+
+    from somearkiv.models import ArchivedFile, FileRole, LockMode, ObjectLock
+    from storage import Archive
+    from tasks.export import build_account_sip
+
+    from .factories import account, capture_files
+
+    archive = Archive.from_settings(get_settings(), start_embedded=False)
+    started = dt.datetime(2026, 3, 1, 6, 0, tzinfo=dt.UTC)
+    base, folder = capture_files(tmp_path / "capture", started, account=account(id="handover-versions"))
+    pdf = b"%PDF-1.7 the filed snapshot"
+    (folder / "startpage.pdf").write_bytes(pdf)
+    files = (*base.files, ArchivedFile(name="startpage.pdf", role=FileRole.archival, media_type="application/pdf",
+                                       size=len(pdf), sha256=hashlib.sha256(pdf).hexdigest()))
+    lock = ObjectLock(mode=LockMode.GOVERNANCE, retain_until=dt.datetime.now(dt.UTC) + dt.timedelta(days=30),
+                      legal_hold=False)
+    filed = archive.file_capture(base.model_copy(update={"files": files}), folder, lock)
+    key = filed.file("startpage.pdf").key
+    admin_client.put_object(Bucket=own_bucket, Key=key, Body=b"%PDF-1.7 put over it later",
+                            ContentType="application/pdf")
+    assert archive.read(key) != pdf  # the latest version is not the filed one
+
+    with disable_run_logger():
+        result = build_account_sip.fn("handover-versions", None, None, str(tmp_path / "out"), False)
+    package = Path(result["package"])
+    assert validate_sip(package) == []
+    [exported] = package.glob("representations/rep1/data/*/startpage.pdf")
+    assert exported.read_bytes() == pdf
+    assert package.name == etree.parse(str(package / "METS.xml")).getroot().get("OBJID")

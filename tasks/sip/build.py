@@ -54,8 +54,10 @@ def build_sip(records: list[CaptureRecord], fetch: Fetch, out_dir: Path, profile
     """Build one E-ARK SIP of *records* (one account) in *out_dir*; return the package folder (or ZIP).
 
     *fetch* brings each archived object (see ``Fetch``); every file is checked against its record.
-    *package_id* (default a fresh ``urn:uuid:``) and *created* (default now) make the output
-    reproducible when given. With *tsa_ca_pem* the captures' RFC 3161 tokens are verified against that
+    *package_id* (default ``uuid-<a fresh UUID>``) and *created* (default now) make the output
+    reproducible when given. The package id is the folder name and the root METS @OBJID (CSIP1): any
+    character but [A-Za-z0-9._-] in a given id is made '_' (``urn:uuid:x`` gives ``urn_uuid_x``).
+    With *tsa_ca_pem* the captures' RFC 3161 tokens are verified against that
     CA (a token that does not verify stops the export); without it they are only checked to match their
     manifests. With *zip_package* the folder is zipped and removed and the ZIP's path returned.
 
@@ -69,14 +71,17 @@ def build_sip(records: list[CaptureRecord], fetch: Fetch, out_dir: Path, profile
     duplicates = [cid for cid, n in Counter(r.capture_id for r in records).items() if n > 1]
     if duplicates:
         raise ValueError(f"capture(s) given twice: {', '.join(duplicates)}")
-    package_id = package_id or f"urn:uuid:{uuid.uuid4()}"
+    package_id = _folder_name(package_id or f"uuid-{uuid.uuid4()}")
     created = (created or dt.datetime.now(dt.UTC)).astimezone(dt.UTC).replace(microsecond=0)
     out_dir = Path(out_dir)
-    final = out_dir / _folder_name(package_id)
+    final = out_dir / package_id
     if final.exists() or final.with_name(final.name + ".zip").exists():
         raise FileExistsError(f"{final} exists; a package is never overwritten")
     out_dir.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".partial", dir=out_dir))
+    # built in <out>/.<id>.XXXX.partial/<id>/, so that it is validated under its own name (OBJID = folder name)
+    partial = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".partial", dir=out_dir))
+    staging = partial / final.name
+    staging.mkdir()
     pkg = _Package(staging, package_id, profile, created,
                    [_Capture(r) for r in sorted(records, key=lambda r: (r.started_at, r.capture_id))])
     try:
@@ -96,8 +101,9 @@ def build_sip(records: list[CaptureRecord], fetch: Fetch, out_dir: Path, profile
         if problems := validate_sip(staging):
             raise SipInvalid(problems)
         os.replace(staging, final)
+        partial.rmdir()
     except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
+        shutil.rmtree(partial, ignore_errors=True)
         raise
     if not zip_package:
         return final

@@ -8,8 +8,12 @@ from pathlib import Path, PurePosixPath
 from somearkiv.models import CaptureRecord, FileRole
 from storage.archive import RECORD_NAME, capture_prefix
 from tasks.sip.model import (
+    MAX_NUMBERED,
     PRESERVATION,
+    SEAL_DOCUMENT,
     SUPPORTING,
+    TOKEN_COMPANIONS,
+    TSA_CA_NAME,
     Fetch,
     _Capture,
     _capture_dir,
@@ -18,10 +22,18 @@ from tasks.sip.model import (
 )
 from tasks.timestamp import MANIFEST_NAME, TOKEN_NAME, verify_timestamp
 
+TIMESTAMPS = "metadata/preservation/timestamps/"
+SEALS_PREFIX = "seals/"  # tokens got after filing (tasks/timestamp.py), one folder per capture id
+
 
 def _fetch_captures(pkg: _Package, fetch: Fetch, tsa_ca_pem: bytes | None) -> list[str]:
-    """Fetch every file of every capture into place and check it against its record; return problems."""
+    """Fetch every file of every capture into place and check it against its record; return problems.
+
+    With *tsa_ca_pem* the CA goes into the package too (``timestamps/tsa-ca.pem``), so that the receiver can
+    verify every token without asking anyone."""
     problems: list[str] = []
+    if tsa_ca_pem:
+        problems += _write_tsa_ca(pkg, tsa_ca_pem)
     for capture in pkg.captures:
         record, cdir = capture.record, _capture_dir(capture.record)
         prefix = capture_prefix(record.capture_id, record.status)
@@ -51,6 +63,20 @@ def _fetch_captures(pkg: _Package, fetch: Fetch, tsa_ca_pem: bytes | None) -> li
     return problems
 
 
+def _write_tsa_ca(pkg: _Package, tsa_ca_pem: bytes) -> list[str]:
+    from cryptography import x509
+
+    try:
+        x509.load_pem_x509_certificates(tsa_ca_pem)
+    except ValueError as exc:
+        return [f"the TSA CA is not PEM certificates: {exc}"]
+    path = pkg.root / TIMESTAMPS / TSA_CA_NAME
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(tsa_ca_pem)
+    pkg.tsa_ca = pkg.add(TIMESTAMPS + TSA_CA_NAME, "application/pem-certificate-chain")
+    return []
+
+
 def _fetch_to(fetch: Fetch, key: str, dest: Path, problems: list[str]) -> bool:
     dest.parent.mkdir(parents=True, exist_ok=True)
     try:
@@ -74,22 +100,33 @@ def _filed_record_problems(path: Path, record: CaptureRecord) -> list[str]:
 
 def _fetch_timestamp(pkg: _Package, capture: _Capture, fetch: Fetch, prefix: str,
                      tsa_ca_pem: bytes | None) -> list[str]:
-    """Bring the capture's manifest and token if it has them, and check both."""
-    base = f"metadata/preservation/timestamps/{_capture_dir(capture.record)}/"
+    """Bring the capture's manifest and token if it has them, and check both.
+
+    A token got after filing (sealed later) is under ``seals/<capture id>/`` with its validation data; it is
+    looked for there when the capture's folder has none."""
+    base = f"{TIMESTAMPS}{_capture_dir(capture.record)}/"
     (pkg.root / base).mkdir(parents=True, exist_ok=True)
     found = {}
+    token_prefix = prefix
     for name, mimetype in ((MANIFEST_NAME, "application/json"), (TOKEN_NAME, "application/timestamp-reply")):
-        try:
-            fetch(prefix + name, pkg.root / base / name)
-        except FileNotFoundError:
-            continue
-        found[name] = pkg.add(base + name, mimetype, capture.record.finished_at, record=capture.record)
+        for where in (prefix, f"{SEALS_PREFIX}{capture.record.capture_id}/") if name == TOKEN_NAME else (prefix,):
+            try:
+                fetch(where + name, pkg.root / base / name)
+            except FileNotFoundError:
+                continue
+            found[name], token_prefix = pkg.add(base + name, mimetype, capture.record.finished_at,
+                                                record=capture.record), where
+            break
     if not found:
         (pkg.root / base).rmdir()
         return []
     capture.manifest, capture.token = found.get(MANIFEST_NAME), found.get(TOKEN_NAME)
     if capture.manifest is None:
         return [f"{capture.record.capture_id}: a timestamp token without its manifest"]
+    if capture.token is not None:  # the token's validation data, where the archive keeps it beside the token
+        for name, mimetype in _companions(fetch, token_prefix, pkg.root / base):
+            capture.validation_data.append(pkg.add(base + name, mimetype, capture.record.finished_at,
+                                                   record=capture.record))
     manifest = (pkg.root / capture.manifest.path).read_bytes()
     problems = _manifest_problems(manifest, capture)
     if capture.token is not None:
@@ -98,6 +135,29 @@ def _fetch_timestamp(pkg: _Package, capture: _Capture, fetch: Fetch, prefix: str
         if not capture.timestamp.valid and (tsa_ca_pem or not capture.timestamp.matches_manifest):
             problems.append(f"{capture.record.capture_id}: the timestamp does not verify: {capture.timestamp.reason}")
     return problems
+
+
+def _companions(fetch: Fetch, prefix: str, folder: Path) -> list[tuple[str, str]]:
+    """Fetch what of TOKEN_COMPANIONS and the seal document is beside the token; (name, media type) of each."""
+    found = []
+
+    def get(name: str) -> bool:
+        try:
+            fetch(prefix + name, folder / name)
+        except FileNotFoundError:
+            return False
+        return True
+
+    for suffix, mimetype in TOKEN_COMPANIONS.items():
+        numbers = range(1, MAX_NUMBERED + 1) if "{}" in suffix else [None]
+        for number in numbers:
+            name = TOKEN_NAME + (suffix.format(number) if number else suffix)
+            if not get(name):
+                break
+            found.append((name, mimetype))
+    if get(SEAL_DOCUMENT):
+        found.append((SEAL_DOCUMENT, "application/json"))
+    return found
 
 
 def _manifest_problems(manifest: bytes, capture: _Capture) -> list[str]:

@@ -6,24 +6,27 @@ from pathlib import PurePosixPath
 
 from lxml import etree
 
+from somearkiv import __version__
 from somearkiv.models import FileRole
 from tasks.sip.model import (
     CONTENT_TYPE,
-    SCHEMAS,
+    NS,
     SIP_PROFILE_URL,
     _capture_dir,
     _el,
     _Entry,
     _iso,
     _Package,
+    _schema_location,
     _write_xml,
     _xml_id,
 )
 from tasks.sip.premis import _write_rep_premis
 
 
-def _mets_root(pkg: _Package, objid: str, label: str, schema_base: str) -> etree._Element:
-    locations = " ".join(f"{ns} {schema_base}schemas/{name}" for name, ns in SCHEMAS.items())
+def _mets_root(pkg: _Package, objid: str, label: str, doc_path: str) -> etree._Element:
+    """mets/@OBJID is the name of the folder the METS describes (CSIP1: the package or representation folder)."""
+    locations = _schema_location(doc_path, (NS["mets"], NS["xlink"], NS["csip"], NS["sip"]))
     return _el(None, "mets:mets", OBJID=objid, LABEL=label, TYPE=pkg.profile.content_category,
                csip__CONTENTINFORMATIONTYPE="OTHER", csip__OTHERCONTENTINFORMATIONTYPE=CONTENT_TYPE,
                PROFILE=SIP_PROFILE_URL, xsi__schemaLocation=locations)
@@ -38,22 +41,28 @@ def _agent(hdr: etree._Element, role: str, kind: str, name: str, note: str | Non
 
 
 def _mets_header(parent: etree._Element, pkg: _Package, full: bool) -> None:
-    """metsHdr: the software (CSIP10-16) and, in the root METS, the SIP agents (SIP9-31)."""
+    """metsHdr: the software (CSIP10-16) and, in the root METS, the SIP/FGS agents and identifiers (SIP3-31)."""
     profile = pkg.profile
     hdr = _el(parent, "mets:metsHdr", CREATEDATE=_iso(pkg.created), LASTMODDATE=_iso(pkg.created),
-              RECORDSTATUS="NEW", csip__OAISPACKAGETYPE="SIP")
-    _agent(hdr, "CREATOR", "OTHER", profile.system_name, profile.system_version, "SOFTWARE VERSION", "SOFTWARE")
+              RECORDSTATUS=profile.record_status if full else "NEW", csip__OAISPACKAGETYPE="SIP")
+    _agent(hdr, "CREATOR", "OTHER", "somearkiv", __version__, "SOFTWARE VERSION", "SOFTWARE")
     if not full:
         return
     _agent(hdr, "ARCHIVIST", "ORGANIZATION", profile.archival_creator_name, profile.archival_creator_id,
            "IDENTIFICATIONCODE")
+    _agent(hdr, "ARCHIVIST", "OTHER", profile.system_name, profile.system_version, "SOFTWARE VERSION", "SOFTWARE")
     _agent(hdr, "CREATOR", "ORGANIZATION", profile.submitter_name, profile.submitter_id, "IDENTIFICATIONCODE")
     _agent(hdr, "CREATOR", "INDIVIDUAL", profile.contact_name, profile.contact_info, None)
     _agent(hdr, "PRESERVATION", "ORGANIZATION", profile.archive_name, profile.archive_id, "IDENTIFICATIONCODE")
-    if profile.submission_agreement:
-        _el(hdr, "mets:altRecordID", profile.submission_agreement, TYPE="SUBMISSIONAGREEMENT")
-    if profile.reference_code:
-        _el(hdr, "mets:altRecordID", profile.reference_code, TYPE="REFERENCECODE")
+    if profile.ip_owner_name:
+        _agent(hdr, "IPOWNER", "ORGANIZATION", profile.ip_owner_name, profile.ip_owner_id,
+               "IDENTIFICATIONCODE" if profile.ip_owner_id else None)
+    for kind, value in (("SUBMISSIONAGREEMENT", profile.submission_agreement),
+                        ("PREVIOUSSUBMISSIONAGREEMENT", profile.previous_submission_agreement),
+                        ("REFERENCECODE", profile.reference_code),
+                        ("PREVIOUSREFERENCECODE", profile.previous_reference_code)):
+        if value:
+            _el(hdr, "mets:altRecordID", value, TYPE=kind)
 
 
 def _checked(entry: _Entry) -> dict[str, str]:
@@ -75,11 +84,19 @@ def _file(group: etree._Element, entry: _Entry, file_id: str, base: str = "") ->
     _el(f, "mets:FLocat", LOCTYPE="URL", xlink__type="simple", xlink__href=entry.href(base))
 
 
+_VALIDATION_DATA = {
+    "application/pem-certificate-chain": "X.509 certificates (PEM): the TSA's certificate chain",
+    "application/ocsp-response": "OCSP response (DER) for the TSA's certificate",
+    "application/pkix-crl": "CRL (DER) of the TSA certificate's issuer",
+    "application/json": "somearkiv seal document (JSON): the token, its TSA and its validation data",
+}
+
+
 def _write_rep_mets(pkg: _Package, rep: str, label: str) -> _Entry:
     base = f"representations/{rep}"
     files = pkg.in_folder(f"{base}/data/")
     premis = _write_rep_premis(pkg, rep, files)
-    mets = _mets_root(pkg, rep, label, "../../")
+    mets = _mets_root(pkg, rep, label, f"{base}/METS.xml")
     _mets_header(mets, pkg, full=False)
     digiprov = _el(_el(mets, "mets:amdSec", ID=f"{rep}-amd"), "mets:digiprovMD", ID=f"{rep}-digiprov-premis",
                    CREATED=_iso(pkg.created), STATUS="CURRENT")
@@ -99,7 +116,7 @@ def _write_rep_mets(pkg: _Package, rep: str, label: str) -> _Entry:
 def _write_root_mets(pkg: _Package, account_dc: _Entry, premis: _Entry, reps: dict[str, _Entry]) -> None:
     first, last = pkg.period
     mets = _mets_root(pkg, pkg.package_id, f"{pkg.account.name} ({pkg.account.platform.value}) "
-                                           f"{first:%Y-%m-%d} - {last:%Y-%m-%d}", "")
+                                           f"{first:%Y-%m-%d} - {last:%Y-%m-%d}", "METS.xml")
     _mets_header(mets, pkg, full=True)
     dmd_ids = []
     for dc in [account_dc] + [c.dc for c in pkg.captures if c.dc]:
@@ -107,11 +124,16 @@ def _write_root_mets(pkg: _Package, account_dc: _Entry, premis: _Entry, reps: di
         _md_ref(_el(mets, "mets:dmdSec", ID=dmd_ids[-1], CREATED=_iso(pkg.created), STATUS="CURRENT"), dc, "", "DC")
     amd = _el(mets, "mets:amdSec", ID="amd")
     md: list[tuple[str, _Entry, str, str | None, str | None]] = [("digiprov-premis", premis, "PREMIS", None, "3.0")]
+    if pkg.tsa_ca is not None:
+        md.append(("digiprov-tsa-ca", pkg.tsa_ca, "OTHER", "X.509 certificates (PEM): the TSA's CA", None))
     for c in pkg.captures:
         cdir = _capture_dir(c.record)
         for kind, entry, other in (("record", c.record_json, "somearkiv CaptureRecord (JSON)"),
                                    ("manifest", c.manifest, "somearkiv capture manifest (JSON)"),
-                                   ("timestamp", c.token, "RFC 3161 TimeStampResp (DER)")):
+                                   ("timestamp", c.token, "RFC 3161 TimeStampResp (DER)"),
+                                   *((f"timestamp-data-{PurePosixPath(e.path).name}", e,
+                                      _VALIDATION_DATA.get(e.mimetype, "validation data of the timestamp"))
+                                     for e in c.validation_data)):
             if entry is not None:
                 md.append((_xml_id(f"digiprov-{kind}", cdir), entry, "OTHER", other, None))
     for md_id, entry, mdtype, other, version in md:

@@ -12,7 +12,7 @@ from typing import Literal
 from urllib.parse import quote
 
 from lxml import etree
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from somearkiv import __version__
 from somearkiv.fixity import sha256_file
@@ -31,39 +31,117 @@ NS = {
     "dc": "http://purl.org/dc/elements/1.1/",
     "oai_dc": "http://www.openarchives.org/OAI/2.0/oai_dc/",
 }
-# The schemas of eark-validator that go into the package (and validate it): name -> namespace.
+# Every schema the package's XML uses, shipped in its schemas/ folder (tasks/sip/schemas/SOURCES.md):
+# file name -> target namespace. The package's XML documents name these by relative paths.
 SCHEMAS = {
     "mets.xsd": NS["mets"],
     "xlink.xsd": NS["xlink"],
+    "xml.xsd": "http://www.w3.org/XML/1998/namespace",
     "DILCISExtensionMETS.xsd": NS["csip"],
     "DILCISExtensionSIPMETS.xsd": NS["sip"],
+    "premis-v3-0.xsd": NS["premis"],
+    "simpledc20021212.xsd": NS["dc"],
+    "oai_dc.xsd": NS["oai_dc"],
 }
+SCHEMA_FOR = {namespace: name for name, namespace in SCHEMAS.items()}
+# Validation data a timestamp token may have beside it in the archive (tasks/timestamp.py keeps them as
+# ``manifest.tsr.chain.pem``, ``manifest.tsr.ocsp-N.der``, ``manifest.tsr.crl-N.der`` and ``seal.json``): taken into
+# the package with the token when present. Name after the token's -> media type; "{}" is 1, 2, ... up to the first
+# number missing.
+TOKEN_COMPANIONS = {
+    ".chain.pem": "application/pem-certificate-chain",  # the TSA's certificate chain
+    ".ocsp.der": "application/ocsp-response",  # an OCSP response for a certificate of the chain
+    ".crl.der": "application/pkix-crl",  # a CRL of a certificate's issuer
+    ".ocsp-{}.der": "application/ocsp-response",
+    ".crl-{}.der": "application/pkix-crl",
+}
+SEAL_DOCUMENT = "seal.json"  # what the token is, from whom, when, and which files hold its validation data
+MAX_NUMBERED = 50
+TSA_CA_NAME = "tsa-ca.pem"  # the archive's trusted TSA CA (SOMEARKIV_TSA_CA_FILE), in metadata/preservation/timestamps/
 PRESERVATION, SUPPORTING = "rep1", "rep2"
 
 Fetch = Callable[[str, Path], None]
 """fetch(key, dest): write the archived object *key* to *dest*; raise FileNotFoundError if there is none."""
 
 
+# CSIP 2.1 vocabularies the profile's values come from (CSIPVocabularyContentCategory, SIPVocabularyRecordStatus).
+CONTENT_CATEGORIES = (
+    "Textual works – Print", "Textual works – Digital", "Textual works – Electronic Serials",
+    "Digital Musical Composition (score-based representations)", "Photographs – Print", "Photographs – Digital",
+    "Other Graphic Images – Print", "Other Graphic Images – Digital", "Microforms",
+    "Audio – On Tangible Medium (digital or analog)", "Audio – Media-independent (digital)",
+    "Motion Pictures – Digital and Physical Media", "Video – File-based and Physical Media", "Software", "Datasets",
+    "Geospatial Data", "Databases", "Websites", "Collection", "Event", "Interactive resource", "Physical object",
+    "Service", "Mixed", "Other")
+RECORD_STATUSES = ("NEW", "SUPPLEMENT", "REPLACEMENT", "TEST", "VERSION", "OTHER")
+
+
 class SipProfile(BaseModel):
-    """Who hands over what to whom: the agents and identifiers an e-archive expects in a SIP."""
+    """Who hands over what to whom: the FGS Paketstruktur 2.0 (= E-ARK CSIP 2.1 + SIP 2.1) header fields.
+
+    Read from ``config/sip.yaml`` (``load_profile``); each field says where it goes in the root METS
+    header. The README's SIP section maps them to the FGS/E-ARK requirement ids.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    # metsHdr/agent ROLE=ARCHIVIST TYPE=ORGANIZATION, note csip:NOTETYPE=IDENTIFICATIONCODE (SIP9-14)
     archival_creator_name: str = Field(min_length=1, description="Arkivbildare, e.g. 'Perstorps kommun'.")
     archival_creator_id: str = Field(min_length=1, description="Its identification code, e.g. 'SE2120000571'.")
-    submitter_name: str = Field(min_length=1, description="The organisation submitting the package.")
+    # metsHdr/agent ROLE=CREATOR TYPE=ORGANIZATION, IDENTIFICATIONCODE (SIP15-20): who submits the package
+    submitter_name: str = Field(min_length=1, description="Levererande organisation (producer/submitter).")
     submitter_id: str = Field(min_length=1)
-    contact_name: str = Field(min_length=1, description="Contact person for the submission.")
+    # metsHdr/agent ROLE=CREATOR TYPE=INDIVIDUAL, note = contact details (SIP21-25)
+    contact_name: str = Field(min_length=1, description="Kontaktperson for the submission.")
     contact_info: str = Field(min_length=1, description="Phone, e-mail.")
-    archive_name: str = Field(min_length=1, description="The receiving archive (the preservation agent).")
+    # metsHdr/agent ROLE=PRESERVATION TYPE=ORGANIZATION, IDENTIFICATIONCODE (SIP26-31): the receiving archive
+    archive_name: str = Field(min_length=1, description="Mottagare: the receiving archive (the preservation agent).")
     archive_id: str = Field(min_length=1)
-    system_name: str = "somearkiv"
+    # metsHdr/agent ROLE=IPOWNER TYPE=ORGANIZATION (METS role, allowed beside CSIP's agents by CSIP10)
+    ip_owner_name: str | None = Field(default=None, description="Informationsägare, when not the archival creator.")
+    ip_owner_id: str | None = None
+    # metsHdr/agent ROLE=ARCHIVIST TYPE=OTHER OTHERTYPE=SOFTWARE, note SOFTWARE VERSION: the system the records
+    # come from (FGS's "arkivbildarens system"); the package-making software (CSIP10-16) is always somearkiv.
+    system_name: str = Field(default="somearkiv", min_length=1)
     system_version: str = __version__
+    # metsHdr/altRecordID TYPE=SUBMISSIONAGREEMENT / PREVIOUSSUBMISSIONAGREEMENT / REFERENCECODE /
+    # PREVIOUSREFERENCECODE (SIP5-8)
     submission_agreement: str | None = Field(default=None, description="Leveransöverenskommelse, if any.")
+    previous_submission_agreement: str | None = None
     reference_code: str | None = Field(default=None, description="Where in the archive the package belongs.")
+    previous_reference_code: str | None = None
+    # mets/@TYPE (CSIP2) from the CSIP content category vocabulary; metsHdr/@RECORDSTATUS (SIP3)
     content_category: str = Field(default="Websites", description="mets/@TYPE, from the CSIP vocabulary.")
+    record_status: str = "NEW"
     descriptive_metadata: Literal["dc"] = "dc"
     language: str = "sv"
+
+    @field_validator("content_category")
+    @classmethod
+    def _known_category(cls, value: str) -> str:
+        if value not in CONTENT_CATEGORIES:
+            raise ValueError(f"not in the CSIP content category vocabulary: {value!r}; "
+                             f"one of {', '.join(CONTENT_CATEGORIES)}")
+        return value
+
+    @field_validator("record_status")
+    @classmethod
+    def _known_status(cls, value: str) -> str:
+        if value not in RECORD_STATUSES:
+            raise ValueError(f"not a SIP record status: {value!r}; one of {', '.join(RECORD_STATUSES)}")
+        return value
+
+
+def load_profile(path: Path) -> SipProfile:
+    """The profile in the YAML file *path*; a YAML alias (a "billion laughs" risk) or a huge file is refused."""
+    import yaml
+
+    text = Path(path).read_text(encoding="utf-8")
+    if len(text) > 65536:
+        raise ValueError(f"{path}: a SIP profile of {len(text)} characters is not plausible")
+    if any(isinstance(event, yaml.AliasEvent) for event in yaml.parse(text, Loader=yaml.SafeLoader)):
+        raise ValueError(f"{path}: YAML aliases are not allowed in the SIP profile")
+    return SipProfile(**(yaml.safe_load(text) or {}))
 
 
 class SipInvalid(RuntimeError):
@@ -74,18 +152,30 @@ class SipInvalid(RuntimeError):
         super().__init__(f"{len(self.problems)} problem(s): " + "; ".join(self.problems[:5]))
 
 
-def archive_fetch(archive) -> Fetch:
-    """A ``fetch`` over ``storage.Archive.download`` (which checks the filed SHA-256 on the way)."""
+def archive_fetch(archive, versions: dict[str, str | None] | None = None) -> Fetch:
+    """A ``fetch`` over ``storage.Archive.download`` (which checks the filed SHA-256 on the way).
+
+    *versions* (key -> version id, as the custody ledger has them: ``custody_versions``) makes every key it
+    names be read by its filed version, so a newer version put over a filed object neither blocks the
+    export nor gets into the package. A key it does not name (validation data filed later beside a token)
+    is read as it is now, still checked against the SHA-256 it was stored with."""
 
     from storage import ObjectMissing
 
     def fetch(key: str, dest: Path) -> None:
         try:
-            archive.download(key, dest)
+            archive.download(key, dest, version_id=(versions or {}).get(key))
         except ObjectMissing as exc:
             raise FileNotFoundError(key) from exc
 
     return fetch
+
+
+def custody_versions(archive, records: Iterable[CaptureRecord], state=None) -> dict[str, str | None]:
+    """key -> filed version id of every object the custody ledger says was filed for *records* (and is not
+    disposed of): what fixity checks, and what an export must read (``Archive.capture_objects``)."""
+    state = archive.custody() if state is None else state
+    return {key: version for record in records for key, version in archive.capture_objects(record, state)}
 
 
 # -- small XML helpers -----------------------------------------------------------------------------------
@@ -157,6 +247,7 @@ class _Capture:
     record_json: _Entry | None = None
     manifest: _Entry | None = None
     token: _Entry | None = None
+    validation_data: list[_Entry] = field(default_factory=list)  # the token's chain, OCSP, CRL (TOKEN_COMPANIONS)
     timestamp: TimestampCheck | None = None
     dc: _Entry | None = None
 
@@ -169,6 +260,7 @@ class _Package:
     created: dt.datetime
     captures: list[_Capture] = field(default_factory=list)
     entries: dict[str, _Entry] = field(default_factory=dict)
+    tsa_ca: _Entry | None = None  # the TSA CA the tokens were verified against, when given
 
     @property
     def account(self) -> Account:
@@ -193,5 +285,12 @@ class _Package:
 
 
 def _schema_dir() -> Path:
-    """The XSDs shipped by the installed eark-validator package (never fetched from the network)."""
-    return Path(str(importlib.resources.files("eark_validator"))) / "ipxml" / "resources" / "schema"
+    """The XSDs that go into every package (tasks/sip/schemas/, never fetched from the network)."""
+    return Path(str(importlib.resources.files("tasks.sip"))) / "schemas"
+
+
+def _schema_location(doc_path: str, namespaces: Iterable[str]) -> str:
+    """xsi:schemaLocation for a document at *doc_path* (from the package root): its namespaces' schemas
+    in the package's schemas/ folder, by relative path."""
+    up = "../" * (len(PurePosixPath(doc_path).parts) - 1)
+    return " ".join(f"{ns} {up}schemas/{SCHEMA_FOR[ns]}" for ns in namespaces)

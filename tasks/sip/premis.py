@@ -10,6 +10,7 @@ from lxml import etree
 
 from somearkiv.models import CaptureStatus, FileRole
 from tasks.sip.model import (
+    NS,
     PRESERVATION,
     SUPPORTING,
     _Capture,
@@ -18,6 +19,7 @@ from tasks.sip.model import (
     _Entry,
     _iso,
     _Package,
+    _schema_location,
     _write_xml,
     _xml_id,
 )
@@ -130,13 +132,19 @@ def _capture_event(root: etree._Element, capture: _Capture, software: str, creat
                   [(e.path, "outcome") for e in capture.files], notes)
 
 
+def _premis_root(doc_path: str) -> etree._Element:
+    return _el(None, "premis:premis", version="3.0", xsi__schemaLocation=_schema_location(doc_path, [NS["premis"]]))
+
+
 def _write_premis(pkg: _Package) -> _Entry:
     """The package's PREMIS: every content file, the capture, fixity, timestamp and packing events."""
-    root = _el(None, "premis:premis", version="3.0")
+    path = "metadata/preservation/premis.xml"
+    root = _premis_root(path)
     profile = pkg.profile
     for rep in (PRESERVATION, SUPPORTING):
         _premis_representation(root, rep, pkg.in_folder(f"representations/{rep}/data/"))
-    described = [e for c in pkg.captures for e in (*c.files, c.record_json, c.manifest, c.token) if e is not None]
+    described = [e for c in pkg.captures for e in (*c.files, c.record_json, c.manifest, c.token, *c.validation_data)
+                 if e is not None] + ([pkg.tsa_ca] if pkg.tsa_ca else [])
     for entry in sorted(described, key=lambda e: e.path):
         _premis_file(root, entry)
     software = _xml_id("agent", profile.system_name, profile.system_version)
@@ -156,7 +164,9 @@ def _write_premis(pkg: _Package) -> _Entry:
                           f"RFC 3161 timestamp over manifest.json: TSA {check.tsa_name}, genTime "
                           f"{_iso(check.gen_time) if check.gen_time else '?'}, serial {check.serial}",
                           "success" if check.valid else "warning", [(software, "validator")],
-                          [(capture.manifest.path, "source"), (capture.token.path, "source")], [check.reason])
+                          [(capture.manifest.path, "source"), (capture.token.path, "source"),
+                           *((e.path, "source") for e in capture.validation_data),
+                           *([(pkg.tsa_ca.path, "source")] if pkg.tsa_ca else [])], [check.reason])
     first, last = pkg.period
     _premis_event(root, "event-package-creation", "information package creation", pkg.created,
                   f"E-ARK SIP {pkg.package_id} for {profile.archive_name}: {len(pkg.captures)} capture(s) of "
@@ -170,16 +180,15 @@ def _write_premis(pkg: _Package) -> _Entry:
                       "the browser that loaded and rendered the page")
     _premis_agent(root, creator, profile.archival_creator_name, "organization",
                   note=f"identification code {profile.archival_creator_id}")
-    path = "metadata/preservation/premis.xml"
     _write_xml(root, pkg.root / path)
     return pkg.add(path, "application/xml")
 
 
 def _write_rep_premis(pkg: _Package, rep: str, files: list[_Entry]) -> _Entry:
-    root = _el(None, "premis:premis", version="3.0")
+    path = f"representations/{rep}/metadata/preservation/premis.xml"
+    root = _premis_root(path)
     _premis_representation(root, rep, files)
     for entry in files:
         _premis_file(root, entry)
-    path = f"representations/{rep}/metadata/preservation/premis.xml"
     _write_xml(root, pkg.root / path)
     return pkg.add(path, "application/xml")

@@ -14,36 +14,110 @@ from urllib.parse import unquote, urlsplit
 from lxml import etree
 
 from somearkiv.fixity import sha256_file
-from tasks.sip.model import NS, SIP_PROFILE_URL, SipInvalid, _q, _schema_dir
+from tasks.sip.model import NS, SIP_PROFILE_URL, TSA_CA_NAME, SipInvalid, _q
+from tasks.sip.schematron import schematron_problems
+
+XML_NS = "http://www.w3.org/XML/1998/namespace"
 
 
-class _NoNetwork(etree.Resolver):
-    """Schema imports resolve to the files beside the schema or fail: never a download."""
+class _Offline(etree.Resolver):
+    """Schema imports by URL resolve to the file of that name in *folder* (the package's schemas/) or fail:
+    never a download."""
+
+    def __init__(self, folder: Path | None):
+        super().__init__()
+        self.folder = folder
 
     def resolve(self, url, pubid, context):
         if url and urlsplit(url).scheme in ("http", "https", "ftp"):
-            local = _schema_dir() / PurePosixPath(urlsplit(url).path).name
-            if local.is_file():
+            local = self.folder / PurePosixPath(urlsplit(url).path).name if self.folder else None
+            if local is not None and local.is_file():
                 return self.resolve_filename(str(local), context)
-            raise etree.XMLSchemaParseError(f"refusing to fetch {url}")
+            raise etree.XMLSchemaParseError(f"refusing to fetch {url}: no {PurePosixPath(urlsplit(url).path).name} "
+                                            "in the package's schemas/")
         return None
 
 
-def _parser() -> etree.XMLParser:
+def _parser(schemas: Path | None = None) -> etree.XMLParser:
     parser = etree.XMLParser(no_network=True, resolve_entities=False, load_dtd=False)
-    parser.resolvers.add(_NoNetwork())
+    parser.resolvers.add(_Offline(schemas))
     return parser
 
 
-@functools.cache
-def _mets_schema() -> etree.XMLSchema:
-    """METS 1.12 + XLink + the DILCIS CSIP and SIP extensions, as eark-validator ships them."""
-    return etree.XMLSchema(etree.parse(str(_schema_dir() / "mets.sip.local.v2-0.xsd"), _parser()))
+def _namespaces(tree: etree._ElementTree) -> set[str]:
+    """Every namespace of an element or attribute in the document (xsi's is the validator's own)."""
+    used = set()
+    for el in tree.getroot().iter():
+        if isinstance(el.tag, str):
+            used.add(etree.QName(el).namespace or "")
+            used.update(etree.QName(a).namespace or "" for a in el.attrib)
+    return used - {"", NS["xsi"]}
+
+
+class _PackageSchemas:
+    """The XSDs in the package's own schemas/ folder, by target namespace: what the receiver has to validate
+    with. Documents are validated against these (in memory: a wrapper importing the namespaces a document
+    uses), never against copies outside the package or the network."""
+
+    def __init__(self, root: Path):
+        self.folder = root / "schemas"
+        self.by_namespace: dict[str, Path] = {}
+        self.problems: list[str] = []
+        self._compiled: dict[frozenset[str], etree.XMLSchema | str] = {}
+        for path in sorted(self.folder.glob("*.xsd")) if self.folder.is_dir() else []:
+            try:
+                namespace = etree.parse(str(path), _parser(self.folder)).getroot().get("targetNamespace") or ""
+            except etree.XMLSyntaxError as exc:
+                self.problems.append(f"schemas/{path.name}: not well-formed XML: {exc}")
+                continue
+            if namespace in self.by_namespace:
+                self.problems.append(f"schemas/{path.name}: a second schema for {namespace} "
+                                     f"(also schemas/{self.by_namespace[namespace].name})")
+            self.by_namespace.setdefault(namespace, path)
+
+    def check(self, root: Path, rel: str, tree: etree._ElementTree) -> list[str]:
+        """The document *rel* against the package's schemas, and its xsi:schemaLocation pointing into them."""
+        used = _namespaces(tree)
+        missing = sorted(ns for ns in used if ns not in self.by_namespace and ns != XML_NS)
+        problems = [f"{rel}: the package's schemas/ has no schema for {ns}, which it uses (CSIP113)" for ns in missing]
+        problems += self._locations(root, rel, tree)
+        if missing:
+            return problems
+        schema = self._schema(frozenset(ns for ns in used if ns in self.by_namespace))
+        if isinstance(schema, str):
+            return problems + [f"{rel}: the package's schemas do not compile: {schema}"]
+        if not schema.validate(tree):
+            problems += [f"{rel}: line {e.line}: {e.message}" for e in list(schema.error_log)[:20]]
+        return problems
+
+    def _schema(self, namespaces: frozenset[str]) -> etree.XMLSchema | str:
+        if namespaces not in self._compiled:
+            imports = "".join(f'<xs:import namespace="{ns}" schemaLocation="{self.by_namespace[ns].name}"/>'
+                              for ns in sorted(namespaces))
+            wrapper = f'<xs:schema xmlns:xs="http://www.w3.org/2001/XMLSchema">{imports}</xs:schema>'
+            try:
+                doc = etree.fromstring(wrapper.encode(), _parser(self.folder), base_url=f"{self.folder}/wrapper.xsd")
+                self._compiled[namespaces] = etree.XMLSchema(doc)
+            except (etree.XMLSchemaParseError, etree.XMLSyntaxError) as exc:
+                self._compiled[namespaces] = str(exc)
+        return self._compiled[namespaces]
+
+    def _locations(self, root: Path, rel: str, tree: etree._ElementTree) -> list[str]:
+        """Each xsi:schemaLocation pair names a schema inside the package with that target namespace."""
+        pairs = (tree.getroot().get(_q("xsi:schemaLocation")) or "").split()
+        problems = []
+        for ns, location in zip(pairs[::2], pairs[1::2], strict=False):
+            target = ((root / rel).parent / unquote(location)).resolve()
+            if urlsplit(location).scheme or not target.is_relative_to(root.resolve()) or not target.is_file():
+                problems.append(f"{rel}: xsi:schemaLocation {location!r} for {ns} is not a file in the package")
+            elif ns not in self.by_namespace or self.by_namespace[ns].resolve() != target:
+                problems.append(f"{rel}: xsi:schemaLocation {location!r} is not the package's schema for {ns}")
+        return problems
 
 
 def _parse(root: Path, rel: str, problems: list[str]) -> etree._ElementTree | None:
     try:
-        return etree.parse(str(root / rel), _parser())
+        return etree.parse(str(root / rel), _parser(None))
     except (etree.XMLSyntaxError, OSError) as exc:
         problems.append(f"{rel}: not well-formed XML: {exc}")
         return None
@@ -91,15 +165,17 @@ def _check_reference(el: etree._Element, href: str | None, rel: str, root: Path,
     return []
 
 
-def _check_mets(root: Path, rel: str, referenced: set[str], ids: dict[str, list[str]], is_root: bool) -> list[str]:
+def _check_mets(root: Path, rel: str, referenced: set[str], ids: dict[str, list[str]], is_root: bool,
+                schemas: _PackageSchemas) -> list[str]:
     problems: list[str] = []
     tree = _parse(root, rel, problems)
     if tree is None:
         return problems
-    schema = _mets_schema()
-    if not schema.validate(tree):
-        problems += [f"{rel}: line {e.line}: {e.message}" for e in list(schema.error_log)[:20]]
+    problems += schemas.check(root, rel, tree)
     mets = tree.getroot()
+    folder = root.name if is_root else PurePosixPath(rel).parent.name
+    if mets.get("OBJID") != folder:
+        problems.append(f"{rel}: @OBJID {mets.get('OBJID')!r} is not the name of its folder {folder!r} (CSIP1)")
     for el in mets.iter():
         if isinstance(el.tag, str) and el.get("ID") is not None:
             ids[el.get("ID")].append(rel)
@@ -129,6 +205,8 @@ def _check_mets(root: Path, rel: str, referenced: set[str], ids: dict[str, list[
                 problems.append(f"{rel}: no {role} agent")
         if not x("mets:metsHdr/mets:agent[@ROLE='CREATOR' and @TYPE='ORGANIZATION']"):
             problems.append(f"{rel}: no submitting agent (CREATOR, ORGANIZATION)")
+        if x("string(mets:structMap[@LABEL='CSIP']/mets:div/@LABEL)") != mets.get("OBJID"):
+            problems.append(f"{rel}: the CSIP structMap's main div @LABEL is not the @OBJID (CSIP86)")
         for mptr in x("mets:structMap[@LABEL='CSIP']/mets:div/mets:div/mets:mptr"):
             href = unquote(mptr.get(_q("xlink:href")) or "")
             if not (root / href).is_file():
@@ -148,12 +226,15 @@ def _premis_values(el: etree._Element, path: str) -> list[str]:
     return [v.strip() for v in el.xpath(path + "/text()", namespaces=NS)]
 
 
-def _check_premis(root: Path, rel: str, data_dirs: list[str], whole_package: bool) -> list[str]:
-    """PREMIS 3.0 by XPath: no PREMIS XSD is available from PyPI, so these rules stand in for it."""
+def _check_premis(root: Path, rel: str, data_dirs: list[str], whole_package: bool,
+                  schemas: _PackageSchemas) -> list[str]:
+    """PREMIS 3.0: against the package's PREMIS XSD, and by XPath for what an XSD cannot say (fixity against
+    the files, events linked to defined agents and objects)."""
     problems: list[str] = []
     tree = _parse(root, rel, problems)
     if tree is None:
         return problems
+    problems += schemas.check(root, rel, tree)
     premis = tree.getroot()
     if premis.tag != _q("premis:premis") or premis.get("version") != "3.0":
         return [f"{rel}: not a PREMIS 3.0 document"]
@@ -238,11 +319,13 @@ def _check_premis_events(rel: str, events: list[etree._Element], objects: set[st
     return problems
 
 
-def _check_dublin_core(root: Path) -> list[str]:
+def _check_dublin_core(root: Path, schemas: _PackageSchemas) -> list[str]:
     problems: list[str] = []
     for path in sorted((root / "metadata" / "descriptive").glob("*.xml")):
         rel = path.relative_to(root).as_posix()
         tree = _parse(root, rel, problems)
+        if tree is not None:
+            problems += schemas.check(root, rel, tree)
         if tree is not None and (tree.getroot().tag != _q("oai_dc:dc") or tree.find(_q("dc:title")) is None
                                  or tree.find(_q("dc:identifier")) is None):
             problems.append(f"{rel}: not oai_dc with a dc:title and a dc:identifier")
@@ -255,22 +338,59 @@ def _validate_folder(root: Path) -> list[str]:
         return problems
     referenced = {"METS.xml"}
     ids: dict[str, list[str]] = defaultdict(list)
+    schemas = _PackageSchemas(root)
+    problems += schemas.problems
     reps = sorted(p.parent.name for p in (root / "representations").glob("*/METS.xml"))
-    problems += _check_mets(root, "METS.xml", referenced, ids, is_root=True)
+    problems += _check_mets(root, "METS.xml", referenced, ids, is_root=True, schemas=schemas)
     for rep in reps:
-        problems += _check_mets(root, f"representations/{rep}/METS.xml", referenced, ids, is_root=False)
+        problems += _check_mets(root, f"representations/{rep}/METS.xml", referenced, ids, is_root=False,
+                                schemas=schemas)
     problems += [f"ID {id_!r} is not unique: in {', '.join(where)}" for id_, where in sorted(ids.items())
                  if len(where) > 1]
     on_disk = {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()}
     problems += [f"{path}: in the package but referenced from no METS" for path in sorted(on_disk - referenced)]
     if (root / "metadata/preservation/premis.xml").is_file():
         problems += _check_premis(root, "metadata/preservation/premis.xml",
-                                  [f"representations/{rep}/data" for rep in reps], whole_package=True)
+                                  [f"representations/{rep}/data" for rep in reps], whole_package=True, schemas=schemas)
     for rep in reps:
         rel = f"representations/{rep}/metadata/preservation/premis.xml"
         if (root / rel).is_file():
-            problems += _check_premis(root, rel, [f"representations/{rep}/data"], whole_package=False)
-    problems += _check_dublin_core(root)
+            problems += _check_premis(root, rel, [f"representations/{rep}/data"], whole_package=False,
+                                      schemas=schemas)
+    problems += _check_dublin_core(root, schemas)
+    problems += _check_timestamps(root)
+    problems += schematron_problems(root / "METS.xml")
+    return problems
+
+
+def _check_timestamps(root: Path) -> list[str]:
+    """Every token against its manifest and, when the package holds the TSA's CA, against that CA: offline,
+    with only what is in the package. The validation data beside a token must be what its name says."""
+    from cryptography import x509
+
+    from tasks.timestamp import MANIFEST_NAME, TOKEN_NAME, verify_timestamp
+
+    base = root / "metadata" / "preservation" / "timestamps"
+    ca = (base / TSA_CA_NAME).read_bytes() if (base / TSA_CA_NAME).is_file() else None
+    problems = []
+    for token in sorted(base.glob(f"*/{TOKEN_NAME}")):
+        rel = token.relative_to(root).as_posix()
+        manifest = token.with_name(MANIFEST_NAME)
+        if not manifest.is_file():
+            problems.append(f"{rel}: no {MANIFEST_NAME} beside it")
+            continue
+        check = verify_timestamp(token.read_bytes(), manifest.read_bytes(), trusted_ca_pem=ca)
+        if not check.valid and (ca is not None or not check.matches_manifest):
+            problems.append(f"{rel}: the timestamp does not verify with what the package holds: {check.reason}")
+        chain = token.with_name(TOKEN_NAME + ".chain.pem")
+        if chain.is_file():
+            try:
+                x509.load_pem_x509_certificates(chain.read_bytes())
+            except ValueError as exc:
+                problems.append(f"{chain.relative_to(root).as_posix()}: not PEM certificates: {exc}")
+    for orphan in sorted(base.glob(f"*/{TOKEN_NAME}.*")):
+        if not orphan.with_name(TOKEN_NAME).is_file():
+            problems.append(f"{orphan.relative_to(root).as_posix()}: validation data without its token")
     return problems
 
 
