@@ -236,4 +236,6 @@ def custody(entries: Iterable[LedgerEntry]) -> dict[str, CaptureCustody]:
                     known.disposed.append(gone)
         elif entry.kind == "delivery":
             known.delivered.append(entry.detail)
+        elif entry.kind == "seal":  # a timestamp filed later (seal-pending): part of the capture from now on
+            known.objects.update({(o.key, o.version_id): o for o in entry.objects})
     return state
