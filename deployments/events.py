@@ -15,7 +15,7 @@ from prefect.events import emit_event
 
 from deployments.definitions import MAJOR_CHANGE_EVENT, SERVE_SUFFIX, account_resource_id
 
-__all__ = ["emit_major_change", "major_change_event", "wait_for_triggered_runs"]
+__all__ = ["emit_major_change", "major_change_event", "wait_for_state", "wait_for_triggered_runs"]
 
 DEPLOYMENT = "before-major-change"
 
@@ -61,3 +61,19 @@ def wait_for_triggered_runs(account: str, since: dt.datetime, timeout: float) ->
             return asyncio.run(_find(account, since))
         time.sleep(1.0)
     return []
+
+
+async def _read(run_id: UUID) -> FlowRun:
+    async with get_client() as client:
+        return await client.read_flow_run(run_id)
+
+
+def wait_for_state(run_id: UUID, timeout: float, final: bool) -> FlowRun | None:
+    """The run once it is running (final=False) or finished (final=True); None after *timeout*."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        run = asyncio.run(_read(run_id))
+        if run.state is not None and (run.state.is_final() or (not final and run.state.is_running())):
+            return run
+        time.sleep(1.0)
+    return None

@@ -1,8 +1,15 @@
-"""A local Prefect server on SQLite, bound to 127.0.0.1, started in the background and reused."""
+"""A local Prefect server on SQLite, bound to 127.0.0.1, started in the background and reused.
+
+Its API and UI need a login (Prefect's basic auth, ``PREFECT_SERVER_API_AUTH_STRING``): the
+credential ``somearkiv:<random>`` is made on first start and kept in ``<home>/api-auth``
+(0600); clients get it as ``PREFECT_API_AUTH_STRING`` (see ``client_environment``). Only the
+health probes answer without it.
+"""
 
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -22,6 +29,7 @@ _STARTED: dict[int, subprocess.Popen] = {}
 class LocalPrefectServer:
     home: Path  # PREFECT_HOME: the SQLite database and the server's log live here
     port: int = 4200
+    auth: bool = True  # the API and the UI need the login in <home>/api-auth
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "home", Path(self.home).resolve())
@@ -41,6 +49,29 @@ class LocalPrefectServer:
     @property
     def _pid_file(self) -> Path:
         return self.home / "server.pid"
+
+    @property
+    def auth_file(self) -> Path:
+        return self.home / "api-auth"
+
+    @property
+    def auth_string(self) -> str | None:
+        """``user:password`` of the server's login, made (0600) on first use; None without auth."""
+        if not self.auth:
+            return None
+        if not self.auth_file.exists():
+            self.home.mkdir(parents=True, exist_ok=True, mode=0o700)
+            fd = os.open(self.auth_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as out:
+                out.write(f"somearkiv:{secrets.token_urlsafe(24)}")
+        return self.auth_file.read_text().strip()
+
+    def client_environment(self) -> dict[str, str]:
+        """What a client of this server needs in its environment (the API address and the login)."""
+        env = {"PREFECT_API_URL": self.api_url}
+        if self.auth_string:
+            env["PREFECT_API_AUTH_STRING"] = self.auth_string
+        return env
 
     def healthy(self) -> bool:
         try:
@@ -62,6 +93,8 @@ class LocalPrefectServer:
             "PREFECT_UI_API_URL": self.api_url,
         }
         env.pop("PREFECT_API_URL", None)
+        if self.auth_string:
+            env["PREFECT_SERVER_API_AUTH_STRING"] = self.auth_string
         with open(self.log_file, "ab") as log:
             proc = subprocess.Popen(
                 [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(self.port)],

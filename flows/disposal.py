@@ -6,8 +6,15 @@ from prefect import flow
 from prefect.states import Completed, State
 
 from tasks.approval import ask_person
-from tasks.disposal import (approval_form, approved_candidates, dispose, file_protocol, find_expired, record_review,
-                            show_candidates)
+from tasks.disposal import (
+    approval_form,
+    approved_candidates,
+    dispose,
+    file_protocol,
+    find_expired,
+    record_review,
+    show_candidates,
+)
 
 __all__ = ["prune_expired"]
 
@@ -24,9 +31,11 @@ def prune_expired(approval_timeout_s: int = 7 * 24 * 3600, poll_interval_s: int 
     show_candidates(candidates)
     answer, asked = ask_person(
         approval_form(candidates),
-        sv=f"{len(candidates)} ögonblicksbilder har passerat sin gallringsfrist (se tabellen "
-           "'disposal-candidates'). Godkänn gallring av alla, av valda (välj capture-id), eller avslå.",
-        en=f"{len(candidates)} captures have passed their retention period (see the 'disposal-candidates' "
+        sv=f"{len(candidates)} {'ögonblicksbild har' if len(candidates) == 1 else 'ögonblicksbilder har'} "
+           "passerat sin gallringsfrist (se tabellen 'disposal-candidates'). Godkänn gallring av alla, av valda "
+           "(välj capture-id), eller avslå.",
+        en=f"{len(candidates)} capture{'' if len(candidates) == 1 else 's'} passed the retention period (see the "
+           "'disposal-candidates' "
            "table). Approve disposal of all, of selected ones (choose capture ids), or reject.",
         timeout_s=approval_timeout_s, poll_interval_s=poll_interval_s, key="gallring",
     )

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from prefect import flow
-from prefect.states import Completed, Failed, State
+from prefect.states import Completed, State
 
+from somearkiv.runstate import failed_state
 from tasks.fixity import check_fixity, report_fixity
 
 __all__ = ["verify_fixity"]
@@ -19,6 +20,6 @@ def verify_fixity(sample_share: float = 1.0, account_id: str | None = None) -> S
     checked = check_fixity(account_id, sample_share)
     problems = report_fixity(checked)
     if problems:
-        return Failed(message=f"FIXITY: {len(problems)} problem(s) in {len(checked)} groups: "
-                              + "; ".join(f"{p.key} {p.status}" for p in problems[:10]), data=problems)
+        return failed_state(f"FIXITY: {len(problems)} problem(s) in {len(checked)} groups: "
+                            + "; ".join(f"{p.key} {p.status}" for p in problems[:10]), problems)
     return Completed(message=f"{len(checked) - 1} captures and the ledger checked, all intact", data=[])

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from prefect import flow
-from prefect.states import Completed, Failed, State
+from prefect.states import Completed, State
 
+from somearkiv.runstate import failed_state
 from somearkiv.settings import get_settings
 from tasks.metrics.check import check_metrics_setup
 from tasks.register import load_register, select_accounts
@@ -27,6 +28,6 @@ def check_metrics(account_id: str | None = None, register_path: str | None = Non
     checks = check_metrics_setup(accounts, settings.metrics_window)
     failed = [c.account_id for c in checks if c.failed]
     if failed:
-        return Failed(message=f"{len(failed)} of {len(checks)} accounts with API credentials could not be read: "
-                              + ", ".join(failed))
+        return failed_state(f"{len(failed)} of {len(checks)} accounts with API credentials could not be read: "
+                            + ", ".join(failed), checks)
     return Completed(message=f"{len(checks)} accounts checked; every configured API answered")

@@ -1,8 +1,17 @@
-"""structlog set-up: JSON in production, readable in a terminal, in the Prefect UI inside runs.
+"""structlog set-up: readable lines in the Prefect UI, readable in a terminal, JSON for log shippers.
 
-Inside a flow or task run each line goes to Prefect's run logger, so it is shown in the UI
-under that run; outside, it goes to the stdlib logger ``somearkiv`` on stderr. Values under
-keys that look like secrets are redacted before rendering.
+Inside a flow or task run each event goes to Prefect's run logger, so it is shown in the UI
+under that run, as one line a person reads: the event in Swedish words where the archivist
+reads them, the English event name kept for machines, then ``key=value`` pairs
+(``fångad (capture.done) account=perstorp-facebook seconds=5.9``); Prefect adds time and
+level itself. Outside runs, events go to the stdlib logger ``somearkiv`` on stderr: with time
+and level on a terminal, JSON otherwise or when ``SOMEARKIV_LOG_FORMAT=json`` (log shippers).
+Values under keys that look like secrets are redacted before rendering.
+
+A run that ends Failed on purpose (some accounts failed, a fixity problem: somearkiv.runstate)
+makes Prefect's engine log "Engine execution exited with unexpected exception" with a long
+traceback under serve and workers; that record is dropped (the run's state and its message
+say it all).
 """
 
 from __future__ import annotations
@@ -15,12 +24,38 @@ from typing import Any
 
 import structlog
 
-__all__ = ["configure_logging", "get_logger"]
+__all__ = ["SWEDISH_EVENTS", "configure_logging", "get_logger", "quiet_reported_failures", "run_line"]
 
 _SECRET_KEY = re.compile(r"secret|password|passwd|token|credential|authorization|api_?key|access_key", re.I)
 _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR,
            "critical": logging.CRITICAL}
 _configured = False
+
+SWEDISH_EVENTS = {
+    "capture.start": "fångas", "capture.done": "fångad", "capture.blocked": "blockerad",
+    "capture.failed": "misslyckades", "capture.partial_removed": "halvfärdig fångst borttagen",
+    "pdfa.valid": "PDF/A godkänd", "pdfa.failed": "PDF/A misslyckades", "metrics.read": "siffror lästa",
+    "metrics.adapter_error": "siffrorna kunde inte läsas", "ledger.sealed": "förvaringskedjan tidsstämplad",
+    "account.inactive": "kontot verkar inaktivt", "review.artifacts": "granskningsunderlag klart",
+    "event.not_sent": "händelsen kunde inte skickas",
+}
+_HIDDEN_IN_RUNS = {"level", "timestamp", "flow_run_id", "event"}  # Prefect shows time, level and run itself
+_PLAIN = re.compile(r"^[\w.:/@+-]+$")
+
+
+def _shown(value: Any) -> str:
+    text = value if isinstance(value, str) else str(value)
+    return text if _PLAIN.match(text) else '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def run_line(event: dict[str, Any]) -> str:
+    """One event as the line a person reads in the Prefect UI."""
+    name = str(event.get("event", ""))
+    head = f"{SWEDISH_EVENTS[name]} ({name})" if name in SWEDISH_EVENTS else name
+    pairs = [f"{k}={_shown(v)}" for k, v in event.items() if k not in _HIDDEN_IN_RUNS and k != "exception"
+             and v is not None]
+    line = " ".join([head, *pairs])
+    return line + ("\n" + str(event["exception"]) if event.get("exception") else "")
 
 
 def _redact_secrets(_logger: Any, _method: str, event: dict[str, Any]) -> dict[str, Any]:
@@ -39,47 +74,72 @@ def _add_run_ids(_logger: Any, _method: str, event: dict[str, Any]) -> dict[str,
     return event
 
 
-class _RunAwareLogger:
-    """structlog's output end: Prefect's run logger inside a run, stdlib outside."""
+def _to_logger(_logger: Any, _method: str, event: dict[str, Any]) -> tuple[tuple[()], dict[str, Any]]:
+    """The last processor: the logger renders the event for where it goes (a run, or stderr)."""
+    return (), {"event": event}
 
-    @staticmethod
-    def _target() -> logging.Logger | logging.LoggerAdapter:
+
+class _RunAwareLogger:
+    """structlog's output end: Prefect's run logger inside a run (a readable line), stdlib outside."""
+
+    def __init__(self, render: Any):
+        self._render = render  # for outside runs: JSON or console
+
+    def _log(self, level: int, event: dict[str, Any]) -> None:
         from prefect.exceptions import MissingContextError
         from prefect.logging import get_run_logger
 
         try:
-            return get_run_logger()
+            target: logging.Logger | logging.LoggerAdapter = get_run_logger()
+            message = run_line(event)
         except MissingContextError:
-            return logging.getLogger("somearkiv")
+            target = logging.getLogger("somearkiv")
+            message = self._render(None, "", dict(event))
+        target.log(level, message)
 
-    def _log(self, level: int, message: str) -> None:
-        self._target().log(level, message)
+    def debug(self, event: dict[str, Any]) -> None:
+        self._log(logging.DEBUG, event)
 
-    def debug(self, message: str) -> None:
-        self._log(logging.DEBUG, message)
-
-    def info(self, message: str) -> None:
-        self._log(logging.INFO, message)
+    def info(self, event: dict[str, Any]) -> None:
+        self._log(logging.INFO, event)
 
     msg = info
 
-    def warning(self, message: str) -> None:
-        self._log(logging.WARNING, message)
+    def warning(self, event: dict[str, Any]) -> None:
+        self._log(logging.WARNING, event)
 
-    def error(self, message: str) -> None:
-        self._log(logging.ERROR, message)
+    def error(self, event: dict[str, Any]) -> None:
+        self._log(logging.ERROR, event)
 
     exception = error
 
-    def critical(self, message: str) -> None:
-        self._log(logging.CRITICAL, message)
+    def critical(self, event: dict[str, Any]) -> None:
+        self._log(logging.CRITICAL, event)
+
+
+class _DropReportedFailures(logging.Filter):
+    """Drops the engine's traceback of a run that ended Failed on purpose (see somearkiv.runstate)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        from somearkiv.runstate import ReportedFailure
+
+        exc = record.exc_info[1] if record.exc_info else None
+        return not isinstance(exc, ReportedFailure)
+
+
+def quiet_reported_failures() -> None:
+    """Install the filter on Prefect's flow-run logger (once; harmless to call again)."""
+    logger = logging.getLogger("prefect.flow_runs")
+    if not any(isinstance(f, _DropReportedFailures) for f in logger.filters):
+        logger.addFilter(_DropReportedFailures())
 
 
 def configure_logging(fmt: str | None = None, level: str | None = None) -> None:
     """Configure structlog once per process.
 
-    fmt: ``json`` or ``console``; default ``SOMEARKIV_LOG_FORMAT``, else console on a terminal
-    and JSON otherwise. level: default ``SOMEARKIV_LOG_LEVEL`` or ``info``.
+    fmt: ``json`` or ``console``, for events outside runs; default ``SOMEARKIV_LOG_FORMAT``,
+    else console on a terminal and JSON otherwise (inside runs: always the readable line).
+    level: default ``SOMEARKIV_LOG_LEVEL`` or ``info``.
     """
     global _configured
     fmt = fmt or os.environ.get("SOMEARKIV_LOG_FORMAT") or ("console" if sys.stderr.isatty() else "json")
@@ -97,10 +157,10 @@ def configure_logging(fmt: str | None = None, level: str | None = None) -> None:
             _add_run_ids,
             _redact_secrets,
             structlog.processors.format_exc_info,
-            renderer,
+            _to_logger,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(level_no),
-        logger_factory=lambda *_args: _RunAwareLogger(),
+        logger_factory=lambda *_args: _RunAwareLogger(renderer),
         cache_logger_on_first_use=True,
     )
     stdlib = logging.getLogger("somearkiv")
@@ -110,6 +170,7 @@ def configure_logging(fmt: str | None = None, level: str | None = None) -> None:
         handler.setFormatter(logging.Formatter("%(message)s"))
         stdlib.addHandler(handler)
         stdlib.propagate = False
+    quiet_reported_failures()
     _configured = True
 
 

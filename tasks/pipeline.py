@@ -6,11 +6,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 from prefect.futures import PrefectFuture, as_completed
-from prefect.states import Completed, Failed, State
+from prefect.states import Completed, State
 
 from somearkiv.models import Account, AccountOutcome, CaptureRecord, CaptureStatus, SnapshotSummary
+from somearkiv.runstate import failed_state
 
-__all__ = ["STAGES", "as_captured", "final_state", "outcome"]
+__all__ = ["STAGES", "as_captured", "filed_outcome", "final_state", "outcome"]
 
 STAGES = ("capture", "metrics", "pdfa", "filing")
 
@@ -42,13 +43,18 @@ def outcome(account: Account, stages: tuple[PrefectFuture, ...]) -> tuple[Accoun
             return AccountOutcome(account_id=account.id, platform=account.platform, status=CaptureStatus.failed,
                                   failed_stage=stage, error=future.state.message), None
     record, folder = stages[-1].result()  # the filed Captured
+    return filed_outcome(record, str(folder)), record
+
+
+def filed_outcome(record: CaptureRecord, local_folder: str | None = None) -> AccountOutcome:
+    """The outcome of an account whose capture was filed as *record*."""
     return AccountOutcome(
-        account_id=account.id, platform=account.platform, status=record.status,
+        account_id=record.account.id, platform=record.account.platform, status=record.status,
         error=f"{record.wall.kind}: {record.wall.reason}" if record.wall else None,
         capture_id=record.capture_id, object_keys=(*(f.key for f in record.files if f.key), record.record_key),
-        local_folder=str(folder),
+        local_folder=local_folder,
         pdfa=None if record.pdfa is None else (record.pdfa.conformance if record.pdfa.valid else "failed"),
-    ), record
+    )
 
 
 def final_state(summary: SnapshotSummary) -> State:
@@ -62,5 +68,5 @@ def final_state(summary: SnapshotSummary) -> State:
         message += f"; PDF/A FAILED (PNG and print PDF filed, no archival PDF): {', '.join(no_pdfa)}"
     if summary.failed or no_pdfa:
         failed = f"; failed: {', '.join(o.account_id for o in summary.failed)}" if summary.failed else ""
-        return Failed(message=message + failed, data=summary)
+        return failed_state(message + failed, summary)
     return Completed(message=message, data=summary)

@@ -1,8 +1,10 @@
 """What the archivist reads in the Prefect UI after a snapshot run, without a terminal.
 
-A table of the run, a markdown page per account with the record's essentials and time-limited
-links to the PDF/A and the screenshots, and the screenshot itself as an image artifact when
-the storage gives a URL a browser can open. Artifact keys follow Prefect's rule [a-z0-9-].
+A summary of the run that answers "is everything archived?" (one row per account, problems
+first, reasons in plain Swedish, links), an overview of the whole archive, and a page per
+account with the record's essentials, its screenshot and time-limited links to its files
+(Prefect's table artifacts do not render links; markdown does). Artifact keys follow
+Prefect's rule [a-z0-9-].
 """
 
 from __future__ import annotations
@@ -12,17 +14,20 @@ import re
 from zoneinfo import ZoneInfo
 
 from prefect import task
-from prefect.artifacts import create_image_artifact, create_markdown_artifact, create_table_artifact
+from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
 from somearkiv.log import get_logger
-from somearkiv.models import CaptureRecord, CaptureStatus, SnapshotSummary
+from somearkiv.models import Account, CaptureRecord, CaptureStatus, SnapshotSummary
 from somearkiv.settings import get_settings
 from storage import Archive
 from tasks.events import emit
 from tasks.inactivity import INACTIVE_LABEL, follower_change, is_inactive
+from tasks.reasons import outcome_in_swedish, wall_in_swedish
+from tasks.timestamp import TOKEN_NAME
 
-__all__ = ["artifact_key", "capture_markdown", "metrics_csv", "metrics_rows", "report_snapshot"]
+__all__ = ["artifact_key", "capture_markdown", "metrics_csv", "metrics_rows", "overview_markdown", "report_snapshot",
+           "summary_markdown"]
 
 _STOCKHOLM = ZoneInfo("Europe/Stockholm")
 _STATUS_SV = {"captured": "tagen", "blocked": "blockerad", "failed": "misslyckades"}
@@ -51,7 +56,11 @@ def capture_markdown(record: CaptureRecord, links: dict[str, str], link_hours: i
         ("Sida / Page", f"{record.page.final_url} (HTTP {record.page.http_status}) – {record.page.title}"),
     ]
     if record.wall:
-        rows.append(("Hinder / Wall", f"**{record.wall.kind}**: {record.wall.reason}"))
+        rows.append(("Hinder / Wall", f"**{wall_in_swedish(record.wall.kind, record.wall.reason)}** "
+                                      f"({record.wall.kind}: {record.wall.reason})"))
+    if record.session:
+        rows.append(("Inloggad vy / Logged-in view", f"som / as {record.session.role} (sparad / saved "
+                                                     f"{record.session.saved_at:%Y-%m-%d})"))
     if record.pdfa:
         rows.append(("PDF/A", f"{record.pdfa.conformance}, {'giltig / valid' if record.pdfa.valid else 'OGILTIG'}"
                               f" ({record.pdfa.validator})"))
@@ -76,6 +85,9 @@ def capture_markdown(record: CaptureRecord, links: dict[str, str], link_hours: i
         lines.append(f"- {name} – {f.role.value}, {f.size:,} B, sha256 `{f.sha256[:16]}…`".replace(",", " "))
     if record.notes:
         lines += ["", "## Noteringar / Notes", ""] + [f"- {n}" for n in record.notes]
+    shot = "startpage.png" if record.status is CaptureStatus.captured else "wall.png"
+    if shot in links:  # shown when the browser reaches the S3 endpoint
+        lines += ["", f"![{shot}]({links[shot]})"]
     return "\n".join(lines)
 
 
@@ -84,8 +96,14 @@ def _number(value) -> str:
 
 
 @task(name="report-snapshot", cache_policy=NO_CACHE)
-def report_snapshot(summary: SnapshotSummary, records: list[CaptureRecord]) -> None:
-    """Task: the run's artifacts, the metrics report (CSV in the bucket), inactivity flags, failure events."""
+def report_snapshot(summary: SnapshotSummary, records: list[CaptureRecord],
+                    register_accounts: list[Account] | None = None) -> None:
+    """Task: the run's artifacts, the metrics report (CSV in the bucket), inactivity flags, failure events.
+
+    Artifacts: per account a page with the record's essentials (``capture-<account>``), then the
+    overview of the whole archive (``archive-overview``, refreshed by every run) and last the
+    run's summary (``snapshot-summary``), one row per account with links: the newest card.
+    """
     settings = get_settings()
     archive = Archive.connected(settings)
     by_account = {r.account.id: r for r in records}
@@ -112,26 +130,117 @@ def report_snapshot(summary: SnapshotSummary, records: list[CaptureRecord]) -> N
         })
         if o.status is CaptureStatus.failed:
             emit("capture.failed", o.account_id, stage=o.failed_stage, error=o.error, flow_run_id=summary.flow_run_id)
-    description = (f"Ögonblicksbilder / snapshots – {summary.trigger.value}"
-                   + (f": {summary.reason}" if summary.reason else "")
-                   + (f". {INACTIVE_LABEL.capitalize()}: {', '.join(inactive)}" if inactive else ""))
-    create_table_artifact(rows, key="snapshot-summary", description=description)
     if rows:
         _file_report(archive, summary, rows)
     hours = settings.review_link_hours
-    for record in records:
-        links = {f.name: archive.presigned_url(f.key, hours * 3600) for f in record.files if f.key}
-        create_markdown_artifact(capture_markdown(record, links, hours), key=artifact_key("capture", record.account.id),
+    links_of = {r.account.id: {f.name: archive.presigned_url(f.key, hours * 3600) for f in r.files if f.key}
+                for r in records}
+    for record in sorted(records, key=lambda r: r.account.id, reverse=True):
+        create_markdown_artifact(capture_markdown(record, links_of[record.account.id], hours),
+                                 key=artifact_key("capture", record.account.id),
                                  description=f"{record.account.id}: {record.status.value}")
-        shot = "startpage.png" if record.status is CaptureStatus.captured else "wall.png"
-        if shot in links:
-            create_image_artifact(links[shot], key=artifact_key("screenshot", record.account.id),
-                                  description=f"{record.account.id} {record.started_at:%Y-%m-%d}")
+    if register_accounts:
+        create_markdown_artifact(overview_markdown(register_accounts, state, settings), key="archive-overview",
+                                 description="Arkivet i dag / the archive today")
+    unsealed = {r.account.id for r in records  # filed without an RFC 3161 token: seal-pending seals them
+                if r.capture_id in state and state[r.capture_id].named(TOKEN_NAME) is None}
+    create_markdown_artifact(summary_markdown(summary, by_account, links_of, set(inactive), hours, unsealed,
+                                              tsa_configured=bool(settings.tsa_url)),
+                             key="snapshot-summary", description=_headline(summary))
     log = get_logger()
     for account_id in inactive:
         log.warning("account.inactive", account=account_id, label=INACTIVE_LABEL,
                     hint=f"take the final capture and close it: somearkiv register close {account_id} --date ...")
     log.info("review.artifacts", accounts=len(records), failed=len(summary.failed), blocked=len(summary.blocked))
+
+
+_ORDER = {CaptureStatus.failed: 0, CaptureStatus.blocked: 1, CaptureStatus.captured: 2}
+
+
+def _headline(summary: SnapshotSummary) -> str:
+    total, done = len(summary.outcomes), len(summary.captured)
+    what = f"{summary.trigger.value}" + (f": {summary.reason}" if summary.reason else "")
+    if done == total:
+        return f"Alla {total} konton arkiverade / all {total} accounts archived ({what})"
+    return (f"{done} av {total} arkiverade – {len(summary.blocked)} blockerade, {len(summary.failed)} misslyckades / "
+            f"{done} of {total} archived ({what})")
+
+
+def summary_markdown(summary: SnapshotSummary, records: dict[str, CaptureRecord], links: dict[str, dict[str, str]],
+                     inactive: set[str], link_hours: int, unsealed: set[str] = frozenset(),
+                     tsa_configured: bool = True) -> str:
+    """'Is everything archived?' at a glance: the problems first, each with its reason in plain Swedish."""
+    lines = [f"# {_headline(summary)}", "",
+             "| Konto / Account | Status | Varför / Why | Följare / Followers | Inlägg senaste månaden / "
+             "Posts last month | Filer / Files |", "|---|---|---|---|---|---|"]
+    for o in sorted(summary.outcomes, key=lambda o: (_ORDER[o.status], o.account_id)):
+        record = records.get(o.account_id)
+        m = record.metrics if record else None
+        status = {"captured": "✅ arkiverad", "blocked": "⚠️ blockerad", "failed": "❌ misslyckades"}[o.status.value]
+        why = outcome_in_swedish(o, record) + ("; " + INACTIVE_LABEL if o.account_id in inactive else "") \
+            + ("; ej tidsstämplad / UNSEALED" if o.account_id in unsealed else "")
+        own = links.get(o.account_id, {})
+        files = " · ".join(f"[{label}]({own[name]})" for name, label in _FILE_LINKS if name in own)
+        lines.append(f"| `{o.account_id}` ({o.platform.value}) | {status} | {_cell(why) or '—'} | "
+                     f"{_number(m.followers if m else None)} | {_number(m.posts_last_month if m else None)} | "
+                     f"{files or '—'} |")
+    if unsealed or not tsa_configured:
+        lines += ["", f"⚠️ {len(unsealed)} utan RFC 3161-tidsstämpel / UNSEALED: "
+                      + (", ".join(f"`{a}`" for a in sorted(unsealed)) or "—") + ". "
+                      + ("Ingen tidsstämpeltjänst (TSA) är inställd: sätt SOMEARKIV_TSA_URL. / No TSA configured: set "
+                         "SOMEARKIV_TSA_URL." if not tsa_configured else
+                         "Flödet seal-pending tidsstämplar dem när TSA:n svarar. / The seal-pending flow seals them "
+                         "when the TSA answers.")]
+    lines += ["", f"Länkarna gäller {link_hours} timmar och kräver att webbläsaren når arkivets S3-adress. / "
+                  f"Links are valid {link_hours} h and need a browser that reaches the archive's S3 endpoint."]
+    return "\n".join(lines)
+
+
+_FILE_LINKS = (("startpage.pdf", "PDF/A"), ("startpage.png", "skärmbild"), ("startpage-mobile.png", "mobil"),
+               ("wall.png", "hindret / the wall"), ("record.json", "post / record"))
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "/").replace("\n", " ")
+
+
+def _next_run(cron: str, after: dt.datetime) -> dt.datetime:
+    """The next time *cron* fires in Swedish time (Prefect's own croniter, as its scheduler reads it)."""
+    from prefect._vendor.croniter import croniter
+
+    local = after.astimezone(_STOCKHOLM).replace(tzinfo=None)
+    return croniter(cron, local).get_next(dt.datetime).replace(tzinfo=_STOCKHOLM)
+
+
+def overview_markdown(accounts: list[Account], state: dict, settings) -> str:
+    """Per account: last capture, its age, the next scheduled run, closed or not, holds (from the ledger alone)."""
+    now = dt.datetime.now(dt.UTC)
+    when = f"{_next_run(settings.semiannual_cron, now):%Y-%m-%d %H:%M}"
+    last: dict[str, tuple[dt.datetime, str]] = {}
+    holds: dict[str, int] = {}
+    for kept in state.values():
+        account_id, _, rest = kept.capture_id.partition("/")
+        try:
+            taken = dt.datetime.strptime(rest[:18], "%Y-%m-%dT%H%M%SZ").replace(tzinfo=dt.UTC)
+        except ValueError:
+            continue
+        if account_id not in last or taken > last[account_id][0]:
+            last[account_id] = (taken, rest[19:])
+        holds[account_id] = holds.get(account_id, 0) + int(kept.held)
+    lines = [f"# Arkivet i dag / The archive today ({now.astimezone(_STOCKHOLM):%Y-%m-%d %H:%M})", "",
+             f"Nästa halvårsvis ögonblicksbild / next half-yearly snapshot: **{when}** (Europe/Stockholm)", "",
+             "| Konto / Account | Senaste / Last capture | Ålder / Age | Utlösare / Trigger | Status | "
+             "Bevaras med spärr / Legal holds |", "|---|---|---|---|---|---|"]
+    for account in sorted(accounts, key=lambda a: a.id):
+        taken, trigger = last.get(account.id, (None, ""))
+        age = f"{(now - taken).days} dagar" if taken else "—"
+        old = taken is not None and (now - taken).days > 190
+        status = "stängt / closed" if account.closed else ("⚠️ äldre än ett halvår / older than six months" if old
+                                                           else ("⚠️ aldrig tagen / never captured" if not taken
+                                                                 else "aktivt / active"))
+        lines.append(f"| `{account.id}` ({account.platform.value}) | {f'{taken:%Y-%m-%d}' if taken else '—'} | "
+                     f"{age} | {trigger or '—'} | {status} | {holds.get(account.id, 0) or '—'} |")
+    return "\n".join(lines)
 
 
 def _file_report(archive: Archive, summary: SnapshotSummary, rows: list[dict]) -> None:

@@ -65,7 +65,7 @@ def test_missing_counts_are_asked_for_in_the_ui(prefect_server, archive, registe
     from prefect.settings import PREFECT_API_URL
 
     answer = {"answered_by": "Kommunikatören", "comment": "från Meta Business Suite",
-              "demo_blog_followers": 321, "demo_blog_posts_last_month": 7}
+              "demo_blog_followers": "321", "demo_blog_posts_last_month": "7"}  # text boxes
     threading.Thread(target=_resume_when_paused, args=(PREFECT_API_URL.value(), answer), daemon=True).start()
     state = snapshot_accounts(account_ids=["demo-blog"], trigger=Trigger.manual, register_path=str(register_copy),
                               ask_for_missing=True, manual_timeout_s=120, return_state=True)

@@ -10,15 +10,15 @@ import pypdf
 import pytest
 from botocore.exceptions import ClientError
 from PIL import Image
-from typer.testing import CliRunner
-
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+from typer.testing import CliRunner
 
 from deployments.cli import app
 from flows.snapshot import snapshot_accounts
 from somearkiv.fixity import sha256_file
 from somearkiv.models import CaptureStatus, FileRole, SnapshotSummary, Trigger
+from somearkiv.runstate import run_result
 from somearkiv.settings import get_settings
 from storage import Archive
 
@@ -29,7 +29,7 @@ pytestmark = pytest.mark.e2e
 def run(prefect_server, archive, sample_register) -> SnapshotSummary:
     state = snapshot_accounts(register_path=str(sample_register), trigger=Trigger.manual, reason="e2e test",
                               requested_by="pytest", return_state=True)
-    summary = state.result(raise_on_failure=False)
+    summary = run_result(state)
     assert isinstance(summary, SnapshotSummary)
     assert state.is_completed() and "4 of 5 accounts captured" in state.message
     assert "blocked by a wall (evidence filed): demo-missing" in state.message
@@ -100,7 +100,7 @@ def test_filed_capture_is_valid_pdfa_locked_and_self_describing(run: SnapshotSum
     m = record.metrics
     assert (m.followers.value, m.followers.source, m.followers.confidence.value) == (2143, "page", "low")
     assert m.posts_last_month.value == 3 and m.window == "30d" and m.window_end == record.started_at
-    assert f"followers:2143:page" in reader.xmp_metadata.dc_subject
+    assert "followers:2143:page" in reader.xmp_metadata.dc_subject
     pdf_meta = archive.head(record.file("startpage.pdf").key).metadata
     assert pdf_meta["followers"] == "2143" and pdf_meta["posts-last-month"] == "3"
     assert pdf_meta["pdfa"] == "PDF/A-2b validated, text unicode"

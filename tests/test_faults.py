@@ -14,12 +14,14 @@ import time
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from deployments.cli import app
 from flows.snapshot import snapshot_accounts
 from somearkiv.models import CaptureStatus, Trigger
+from somearkiv.runstate import run_result
 from somearkiv.settings import get_settings
 from somearkiv.yamlfile import ConfigError
 from storage.custody import check_key
@@ -78,7 +80,7 @@ def test_s3_killed_mid_run_files_every_capture_exactly_once(prefect_server, arch
     s3_server.start()
     runner.join(300)
     state = holder["state"]
-    summary = state.result(raise_on_failure=False)
+    summary = run_result(state)
     assert state.is_completed(), state.message
     filed = _records_of_run(archive, summary.flow_run_id, accounts)
     assert all(len(records) == 1 for records in filed.values()), {a: len(r) for a, r in filed.items()}
@@ -113,7 +115,7 @@ def test_chromium_killed_mid_capture_is_retried_and_the_others_unaffected(prefec
     assert killed, "no browser to kill"
     runner.join(300)
     state = holder["state"]
-    summary = state.result(raise_on_failure=False)
+    summary = run_result(state)
     assert state.is_completed(), state.message
     assert {o.account_id: o.status for o in summary.outcomes} == {"demo-feed": CaptureStatus.captured,
                                                                    "demo-facebook": CaptureStatus.captured}

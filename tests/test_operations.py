@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import datetime as dt
 import json
 import os
@@ -11,6 +12,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
 import urllib.request
 import uuid
 
@@ -18,7 +20,7 @@ import pytest
 import yaml
 from prefect import flow
 from prefect.client.orchestration import get_client
-from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey, FlowRunFilter
+from prefect.client.schemas.filters import FlowRunFilter
 from prefect.flow_runs import resume_flow_run
 
 from deployments.definitions import (
@@ -32,9 +34,9 @@ from deployments.definitions import (
 )
 from deployments.events import major_change_event
 from deployments.prefect_server import LocalPrefectServer
-from tasks.approval import Answer, ask_person
 from somearkiv.models import Trigger
 from somearkiv.settings import PROJECT_ROOT, get_settings
+from tasks.approval import Answer, ask_person
 from tasks.review import artifact_key, capture_markdown
 
 from .factories import record
@@ -94,7 +96,10 @@ def _asks(timeout_s: int):
 
 def _resume_when_paused(api_url: str, run_input: dict) -> None:
     """What the archivist does in the UI: find the paused run and submit the form."""
-    from prefect.client.schemas.filters import FlowRunFilterState, FlowRunFilterStateType
+    from prefect.client.schemas.filters import (
+        FlowRunFilterState,
+        FlowRunFilterStateType,
+    )
     from prefect.client.schemas.objects import StateType
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
@@ -114,7 +119,10 @@ def _resume_when_paused(api_url: str, run_input: dict) -> None:
 
 def _wait_paused(api_url: str, tries: int = 240):
     """The id of the paused flow run, once there is one (None after *tries* looks)."""
-    from prefect.client.schemas.filters import FlowRunFilterState, FlowRunFilterStateType
+    from prefect.client.schemas.filters import (
+        FlowRunFilterState,
+        FlowRunFilterStateType,
+    )
     from prefect.client.schemas.objects import StateType
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
@@ -161,8 +169,9 @@ def served(tmp_path_factory, s3_server, sample_register):
     home = tmp_path_factory.mktemp("prefect-home")
     server = LocalPrefectServer(home, TEST_PREFECT_PORT)
     server.start()
-    env = {**os.environ, "PREFECT_API_URL": server.api_url, "SOMEARKIV_REGISTER_PATH": str(sample_register),
+    env = {**os.environ, **server.client_environment(), "SOMEARKIV_REGISTER_PATH": str(sample_register),
            "SOMEARKIV_MOBILE_VIEW": "false", "PREFECT_HOME": str(home)}
+    _LOGIN["auth"] = server.auth_string
     log = open(home / "serve.log", "w")
     proc = subprocess.Popen([sys.executable, "-m", "deployments.cli", "serve"], env=env, stdout=log,
                             stderr=subprocess.STDOUT, cwd=home)
@@ -180,9 +189,15 @@ def served(tmp_path_factory, s3_server, sample_register):
         server.stop()
 
 
-def _api(url: str, body: object | None = None, method: str = "POST"):
+_LOGIN: dict[str, str | None] = {"auth": None}  # the served server's login (PREFECT_API_AUTH_STRING)
+
+
+def _api(url: str, body: object | None = None, method: str = "POST", login: bool = True):
     data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
+    headers = {"Content-Type": "application/json"}
+    if login and _LOGIN["auth"]:
+        headers["Authorization"] = "Basic " + base64.b64encode(_LOGIN["auth"].encode()).decode()
+    request = urllib.request.Request(url, data=data, method=method, headers=headers)
     with urllib.request.urlopen(request, timeout=10) as response:
         raw = response.read()
         return json.loads(raw) if raw else None
@@ -213,12 +228,19 @@ def _before_change(env: dict, *args: str) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=120)
 
 
+def _run_logs(api: str, run_id: str) -> list[str]:
+    logs = _api(f"{api}/logs/filter", {"logs": {"flow_run_id": {"any_": [run_id]}}, "limit": 200})
+    return [entry["message"] for entry in logs]
+
+
 def test_cli_announcement_starts_a_before_change_capture(served, archive):
     server, env, _proc, _log = served
     done = _before_change(env, "demo-facebook", "--reason", "ny profilbild", "--by", "Kommunikatör",
                           "--planned", "2026-12-01")
     assert done.returncode == 0, done.stdout + done.stderr
     line = next(x for x in done.stdout.splitlines() if x.startswith("flow run "))
+    assert "is running" in line and "Scheduled" not in done.stdout  # printed once it runs, not before
+    assert done.stdout.strip().splitlines()[-1].startswith("Completed: 1 of 1 accounts captured")
     run_id = line.split("(")[1].split(")")[0]
     run = _wait_for_final(server.api_url, run_id, 180)
     assert run["state"]["type"] == "COMPLETED", run["state"]
@@ -227,22 +249,35 @@ def test_cli_announcement_starts_a_before_change_capture(served, archive):
     [filed] = [r for r in archive.list_captures("demo-facebook") if r.trigger is Trigger.before_change
                and r.requested_by == "Kommunikatör"]
     assert filed.reason == "ny profilbild (planerad ändring / planned change: 2026-12-01)"
+    assert filed.flow_run_id == run_id, "the record names the run the communicator was sent to"
 
-    # the archivist's view: the run's table, the account's page and screenshot
+    # one page per decision: the run the communicator is sent to has the capture's artifacts itself
     async def artifacts():
         async with get_client() as client:
-            return {a.key: a for a in await client.read_artifacts(artifact_filter=ArtifactFilter(
-                key=ArtifactFilterKey(any_=["snapshot-summary", "capture-demo-facebook", "screenshot-demo-facebook"])))}
+            return {a.key: a for a in await client.read_artifacts(flow_run_filter=FlowRunFilter(
+                id={"any_": [run_id]}))}
 
-    from prefect.settings import PREFECT_API_URL, temporary_settings
+    from prefect.settings import (
+        PREFECT_API_AUTH_STRING,
+        PREFECT_API_URL,
+        temporary_settings,
+    )
 
-    with temporary_settings(updates={PREFECT_API_URL: server.api_url}):
+    with temporary_settings(updates={PREFECT_API_URL: server.api_url, PREFECT_API_AUTH_STRING: server.auth_string}):
         found = asyncio.run(artifacts())
-    assert set(found) == {"snapshot-summary", "capture-demo-facebook", "screenshot-demo-facebook"}
-    assert found["snapshot-summary"].type == "table"
+    assert {"snapshot-summary", "capture-demo-facebook", "archive-overview"} <= set(found)
+    summary = found["snapshot-summary"]
+    assert summary.type == "markdown" and summary.description.startswith("Alla 1 konton arkiverade")
+    assert "✅ arkiverad" in summary.data and "[PDF/A](http://127.0.0.1:" in summary.data
     assert "before-change – ny profilbild" in found["capture-demo-facebook"].data
     assert "startpage.pdf](http://127.0.0.1:" in found["capture-demo-facebook"].data
-    assert found["screenshot-demo-facebook"].type == "image"
+    assert "![startpage.png](http://127.0.0.1:" in found["capture-demo-facebook"].data
+    assert "| `demo-facebook` (facebook) |" in found["archive-overview"].data
+
+    # logs a person reads: one line per event, Swedish words, no JSON
+    logs = _run_logs(server.api_url, run_id)
+    assert any(m.startswith("fångad (capture.done) account=demo-facebook") for m in logs), logs
+    assert not any(m.lstrip().startswith("{") for m in logs), logs
 
     deadline = time.monotonic() + 30  # events are stored a moment after they are sent
     while True:
@@ -253,6 +288,35 @@ def test_cli_announcement_starts_a_before_change_capture(served, archive):
         time.sleep(1)
     assert any(e["event"] == "somearkiv.capture.filed"
                and e["resource"]["prefect.resource.id"] == "somearkiv.account.demo-facebook" for e in events["events"])
+
+
+def test_a_run_with_a_failed_account_is_a_clean_failed_run(served, archive, tmp_path, sample_register):
+    """Under serve: the run is Failed with every account's outcome, and no engine traceback in its logs."""
+    server, _env, _proc, _log = served
+    register = tmp_path / "accounts.yaml"
+    text = sample_register.read_text(encoding="utf-8")
+    register.write_text(text + """  - id: demo-refused
+    platform: blog
+    handle: intern
+    name: En adress som inte är tillåten
+    url: http://127.0.0.2:18999/
+    department: Kommunledningsförvaltningen
+    responsible: Kommunikatör
+    substitute: Kommunsekreterare
+    purpose: Information
+    opened: 2020-01-01
+""", encoding="utf-8")
+    [deployment] = _api(f"{server.api_url}/deployments/filter",
+                        {"deployments": {"name": {"any_": ["semiannual-snapshot" + SERVE_SUFFIX]}}})
+    run = _api(f"{server.api_url}/deployments/{deployment['id']}/create_flow_run",
+               {"parameters": {"account_ids": ["demo-mastodon", "demo-refused"], "register_path": str(register),
+                               "trigger": "manual"}})
+    run = _wait_for_final(server.api_url, run["id"], 240)
+    assert run["state"]["type"] == "FAILED", run["state"]
+    assert "1 of 2 accounts captured" in run["state"]["message"] and "demo-refused" in run["state"]["message"]
+    logs = _run_logs(server.api_url, run["id"])
+    assert not any("Traceback" in m or "Engine execution exited" in m for m in logs), logs
+    assert not any(m.lstrip().startswith("{") for m in logs), logs
 
 
 def test_plain_http_event_starts_a_run_without_optional_fields(served, archive):
@@ -282,6 +346,17 @@ def test_unknown_account_is_refused_before_anything_is_emitted(served):
     assert done.returncode == 2 and "nothing was announced" in done.stderr
     events = _api(f"{server.api_url}/events/filter", {"filter": {"event": {"prefix": [MAJOR_CHANGE_EVENT]}}})
     assert not [e for e in events["events"] if e["payload"].get("account") == "no-such-account"]
+
+
+def test_the_served_prefect_server_refuses_requests_without_its_login(served):
+    server, _env, _proc, _log = served
+    assert server.auth_file.stat().st_mode & 0o777 == 0o600
+    for path, body in (("/flow_runs/filter", {}), ("/deployments/filter", {}), ("/events", [])):
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            _api(server.api_url + path, body, login=False)
+        assert refused.value.code == 401, path
+    with urllib.request.urlopen(server.api_url + "/health", timeout=10) as health:  # probes stay open
+        assert health.status == 200
 
 
 def test_serve_stops_cleanly(served):

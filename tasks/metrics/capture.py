@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
+from typing import Annotated
 
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 from prefect.futures import PrefectFuture, wait
-from pydantic import Field, create_model
+from pydantic import AfterValidator, BeforeValidator, Field, create_model
 
 from somearkiv.models import Captured, CaptureRecord, CaptureStatus, FileRole, Metrics, MetricValue
 from somearkiv.settings import get_settings
@@ -81,9 +82,13 @@ def ask_for_missing_metrics(measured: dict[str, tuple[PrefectFuture, PrefectFutu
     fields, lines = {}, []
     for account_id, (record, _) in missing.items():
         slug = account_id.replace("-", "_")
-        fields[f"{slug}_followers"] = (int | None, Field(default=None, ge=0, description=f"{account_id}: följare"))
-        fields[f"{slug}_posts_last_month"] = (int | None, Field(
-            default=None, ge=0, description=f"{account_id}: skrivna inlägg senaste månaden / posts last month"))
+        name = f"{record.account.name} ({record.account.platform.value})"
+        # a text box validated as a number: Prefect's form shows `int | None` as a type switch set to None
+        fields[f"{slug}_followers"] = (OptionalCount, Field(
+            default="", title=f"{name}: följare", description=f"{account_id}: följare / followers (tomt = okänt)"))
+        fields[f"{slug}_posts_last_month"] = (OptionalCount, Field(
+            default="", title=f"{name}: inlägg senaste månaden",
+            description=f"{account_id}: skrivna inlägg senaste månaden / posts last month (tomt = okänt)"))
         lines.append(f"- **{account_id}** ({record.account.platform.value}): [startsidan]({record.account.url}), "
                      f"[skärmdumpen / screenshot]({links.get(account_id, '#')})")
     form = create_model("ManualMetrics", __base__=Answer, **fields)
@@ -97,7 +102,23 @@ def ask_for_missing_metrics(measured: dict[str, tuple[PrefectFuture, PrefectFutu
     if answer is None:
         return {}
     return {account_id: captured.with_record(with_manual_metrics(
-                captured.record, getattr(answer, f"{account_id.replace('-', '_')}_followers"),
-                getattr(answer, f"{account_id.replace('-', '_')}_posts_last_month"), asked.answered_by or "?",
+                captured.record, count(getattr(answer, f"{account_id.replace('-', '_')}_followers")),
+                count(getattr(answer, f"{account_id.replace('-', '_')}_posts_last_month")), asked.answered_by or "?",
                 asked.answered_at, answer.comment))
             for account_id, captured in missing.items()}
+
+
+def _count_text(text: str) -> str:
+    """Empty, or a whole number a person typed ('4 812' and '4812' alike)."""
+    cleaned = text.replace(" ", "").replace("\u00a0", "")
+    if cleaned and not cleaned.isdigit():
+        raise ValueError("skriv ett heltal, eller lämna tomt om det är okänt / a whole number, or empty if unknown")
+    return cleaned
+
+
+OptionalCount = Annotated[str, BeforeValidator(lambda v: str(v) if isinstance(v, int) else v),
+                          AfterValidator(_count_text)]
+
+
+def count(text: str) -> int | None:
+    return int(text) if text else None
