@@ -6,13 +6,15 @@ import datetime as dt
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from somearkiv.models import AccountOutcome, CaptureStatus, SnapshotSummary, Trigger
+from somearkiv.runstate import run_result
 from somearkiv.settings import Settings, get_settings
 from somearkiv.yamlfile import ConfigError
 
@@ -21,7 +23,7 @@ if TYPE_CHECKING:
 
 __all__ = ["app", "main"]
 
-app = typer.Typer(no_args_is_help=True, add_completion=False,
+app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
                   help="somearkiv: social media accounts kept as public records (allmänna handlingar).")
 register_app = typer.Typer(no_args_is_help=True, help="The account register (förteckning).")
 s3_app = typer.Typer(no_args_is_help=True, help="The embedded S3 server (SeaweedFS).")
@@ -181,9 +183,30 @@ def _run_snapshot(account_ids: list[str] | None, register: Path, trigger: Trigge
     unknown = [a for a in account_ids or [] if a not in {x.id for x in known.accounts}]
     if unknown:
         raise _fail(f"unknown account(s) in {register}: {', '.join(unknown)}")
-    state = snapshot_accounts(account_ids=account_ids, trigger=trigger, reason=reason, requested_by=requested_by,
-                              register_path=str(register), return_state=True)
-    result = state.result(raise_on_failure=False)
+    from prefect.settings import temporary_settings
+
+    from deployments.cli_runs import (
+        as_cli_run,
+        mark_orphans_crashed,
+        quick_client_settings,
+    )
+
+    started = dt.datetime.now(dt.UTC)
+    with _prefect_server(), temporary_settings(updates=quick_client_settings()):
+        try:
+            for name in mark_orphans_crashed():
+                typer.echo(f"marked the run {name} crashed: the command that ran it is gone", err=True)
+            with as_cli_run():
+                state = snapshot_accounts(account_ids=account_ids, trigger=trigger, reason=reason,
+                                          requested_by=requested_by, register_path=str(register), return_state=True)
+        except Exception as exc:
+            if _one_line(exc)[0] != EXIT_PREFECT:
+                raise
+            filed = _safely_filed_since(started)
+            raise _fail(f"the Prefect server went away during the run ({_one_line(exc)[1]}); "
+                        + (f"filed so far: {', '.join(filed)}" if filed else "nothing was filed")
+                        + "; run it again for the rest (the next run marks this one crashed)", EXIT_PREFECT) from None
+    result = run_result(state)
     if not isinstance(result, SnapshotSummary):
         raise _fail(f"the snapshot run failed: {state.message or result}", 1)
     return result
@@ -230,8 +253,12 @@ def captures(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON records.")] = False,
 ) -> None:
     """List archived captures: key, account, time, trigger, retention, files."""
+    from storage.ledger import custody
+    from tasks.timestamp import describe_seal, seal_states
+
     archive = _archive("auditor")
-    state = archive.custody()
+    entries, _problems = archive.ledger.verify(fresh=False)  # read once: custody and seals
+    state, seals = custody(entries), seal_states(entries)
     records = archive.list_captures(account, state=state)
     if as_json:
         typer.echo(json.dumps([r.model_dump(mode="json") for r in records], indent=2, ensure_ascii=False))
@@ -247,6 +274,7 @@ def captures(
         typer.echo(f"{r.record_key}\n    account={r.account.id} platform={r.account.platform.value} "
                    f"captured={r.started_at:%Y-%m-%d %H:%M:%S}Z trigger={r.trigger.value} "
                    f"class={r.retention_class} ({until}, {hold}) pdfa={r.pdfa.conformance if r.pdfa else '-'}")
+        typer.echo(f"    timestamp: {describe_seal(seals.get(r.capture_id), archive.read)}")
         for f in r.files:
             typer.echo(f"    {f.name:15} {f.size:>10} B  sha256={f.sha256[:16]}…  {f.key}")
 
@@ -257,9 +285,18 @@ def get(
     output: Annotated[Path, typer.Option("--output", "-o", help="Where to write the file.")],
     version_id: Annotated[str | None, typer.Option(help="A specific version.")] = None,
 ) -> None:
-    """Download one archived object, checking its SHA-256 against the one it was filed with."""
+    """Download one archived object, checking its SHA-256 against the one it was filed with.
+
+    -o may name a file or an existing directory (the object's own name is used there).
+    """
     from storage import ArchiveError, FixityError
 
+    if not key.strip() or key.endswith("/"):
+        raise _fail(f"{key!r} is not an object's key: name one object (`somearkiv captures` lists them)")
+    if output.is_dir():
+        output = output / key.rsplit("/", 1)[-1]
+    if output.exists() and not output.is_file():
+        raise _fail(f"{output} exists and is not a regular file: choose another -o", 7)
     try:
         info = _archive("auditor").download(key, output, version_id)
     except FixityError as exc:
@@ -387,8 +424,9 @@ def export_sip_command(
     from flows.export import export_sip
 
     begin, until = _date(start, "--from"), _date(end, "--to")
-    state = export_sip(out_dir=str(out), account_id=account, start=begin, end=until, zip_package=zip_package,
-                       return_state=True)
+    with _prefect_server():
+        state = export_sip(out_dir=str(out), account_id=account, start=begin, end=until, zip_package=zip_package,
+                           return_state=True)
     results = state.result(raise_on_failure=False)
     if not state.is_completed():
         raise _fail(f"export failed: {state.message}", 1)
@@ -438,8 +476,9 @@ def fixity(
     """
     from flows.fixity import verify_fixity
 
-    state = verify_fixity(sample_share=sample, account_id=account, return_state=True)
-    problems = state.result(raise_on_failure=False)
+    with _prefect_server():
+        state = verify_fixity(sample_share=sample, account_id=account, return_state=True)
+    problems = run_result(state)
     problems = problems if isinstance(problems, list) else []
     if as_json:
         typer.echo(json.dumps({"ok": not state.is_failed(), "message": state.message,  # one line: after the logs
@@ -577,7 +616,12 @@ def demo(
     """Run the whole pipeline on one machine: embedded S3, local Prefect server, bundled sample pages."""
     import os
 
-    from prefect.settings import PREFECT_API_URL, PREFECT_UI_URL, temporary_settings
+    from prefect.settings import (
+        PREFECT_API_AUTH_STRING,
+        PREFECT_API_URL,
+        PREFECT_UI_URL,
+        temporary_settings,
+    )
 
     from deployments.sample_site import SampleSite
     from somearkiv.settings import PROJECT_ROOT
@@ -586,6 +630,7 @@ def demo(
     # their server's port is allowed, nothing else on this machine.
     os.environ.setdefault("SOMEARKIV_ALLOWED_HOSTS", json.dumps([f"127.0.0.1:{sample_port}"]))
     os.environ.setdefault("SOMEARKIV_METRICS_API", "false")  # offline: counts come from the sample pages
+    demo_tsa = _demo_tsa()  # sealed by default: a local TSA with a throwaway CA unless one is configured
     get_settings.cache_clear()
     server = _local_prefect()
     typer.echo("starting the embedded S3 server (SeaweedFS) …")
@@ -593,18 +638,43 @@ def demo(
     typer.echo(f"starting the Prefect server on {server.url} (SQLite, {server.home}) …")
     server.start()
     register = PROJECT_ROOT / "samples" / "accounts.yaml"
+    os.environ.update(server.client_environment())
     with SampleSite(port=sample_port) as site, temporary_settings(
-        updates={PREFECT_API_URL: server.api_url, PREFECT_UI_URL: server.url}
+        updates={PREFECT_API_URL: server.api_url, PREFECT_UI_URL: server.url,
+                 PREFECT_API_AUTH_STRING: server.auth_string}
     ):
         typer.echo(f"serving the sample start pages on {site.url}; capturing every account of {register} …")
         summary = _run_snapshot(None, register, Trigger.manual, "demo run", "somearkiv demo")
         _embedded().tighten()  # the volumes SeaweedFS created while filing
         _print_summary(summary, server.url)
+    if demo_tsa is not None:
+        demo_tsa.stop()
+        typer.secho(f"timestamps: {len(demo_tsa.requests)} from the DEMO TSA – NOT TRUSTWORTHY (a throwaway CA on "
+                    "this machine; every seal.json and audit event says so). Check one with\n"
+                    f"  SOMEARKIV_TSA_CA_FILE={demo_tsa.ca_file} .venv/bin/somearkiv verify KEY",
+                    fg=typer.colors.YELLOW)
     typer.echo("\nThe S3 server and the Prefect server keep running so you can look around:\n"
                "  .venv/bin/somearkiv captures            list what is archived\n"
                "  .venv/bin/somearkiv get KEY -o FILE     fetch a file, checking its SHA-256\n"
                "  .venv/bin/somearkiv down                stop both servers")
     raise typer.Exit(1 if summary.failed else 0)
+
+
+def _demo_tsa():
+    """The demo's TSA when none is configured: deployments/tsa.py on 127.0.0.1, its CA a throwaway one in
+    the data dir. NOT trustworthy, and labelled so in its tokens (policy), seal.json, the ledger and the audit."""
+    from deployments.tsa import LocalTsa, demo_pki
+
+    settings = _settings()
+    if settings.tsa_url or "SOMEARKIV_TSA_URL" in os.environ:
+        return None
+    pki, ca_file = demo_pki(settings.data_dir.resolve() / "demo-tsa")
+    tsa = LocalTsa(pki, ca_file=ca_file).start()
+    os.environ["SOMEARKIV_TSA_URL"] = tsa.url
+    os.environ["SOMEARKIV_TSA_CA_FILE"] = str(ca_file)
+    typer.secho(f"timestamps: a DEMO TSA on {tsa.url} with a throwaway CA ({ca_file}) – NOT TRUSTWORTHY; "
+                "set SOMEARKIV_TSA_URL for a real one", fg=typer.colors.YELLOW)
+    return tsa
 
 
 @app.command()
@@ -622,6 +692,13 @@ def serve() -> None:
     from deployments.definitions import served_deployments
 
     settings = _settings()
+    if not settings.tsa_url:  # the archive contacts no service it was not told to: say what is missing
+        from tasks.timestamp import PUBLIC_TSA_URL
+
+        typer.secho(f"WARNING: no timestamp authority (SOMEARKIV_TSA_URL): captures are filed UNSEALED and every "
+                    f"run says so. Set your TSA, e.g. SOMEARKIV_TSA_URL={PUBLIC_TSA_URL} (free, not qualified; "
+                    "only each manifest's SHA-256 is sent), then seal-pending seals what was filed meanwhile.",
+                    err=True, fg=typer.colors.YELLOW)
     started_s3 = settings.use_embedded_s3 and _embedded().start()
     server, started_prefect = None, False
     api = PREFECT_API_URL.value()
@@ -630,6 +707,7 @@ def serve() -> None:
         typer.echo(f"starting the Prefect server on {server.url} (SQLite, {server.home}) …")
         started_prefect = server.start()
         api = server.api_url
+        os.environ.update(server.client_environment())  # also for the flow-run processes the runner starts
     os.environ["PREFECT_API_URL"] = api  # also for the flow-run processes the runner starts
     get_settings.cache_clear()
 
@@ -638,13 +716,16 @@ def serve() -> None:
 
     signal.signal(signal.SIGTERM, _terminate)
     signal.signal(signal.SIGINT, _terminate)  # also when started in the background, where SIGINT is ignored
+    from prefect.settings import PREFECT_API_AUTH_STRING as _auth
     from prefect.settings import PREFECT_API_URL as _api
     from prefect.settings import temporary_settings
 
-    with temporary_settings(updates={_api: api}):
+    with temporary_settings(updates={_api: api, _auth: os.environ.get("PREFECT_API_AUTH_STRING")}):
         typer.echo(f"Prefect UI: {api.removesuffix('/api')}  (Ctrl-C stops everything this command started)")
+        if server is not None and server.auth:
+            typer.echo(f"  log in with the password in {server.auth_file} (user somearkiv; `cat` it)")
         try:
-            prefect_serve(*served_deployments(settings), pause_on_shutdown=False)
+            prefect_serve(*served_deployments(settings, _register_ids()), pause_on_shutdown=False)
         except KeyboardInterrupt:
             pass
         finally:
@@ -655,6 +736,54 @@ def serve() -> None:
             typer.echo("stopped")
 
 
+def _register_ids() -> list[str]:
+    """The register's account ids for the Run forms (none, with a warning, when it cannot be read)."""
+    try:
+        return [a.id for a in _configured_register(None).accounts]
+    except typer.Exit:
+        typer.secho("the register could not be read: the before-change form takes any account id", err=True,
+                    fg=typer.colors.YELLOW)
+        return []
+
+
+@contextmanager
+def _prefect_server() -> Iterator[None]:
+    """Run a flow against a real Prefect server: PREFECT_API_URL's, else this machine's local one (started
+    if needed, as `demo` and `serve` keep it), never Prefect's temporary in-process server, which costs
+    12-25 s on every command and keeps no history the UI could show."""
+    from prefect.settings import (
+        PREFECT_API_AUTH_STRING,
+        PREFECT_API_URL,
+        temporary_settings,
+    )
+
+    if PREFECT_API_URL.value():
+        yield
+        return
+    server = _local_prefect()
+    if server.start():
+        typer.echo(f"started the local Prefect server on {server.url} (it keeps running; `somearkiv down` stops it)",
+                   err=True)
+    os.environ.update(server.client_environment())  # for anything this command starts
+    with temporary_settings(updates={PREFECT_API_URL: server.api_url, PREFECT_API_AUTH_STRING: server.auth_string}):
+        yield
+
+
+def _local_login() -> None:
+    """Commands that talk to this machine's Prefect server log in with its credential (data/prefect/api-auth)."""
+    if os.environ.get("PREFECT_API_AUTH_STRING"):
+        return
+    from deployments.prefect_server import LocalPrefectServer
+
+    try:
+        settings = get_settings()
+    except Exception:  # the command itself reports a broken configuration
+        return
+    server = LocalPrefectServer(settings.data_dir / "prefect", settings.prefect_port)
+    if os.environ.get("PREFECT_API_URL", server.api_url).rstrip("/") == server.api_url and server.auth_file.exists():
+        os.environ["PREFECT_API_AUTH_STRING"] = server.auth_file.read_text().strip()
+
+
 @app.command("before-change")
 def before_change(
     account: Annotated[str, typer.Argument(help="The account id in the register.")],
@@ -662,12 +791,22 @@ def before_change(
     by: Annotated[str | None, typer.Option("--by", help="Who announces the change.")] = None,
     planned: Annotated[str | None, typer.Option(help="When the change is planned (YYYY-MM-DD).")] = None,
     register: RegisterOption = None,
-    wait: Annotated[float, typer.Option(help="Seconds to wait for the run to appear.")] = 90.0,
+    wait: Annotated[float, typer.Option(help="Seconds to wait for the run to start.")] = 90.0,
+    follow: Annotated[bool, typer.Option("--follow/--no-follow", help="Wait for the capture to finish and say "
+                                                                      "how it went.")] = True,
 ) -> None:
-    """Announce a major change: emits the event that starts the account's 'before-major-change' run."""
+    """Announce a major change: emits the event that starts the account's 'before-major-change' run.
+
+    Prints the run's page once it runs (the capture, its artifacts and logs are all on that
+    page) and, unless --no-follow, the outcome when it ends: exit 0 captured and filed, 1 not.
+    """
     from prefect.settings import PREFECT_API_URL
 
-    from deployments.events import emit_major_change, wait_for_triggered_runs
+    from deployments.events import (
+        emit_major_change,
+        wait_for_state,
+        wait_for_triggered_runs,
+    )
 
     reason = _reason(reason)
     known = _configured_register(register)
@@ -683,12 +822,23 @@ def before_change(
     if not runs:
         raise _fail(f"no 'before-major-change' run was started within {wait:g} s. Is `somearkiv serve` or a "
                     "Prefect worker running, with the before-major-change deployment and its trigger?", 1)
-    ui = PREFECT_API_URL.value().removesuffix("/api")
-    for run in runs:
-        typer.echo(f"flow run {run.name} ({run.id}) started, state {run.state_name}: {ui}/runs/flow-run/{run.id}")
     if len(runs) > 1:
         typer.secho("note: more than one deployment reacted to the event (served and prefect.yaml ones); "
-                    "keep one of them", fg=typer.colors.YELLOW)
+                    "keep one of them (`somearkiv migrate-to-workers`)", fg=typer.colors.YELLOW)
+    ui = PREFECT_API_URL.value().removesuffix("/api")
+    run = runs[0]
+    started = wait_for_state(run.id, wait, final=False)
+    if started is None:
+        raise _fail(f"flow run {run.name} was created but did not start within {wait:g} s (state "
+                    f"{run.state_name}): is a worker or `somearkiv serve` running? {ui}/runs/flow-run/{run.id}", 1)
+    typer.echo(f"flow run {run.name} ({run.id}) is running: {ui}/runs/flow-run/{run.id}")
+    if not follow:
+        return
+    ended = wait_for_state(run.id, 3600, final=True)
+    if ended is None:
+        raise _fail("the capture has not finished within an hour; see the run's page", 1)
+    typer.echo(f"{ended.state_name}: {ended.state.message or ''}".rstrip(": "))
+    raise typer.Exit(0 if ended.state.is_completed() else 1)
 
 
 @app.command()
@@ -756,16 +906,115 @@ def down() -> None:
     typer.echo(f"Prefect server: {'stopped' if _local_prefect().stop() else 'not running (or not ours)'}")
 
 
+@app.command()
+def doctor(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    register: RegisterOption = None,
+    login_max_age: Annotated[int, typer.Option("--login-max-age", help="Days after which a saved login is "
+                                                                      "flagged as old.")] = 60,
+) -> None:
+    """Is everything ready for a real run? Prefect, S3 and its bucket lock, the identities, the register,
+    metrics APIs, saved logins, the TSA, the browser's allow-list, Chromium, disk space.
+
+    One line per check: ok, warn or FAIL, what was found and what to do. Exit 1 when something the
+    policy needs is missing (a FAIL line), else 0. Nothing is changed: the identities are probed with
+    requests that would change nothing even if they were allowed.
+    """
+    from deployments.doctor import Context, exit_code, format_findings, run_checks
+
+    findings = run_checks(Context(_settings(), register_path=register, login_max_age_days=login_max_age))
+    if as_json:
+        typer.echo(json.dumps({"ok": exit_code(findings) == 0, "checks": [f.as_dict() for f in findings]},
+                              indent=2, ensure_ascii=False))
+    else:
+        typer.echo(format_findings(findings))
+    raise typer.Exit(exit_code(findings))
+
+
+@app.command("migrate-to-workers")
+def migrate_to_workers_command(
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Only list what would be removed.")] = False,
+) -> None:
+    """Remove the `-serve` deployments (and the triggers serve made for them) from the Prefect server,
+    before moving to workers and prefect.yaml's deployments. Stop `somearkiv serve` first."""
+    from prefect.settings import PREFECT_API_URL
+
+    from deployments.migrate import migrate_to_workers
+
+    if not PREFECT_API_URL.value():
+        raise _fail("PREFECT_API_URL is not set: point it at the Prefect server to clean up")
+    found = migrate_to_workers(dry_run=dry_run)
+    if not found:
+        typer.echo("no -serve deployments on the server: nothing to do")
+        return
+    verb = "would remove" if dry_run else "removed"
+    for d in found:
+        typer.echo(f"{verb} deployment {d.name} ({d.id})"
+                   + (f", {d.scheduled_runs} scheduled run(s)" if d.scheduled_runs else "")
+                   + (f", trigger(s): {', '.join(d.triggers)}" if d.triggers else ""))
+        for name in d.others:
+            typer.secho(f"    automation {name!r} refers to it and is {'kept' if dry_run else 'left'}: "
+                        "change or delete it in the UI", fg=typer.colors.YELLOW)
+    if dry_run:
+        typer.echo("nothing was changed (--dry-run)")
+    else:
+        typer.echo("now: prefect deploy --all, and start the workers (README, 'Running at scale')")
+
+
+# Exit statuses every command shares (a command may add its own, e.g. verify's 4)
+EXIT_FAILED, EXIT_USAGE, EXIT_CUSTODY, EXIT_STORAGE, EXIT_PREFECT, EXIT_FILE, EXIT_INTERRUPTED = 1, 2, 3, 5, 6, 7, 130
+
+
+def _safely_filed_since(started: dt.datetime) -> list[str]:
+    from deployments.cli_runs import filed_since
+
+    try:
+        return filed_since(started)
+    except Exception:  # the storage may be gone too; the error says what is known
+        return []
+
+
+def _one_line(exc: BaseException) -> tuple[int, str]:
+    """What went wrong, as one line with what to do, and the exit status for it."""
+    from storage import ArchiveError
+
+    text = " ".join(str(exc).split())[:400] or type(exc).__name__
+    name = type(exc).__module__ + "." + type(exc).__name__
+    if isinstance(exc, ArchiveError) or name.startswith(("botocore.", "boto3.", "urllib3.")):
+        return EXIT_STORAGE, f"the archive's S3 storage: {text} (is it running? `somearkiv doctor` checks the set-up)"
+    if name.startswith(("httpx.", "prefect.exceptions", "httpcore.")):
+        return EXIT_PREFECT, (f"the Prefect server: {text} (is it running, and is PREFECT_API_URL / "
+                              "PREFECT_API_AUTH_STRING right? `somearkiv doctor` checks)")
+    if isinstance(exc, OSError):
+        where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
+        return EXIT_FILE, f"{where}{exc.strerror or text}"
+    return EXIT_FAILED, f"{type(exc).__name__}: {text}"
+
+
 def main() -> None:
+    """The `somearkiv` command: every error is one line and an exit status; --debug shows the traceback."""
     from somearkiv.log import configure_logging
 
+    debug = "--debug" in sys.argv[1:]
+    if debug:
+        sys.argv.remove("--debug")
     os.umask(0o077)  # everything somearkiv writes (local copies, servers' data) is its owner's only
     configure_logging()
+    _local_login()
     try:
         app()
     except ConfigError as exc:
         typer.secho(str(exc), err=True, fg=typer.colors.RED)
-        sys.exit(2)
+        sys.exit(EXIT_USAGE)
+    except KeyboardInterrupt:
+        typer.secho("interrupted", err=True, fg=typer.colors.RED)
+        sys.exit(EXIT_INTERRUPTED)
+    except Exception as exc:
+        if debug:
+            raise
+        code, line = _one_line(exc)
+        typer.secho(f"error: {line}  (--debug shows the traceback)", err=True, fg=typer.colors.RED)
+        sys.exit(code)
 
 
 if __name__ == "__main__":

@@ -13,11 +13,14 @@ __all__ = [
     "MAJOR_CHANGE_EVENT",
     "PRUNE_CRON",
     "PUBLISH_CRON",
+    "SEAL_CRON",
     "SERVE_SUFFIX",
     "TIMEZONE",
     "account_resource_id",
     "major_change_trigger",
     "semiannual_schedule",
+    "FORMS",
+    "labelled",
     "served_deployments",
 ]
 
@@ -26,6 +29,7 @@ MAJOR_CHANGE_EVENT = "somearkiv.major-change.announced"
 FIXITY_CRON = "0 3 2 * *"  # the 2nd of every month, 03:00
 PRUNE_CRON = "0 7 15 * *"  # the 15th of every month, 07:00: the archivist answers in the UI
 PUBLISH_CRON = "0 5 * * 1"  # Mondays 05:00
+SEAL_CRON = "30 4 * * *"  # daily 04:30: timestamps captures filed unsealed (the TSA was down)
 SERVE_SUFFIX = "-serve"  # served deployments must not overwrite the prefect.yaml ones of the same flow
 
 
@@ -53,31 +57,77 @@ def major_change_trigger() -> DeploymentEventTrigger:
     )
 
 
-def served_deployments(settings: Settings) -> list:
-    """Everything `somearkiv serve` runs in one process."""
+# The Run forms in the UI: a label and a description per parameter (Prefect would show the bare names)
+FORMS: dict[str, dict[str, tuple[str, str]]] = {
+    "before-major-change": {
+        "account": ("Konto / Account", "Kontot som ska ändras (från registret) / the account about to change"),
+        "reason": ("Vad ändras? / What changes?", "T.ex. 'ny profilbild', 'byter namn' – sparas i posten"),
+        "announced_by": ("Anmäld av / Announced by", "Ditt namn eller din roll"),
+        "planned_date": ("Planerat datum / Planned date", "ÅÅÅÅ-MM-DD, när ändringen görs (valfritt)"),
+    },
+    "semiannual-snapshot": {
+        "account_ids": ("Konton / Accounts", "Tomt = alla aktiva konton / empty = every active account"),
+        "trigger": ("Utlösare / Trigger", "Varför ögonblicksbilden tas"),
+        "reason": ("Skäl / Reason", "Skälet i ord, sparas i posten (valfritt)"),
+        "requested_by": ("Begärd av / Requested by", "Vem som begärde den (valfritt)"),
+        "register_path": ("Register", "Tomt = det konfigurerade registret"),
+        "ask_for_missing": ("Fråga efter saknade siffror / Ask for missing numbers",
+                            "Pausa och fråga i UI:t när följare eller inlägg inte kunde läsas"),
+        "manual_timeout_s": ("Väntetid för svar (s) / Answer timeout (s)", "Hur länge frågan väntar på svar"),
+    },
+}
+
+
+def labelled(deployment, form: str, choices: dict[str, list[str]] | None = None):
+    """*deployment* with its Run form's labels and descriptions, and fixed choices (e.g. the register's accounts)."""
+    properties = deployment._parameter_openapi_schema.properties
+    for name, (title, description) in FORMS[form].items():
+        if name in properties:
+            properties[name].update(title=title, description=description)
+    for name, values in (choices or {}).items():
+        if name in properties and values:
+            properties[name]["enum"] = values
+    return deployment
+
+
+def served_deployments(settings: Settings, account_ids: list[str] | None = None) -> list:
+    """Everything `somearkiv serve` runs in one process.
+
+    account_ids: the register's accounts, offered as choices in the before-change Run form.
+    """
     from prefect.deployments.runner import EntrypointType
 
     from flows.disposal import prune_expired
+    from flows.doctor import doctor
     from flows.fixity import verify_fixity
     from flows.metrics_check import check_metrics
     from flows.publish import publish_register
-    from flows.snapshot import before_major_change, snapshot_accounts
+    from flows.seal import seal_pending
+    from flows.snapshot import before_major_change, snapshot_accounts, snapshot_batch
 
     module = EntrypointType.MODULE_PATH  # runs from any working directory: the flows are installed
     return [
-        snapshot_accounts.to_deployment(
+        labelled(snapshot_accounts.to_deployment(
             entrypoint_type=module,
             name="semiannual-snapshot" + SERVE_SUFFIX,
             description="Ögonblicksbild of every active account, twice a year.",
             schedules=[semiannual_schedule(settings.semiannual_cron)],
             parameters={"trigger": "scheduled"},
             tags=["somearkiv"],
-        ),
-        before_major_change.to_deployment(
+        ), "semiannual-snapshot"),
+        labelled(before_major_change.to_deployment(
             entrypoint_type=module,
             name="before-major-change" + SERVE_SUFFIX,
-            description="Ögonblicksbild of one account before a major change (event or the Run form).",
+            description="Ögonblicksbild inför en stor ändring: välj kontot och skriv vad som ändras. / "
+                        "Snapshot of one account before a major change (event or this Run form).",
             triggers=[major_change_trigger()],
+            tags=["somearkiv"],
+        ), "before-major-change", {"account": sorted(account_ids or [])}),
+        snapshot_batch.to_deployment(
+            entrypoint_type=module,
+            name="snapshot-batch" + SERVE_SUFFIX,
+            description="One batch of a round spread over child runs (started by semiannual-snapshot; "
+                        "SOMEARKIV_SNAPSHOT_BATCH_SIZE); not run by hand.",
             tags=["somearkiv"],
         ),
         verify_fixity.to_deployment(
@@ -106,6 +156,21 @@ def served_deployments(settings: Settings) -> list:
             name="publish-register" + SERVE_SUFFIX,
             description="The public list of accounts (förteckning) as HTML and JSON, weekly and after closing one.",
             schedules=[Cron(PUBLISH_CRON, timezone=TIMEZONE)],
+            tags=["somearkiv"],
+        ),
+        seal_pending.to_deployment(
+            entrypoint_type=module,
+            name="seal-pending" + SERVE_SUFFIX,
+            description="Timestamp (RFC 3161) the captures filed unsealed because no TSA answered, daily; "
+                        "fails while any stays unsealed.",
+            schedules=[Cron(SEAL_CRON, timezone=TIMEZONE)],
+            tags=["somearkiv"],
+        ),
+        doctor.to_deployment(
+            entrypoint_type=module,
+            name="doctor" + SERVE_SUFFIX,
+            description="Readiness check (somearkiv doctor): Prefect, S3 and the bucket's lock, identities, register, "
+                        "metrics, logins, TSA, allow-list, Chromium, disk; fails when the policy's needs are missing.",
             tags=["somearkiv"],
         ),
     ]

@@ -9,9 +9,11 @@ from prefect.runtime import flow_run
 from prefect.states import State
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from somearkiv.models import Account, SnapshotSummary, Trigger
-from somearkiv.settings import get_settings
+from somearkiv.models import Account, AccountOutcome, CaptureRecord, SnapshotSummary, Trigger
+from somearkiv.retention import RetentionSchedule
+from somearkiv.settings import Settings, get_settings
 from tasks.capture import capture_start_page
+from tasks.fanout import publish_batch, spread_round
 from tasks.filing import file_capture, prepare_archive, seal_ledger_head
 from tasks.metrics.capture import ask_for_missing_metrics, read_capture_metrics
 from tasks.pdfa import convert_to_pdfa
@@ -20,7 +22,7 @@ from tasks.register import load_register, select_accounts
 from tasks.retention import load_retention_schedule
 from tasks.review import report_snapshot
 
-__all__ = ["before_major_change", "snapshot_accounts"]
+__all__ = ["before_major_change", "snapshot_accounts", "snapshot_batch"]
 
 
 @flow(name="snapshot-accounts", task_runner=ThreadPoolTaskRunner(max_workers=16))
@@ -32,6 +34,7 @@ def snapshot_accounts(
     register_path: str | None = None,
     ask_for_missing: bool = False,
     manual_timeout_s: int = 24 * 3600,
+    batch_size: int | None = None,
 ) -> State:
     """Capture, count, convert to PDF/A and file each account; one failing account never stops the others.
 
@@ -39,15 +42,64 @@ def snapshot_accounts(
     trigger: why (scheduled, before-change, before-close, manual); reason: the why in words.
     ask_for_missing: when neither API nor page gives followers or posts, pause and ask in the UI
     (for manual_timeout_s seconds; then the capture is filed with the numbers missing).
+    batch_size: split the round into child runs of this many accounts on the work pool, so every
+    worker takes a share (default SOMEARKIV_SNAPSHOT_BATCH_SIZE; 0 = all in this run).
     """
+    return _snapshot(account_ids, trigger, reason, requested_by, register_path, ask_for_missing, manual_timeout_s,
+                     batch_size)
+
+
+@flow(name="snapshot-batch", task_runner=ThreadPoolTaskRunner(max_workers=16))
+def snapshot_batch(
+    account_ids: list[str],
+    trigger: Trigger = Trigger.scheduled,
+    reason: str | None = None,
+    requested_by: str | None = None,
+    register_path: str | None = None,
+) -> State:
+    """One batch of a round spread over the work pool (started by snapshot-accounts; see tasks.fanout)."""
+    settings = get_settings()
+    schedule = load_retention_schedule(str(settings.retention_config))
+    register = load_register(str(register_path or settings.register_path), sorted(schedule.ids))
+    prepare_archive()
+    outcomes, _ = _capture_round(select_accounts(register, account_ids), register.municipality, schedule, settings,
+                                 trigger, reason, requested_by, False, 0)
+    summary = SnapshotSummary(trigger=trigger, reason=reason, flow_run_id=flow_run.id, outcomes=tuple(outcomes))
+    publish_batch(summary)
+    return final_state(summary)
+
+
+def _snapshot(account_ids: list[str] | None, trigger: Trigger, reason: str | None, requested_by: str | None,
+              register_path: str | None, ask_for_missing: bool, manual_timeout_s: int,
+              batch_size: int | None = None) -> State:
+    """The round of captures, reported in the calling flow's run (so its page has the artifacts)."""
     settings = get_settings()
     schedule = load_retention_schedule(str(settings.retention_config))
     register = load_register(str(register_path or settings.register_path), sorted(schedule.ids))
     accounts = select_accounts(register, account_ids)
     bucket = prepare_archive()
+    size = settings.snapshot_batch_size if batch_size is None else batch_size
+    if size and len(accounts) > size and not ask_for_missing:  # a form cannot wait in a batch: asked here
+        outcomes, records = spread_round(accounts, size, {
+            "trigger": Trigger(trigger).value, "reason": reason, "requested_by": requested_by,
+            "register_path": register_path}, settings)
+    else:
+        outcomes, records = _capture_round(accounts, register.municipality, schedule, settings, trigger, reason,
+                                           requested_by, ask_for_missing, manual_timeout_s)
+    summary = SnapshotSummary(trigger=trigger, reason=reason, bucket=bucket, flow_run_id=flow_run.id,
+                              outcomes=tuple(outcomes))
+    report_snapshot(summary, records, list(register.accounts))
+    seal_ledger_head()
+    return final_state(summary)
+
+
+def _capture_round(accounts: list[Account], municipality: str, schedule: RetentionSchedule, settings: Settings,
+                   trigger: Trigger, reason: str | None, requested_by: str | None, ask_for_missing: bool,
+                   manual_timeout_s: int) -> tuple[list[AccountOutcome], list[CaptureRecord]]:
+    """Each account through capture, metrics, PDF/A and filing, in this run; outcomes and filed records."""
 
     def capture(account: Account) -> PrefectFuture:
-        return capture_start_page.submit(account, register.municipality, trigger, reason, requested_by)
+        return capture_start_page.submit(account, municipality, trigger, reason, requested_by)
 
     def convert_and_file(account: Account, counted: PrefectFuture) -> tuple[PrefectFuture, PrefectFuture]:
         converted = convert_to_pdfa.submit(counted)
@@ -69,26 +121,23 @@ def snapshot_accounts(
             pipelines[account.id] = (captured, counted, *convert_and_file(account, counted))
     wait([stages[-1] for stages in pipelines.values()])
 
-    outcomes = [outcome(account, pipelines[account.id]) for account in accounts]
-    summary = SnapshotSummary(trigger=trigger, reason=reason, bucket=bucket, flow_run_id=flow_run.id,
-                              outcomes=tuple(result for result, _ in outcomes))
-    report_snapshot(summary, [record for _, record in outcomes if record is not None])
-    seal_ledger_head()
-    return final_state(summary)
+    read = [outcome(account, pipelines[account.id]) for account in accounts]
+    return [result for result, _ in read], [record for _, record in read if record is not None]
 
 
-@flow(name="before-major-change")
+@flow(name="before-major-change", task_runner=ThreadPoolTaskRunner(max_workers=4))
 def before_major_change(
     account: str,
     reason: str,
-    announced_by: str | None = None,
-    planned_date: str | None = None,
+    announced_by: str = "",
+    planned_date: str = "",
 ) -> State:
     """Ögonblicksbild of one account before a major change (policy: "inför stora ändringar").
 
     account: the account id in the register; reason: what is about to change;
     announced_by: who announced it; planned_date: when the change is planned (YYYY-MM-DD).
+    The capture runs in this run itself: its page has the capture's artifacts and its record
+    names this run.
     """
     why = reason.strip() + (f" (planerad ändring / planned change: {planned_date})" if planned_date else "")
-    return snapshot_accounts(account_ids=[account], trigger=Trigger.before_change, reason=why,
-                             requested_by=announced_by or None, return_state=True)
+    return _snapshot([account], Trigger.before_change, why, announced_by or None, None, False, 24 * 3600)

@@ -495,7 +495,7 @@ class AuditEvent(_Model):
 
     event_id: str
     event_type: Literal["capture", "hold", "release", "fixity-check", "disposal-review", "deletion",
-                        "disposal-protocol", "sip-export"]
+                        "disposal-protocol", "sip-export", "seal"]
     event_datetime: dt.datetime
     outcome: Literal["success", "failure", "warning"]
     detail: str
@@ -536,7 +536,9 @@ class LedgerObject(_Model):
     sha256: str | None = None
 
 
-LedgerKind = Literal["capture", "hold", "release", "disposal", "delivery"]
+# "seal": an RFC 3161 token got later for a capture filed unsealed (the TSA was down): the token and its
+# validation data, filed under seals/<capture id>/, with the capture and seal times in the detail.
+LedgerKind = Literal["capture", "hold", "release", "disposal", "delivery", "seal"]
 
 
 class LedgerEntry(_Model):

@@ -86,6 +86,12 @@ class Settings(BaseSettings):
         default=1.5, description="A page is settled when, at its bottom, its height and items stayed the same this "
                                  "long (s) and no request is in flight.")
     capture_concurrency: int = Field(default=2, ge=1, description="Captures at once in one process.")
+    snapshot_batch_size: int = Field(
+        default=0, ge=0, description="Split a round into child runs of this many accounts on the work pool "
+                                     "(`snapshot-batch` deployment), so every worker takes a share; 0 = one run.")
+    batch_timeout_s: float | None = Field(
+        default=None, description="A batch run still going after this is presumed lost and its accounts run "
+                                  "again; default from the batch size and capture_timeout_s.")
     tile_height: int = Field(default=8192, ge=1024, description="Pages taller than two tiles are shot in tiles.")
     mobile_view: bool = Field(default=True, description="Also capture the page in a phone's viewport.")
     mobile_width: int = 390
@@ -118,6 +124,17 @@ class Settings(BaseSettings):
     tsa_url: str | None = Field(default=None, description="RFC 3161 timestamp authority; unset: no timestamps.")
     tsa_ca_file: Path | None = Field(default=None, description="PEM of the CA the TSA's certificate chains to.")
     tsa_timeout_s: float = 15.0
+    tsa_chain_file: Path | None = Field(
+        default=None, description="PEM of the TSA's certificate chain (intermediates, root), kept beside each token "
+                                  "when the token does not carry it.")
+    tsa_username: str | None = Field(default=None, description="Basic authentication to the TSA: the user.")
+    tsa_password: SecretStr | None = Field(default=None, description="Basic authentication to the TSA: the password.")
+    tsa_token: SecretStr | None = Field(default=None, description="Bearer token for the TSA (Authorization: Bearer).")
+    tsa_client_cert_file: Path | None = Field(default=None, description="PEM client certificate for the TSA (mTLS).")
+    tsa_client_key_file: Path | None = Field(default=None, description="PEM key of the TSA client certificate.")
+    tsa_client_key_password: SecretStr | None = Field(default=None, description="Password of that key, if any.")
+    tsa_tls_ca_file: Path | None = Field(
+        default=None, description="PEM of the CA(s) of the TSA's HTTPS server certificate; default: the system's.")
     sip_profile: Path = Field(default=PROJECT_ROOT / "config" / "sip.yaml",
                               description="The receiving archive's identifiers for E-ARK SIP export.")
 

@@ -10,7 +10,6 @@ import pikepdf.pdfa
 import pypdf
 import pytest
 from PIL import Image, ImageDraw
-
 from prefect.logging import disable_run_logger
 
 from somearkiv.models import ArchivedFile, Captured, FileRole

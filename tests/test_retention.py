@@ -229,8 +229,7 @@ def test_approve_selected_refuses_ids_that_are_not_proposed(prefect_server, arch
     from prefect.exceptions import PrefectHTTPStatusError
     from prefect.settings import PREFECT_API_URL
 
-    from tasks.disposal import approval_form
-    from tasks.disposal import find_expired
+    from tasks.disposal import approval_form, find_expired
 
     proposed = file(archive, schedule_file, tmp_path, "select-proposed", "kort")
     time.sleep(SHORT + 1)

@@ -19,6 +19,7 @@ import pytest
 from warcio.archiveiterator import ArchiveIterator
 
 from somearkiv.models import CaptureStatus, Trigger
+from somearkiv.sessions import session_store
 from somearkiv.settings import get_settings
 from tasks.capture import capture_account
 from tasks.capture.warc import WarcWritten, har_to_warc
@@ -88,16 +89,23 @@ def _forms(secret: str) -> list[bytes]:
     return [raw, base64.b64encode(raw), base64.b64encode(b"sid=" + raw)]
 
 
+def _with_saved_login(tmp_path, mobile_view: bool):
+    """Settings whose data dir holds account 'inloggad''s login, saved as `somearkiv login` saves it."""
+    s = get_settings().model_copy(update={"data_dir": tmp_path / "data", "mobile_view": mobile_view,
+                                          "record_warc": True, "session_key_file": tmp_path / "keys" / "key"})
+    cookie = {"name": "sid", "value": SESSION, "domain": "127.0.0.1", "path": "/", "expires": -1, "httpOnly": True,
+              "secure": False, "sameSite": "Lax"}
+    session_store(s, create_key=True).save("inloggad", {"cookies": [cookie], "origins": []}, role="redaktör",
+                                           saved_by=None)
+    return s
+
+
 @pytest.mark.browser
 def test_logged_in_capture_leaves_no_session_secret_anywhere(session_site, tmp_path):
     url, seen = session_site
-    state = tmp_path / "session.json"
-    state.write_text(json.dumps({"cookies": [{"name": "sid", "value": SESSION, "domain": "127.0.0.1", "path": "/",
-                                              "expires": -1, "httpOnly": True, "secure": False,
-                                              "sameSite": "Lax"}], "origins": []}), encoding="utf-8")
     data_dir = tmp_path / "data"
-    s = get_settings().model_copy(update={"data_dir": data_dir, "mobile_view": True, "record_warc": True})
-    record, folder = capture_account(account(id="inloggad", url=url + "feed/", session_file=state),
+    s = _with_saved_login(tmp_path, mobile_view=True)
+    record, folder = capture_account(account(id="inloggad", url=url + "feed/"),
                                      municipality="Perstorps kommun", trigger=Trigger.manual, settings=s)
 
     # the session was really used: every request of the site carried it, and the page was captured
@@ -151,10 +159,6 @@ def test_logged_in_capture_leaves_no_session_secret_anywhere(session_site, tmp_p
 def test_the_har_is_deleted_when_writing_the_warc_fails(session_site, tmp_path, monkeypatch):
     """The HAR holds the session: a failure while it is turned into the WARC must not leave it behind."""
     url, _ = session_site
-    state = tmp_path / "session.json"
-    state.write_text(json.dumps({"cookies": [{"name": "sid", "value": SESSION, "domain": "127.0.0.1", "path": "/",
-                                              "expires": -1, "httpOnly": True, "secure": False,
-                                              "sameSite": "Lax"}], "origins": []}), encoding="utf-8")
     seen_har = []
 
     def broken(har_path, warc_path, software):
@@ -163,9 +167,9 @@ def test_the_har_is_deleted_when_writing_the_warc_fails(session_site, tmp_path, 
 
     monkeypatch.setattr("tasks.capture.account.har_to_warc", broken)
     data_dir = tmp_path / "data"
-    s = get_settings().model_copy(update={"data_dir": data_dir, "mobile_view": False, "record_warc": True})
+    s = _with_saved_login(tmp_path, mobile_view=False)
     with pytest.raises(OSError, match="disk trouble"):
-        capture_account(account(id="inloggad", url=url + "feed/", session_file=state),
+        capture_account(account(id="inloggad", url=url + "feed/"),
                         municipality="Perstorps kommun", trigger=Trigger.manual, settings=s)
     assert seen_har and SESSION.encode() in seen_har[0]  # the HAR did hold the secret...
     left = [p for p in data_dir.rglob("*") if p.is_file()]
