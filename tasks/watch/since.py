@@ -1,0 +1,65 @@
+"""What changed since the account's previous snapshot: said by every snapshot run, per account.
+
+The same comparison as the weekly watch against a snapshot (tasks.watch.compare with
+``images=False``): both captures' DOMs are rendered offline (no script, no request) and their
+profile elements (name, handle, bio, link, pinned post) and numbers compared, with the same
+noise rules and thresholds. A failure to compare never fails the run: the account is then
+reported as "not compared" with the reason.
+"""
+
+from __future__ import annotations
+
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from somearkiv.log import get_logger
+from somearkiv.models import CaptureRecord, CaptureStatus, ChangeReport
+from somearkiv.settings import get_settings
+from storage import Archive
+from tasks.watch.compare import compare, text_diff
+from tasks.watch.config import read_watch_config
+from tasks.watch.run import snapshot_side
+
+__all__ = ["changes_since_previous", "describe_change"]
+
+@task(name="changes-since-previous", cache_policy=NO_CACHE)
+def changes_since_previous(records: list[CaptureRecord]) -> dict[str, str]:
+    """Task: per account of this run, what changed since its previous snapshot, in one line."""
+    settings = get_settings()
+    archive = Archive.connected(settings, role="auditor")
+    config = read_watch_config()
+    state = archive.custody()
+    said: dict[str, str] = {}
+    for record in records:
+        if record.status is not CaptureStatus.captured:
+            continue
+        earlier = [r for r in archive.list_captures(record.account.id, state=state)
+                   if r.started_at < record.started_at and r.capture_id != record.capture_id]
+        if not earlier:
+            said[record.account.id] = "första ögonblicksbilden / first snapshot"
+            continue
+        try:
+            before = snapshot_side(archive, earlier[-1], settings)
+            after = snapshot_side(archive, record, settings)
+            report = compare(before, after, config, watch_id=record.capture_id, images=False)
+        except Exception as exc:  # a comparison is information, never a reason to fail the run
+            get_logger(account=record.account.id).warning("change.not_compared", error=type(exc).__name__)
+            said[record.account.id] = f"inte jämförd / not compared ({type(exc).__name__})"
+            continue
+        said[record.account.id] = describe_change(report, earlier[-1])
+    return said
+
+
+def describe_change(report: ChangeReport, previous: CaptureRecord) -> str:
+    """'mindre ändring sedan 2026-07-01: bio "…" → "…"; followers +120' (the Swedish class first)."""
+    since = f"{report.classification} sedan {previous.started_at:%Y-%m-%d}"
+    parts = []
+    for change in report.changes:
+        if change.kind == "text":
+            diff = text_diff(change.before, change.after)
+            parts.append(f"{change.element}: {diff if len(diff) <= 160 else diff[:159] + '…'}")
+        elif change.kind == "metric":
+            parts.append(f"{change.element}: {change.before} → {change.after}")
+        else:
+            parts.append(change.element)
+    return since + (": " + "; ".join(parts) if parts else "")
