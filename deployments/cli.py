@@ -297,8 +297,11 @@ def get(
         output = output / key.rsplit("/", 1)[-1]
     if output.exists() and not output.is_file():
         raise _fail(f"{output} exists and is not a regular file: choose another -o", 7)
+    archive = _archive("auditor")
     try:
-        info = _archive("auditor").download(key, output, version_id)
+        info = archive.download(key, output, version_id)
+    except OSError as exc:
+        raise _fail(f"cannot write {output}: {exc.strerror or exc} (choose another -o)", 7) from None
     except FixityError as exc:
         raise _fail(f"FIXITY ERROR: {exc}", 3) from None
     except ArchiveError as exc:
@@ -959,6 +962,22 @@ def migrate_to_workers_command(
         typer.echo("nothing was changed (--dry-run)")
     else:
         typer.echo("now: prefect deploy --all, and start the workers (README, 'Running at scale')")
+
+
+from deployments.cli_disclose import disclose as _disclose  # noqa: E402
+
+app.command("disclose")(_disclose)
+from deployments.cli_search import search as _search  # noqa: E402
+
+app.command("search")(_search)
+
+
+from deployments.cli_watch import watch_app  # noqa: E402
+
+app.add_typer(watch_app, name="watch")
+from deployments.cli_evidence import evidence_app  # noqa: E402
+
+app.add_typer(evidence_app, name="evidence")
 
 
 # Exit statuses every command shares (a command may add its own, e.g. verify's 4)

@@ -48,6 +48,7 @@ def mark_orphans_crashed() -> list[str]:
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import (
         FlowRunFilter,
+        FlowRunFilterState,
         FlowRunFilterStateType,
         FlowRunFilterTags,
     )
@@ -59,7 +60,8 @@ def mark_orphans_crashed() -> list[str]:
     with get_client(sync_client=True) as client:
         runs = client.read_flow_runs(flow_run_filter=FlowRunFilter(
             tags=FlowRunFilterTags(all_=["somearkiv-cli"]),
-            state=FlowRunFilterStateType(any_=[StateType.RUNNING, StateType.PENDING])), limit=200)
+            state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.RUNNING, StateType.PENDING]))),
+            limit=200)
         for run in runs:
             pids = [t.removeprefix(prefix) for t in run.tags if t.startswith(prefix)]
             if pids and pids[0].isdigit() and int(pids[0]) != os.getpid() and not _alive(int(pids[0])):

@@ -6,6 +6,7 @@ from __future__ import annotations
 from prefect.events import DeploymentEventTrigger
 from prefect.schedules import Cron
 
+from deployments.forms import label_form
 from somearkiv.settings import Settings
 
 __all__ = [
@@ -80,14 +81,7 @@ FORMS: dict[str, dict[str, tuple[str, str]]] = {
 
 def labelled(deployment, form: str, choices: dict[str, list[str]] | None = None):
     """*deployment* with its Run form's labels and descriptions, and fixed choices (e.g. the register's accounts)."""
-    properties = deployment._parameter_openapi_schema.properties
-    for name, (title, description) in FORMS[form].items():
-        if name in properties:
-            properties[name].update(title=title, description=description)
-    for name, values in (choices or {}).items():
-        if name in properties and values:
-            properties[name]["enum"] = values
-    return deployment
+    return label_form(deployment, FORMS[form], choices)
 
 
 def served_deployments(settings: Settings, account_ids: list[str] | None = None) -> list:
@@ -97,13 +91,17 @@ def served_deployments(settings: Settings, account_ids: list[str] | None = None)
     """
     from prefect.deployments.runner import EntrypointType
 
+    from flows.disclosure import disclosure_deployment
     from flows.disposal import prune_expired
     from flows.doctor import doctor
     from flows.fixity import verify_fixity
     from flows.metrics_check import check_metrics
+    from flows.moderation import moderation_deployment
     from flows.publish import publish_register
     from flows.seal import seal_pending
+    from flows.search import search_deployment
     from flows.snapshot import before_major_change, snapshot_accounts, snapshot_batch
+    from flows.watch import watch_deployment
 
     module = EntrypointType.MODULE_PATH  # runs from any working directory: the flows are installed
     return [
@@ -173,4 +171,8 @@ def served_deployments(settings: Settings, account_ids: list[str] | None = None)
                         "metrics, logins, TSA, allow-list, Chromium, disk; fails when the policy's needs are missing.",
             tags=["somearkiv"],
         ),
+        disclosure_deployment(module, "disclose-capture" + SERVE_SUFFIX),
+        watch_deployment(module, "weekly-watch" + SERVE_SUFFIX),
+        search_deployment(module, "search-archive" + SERVE_SUFFIX),
+        moderation_deployment(module, "moderation-overdue" + SERVE_SUFFIX),
     ]

@@ -77,6 +77,10 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
             src = html.escape(query["src"][0])
             return self._send(200, f"<!doctype html><html lang=sv><title>Bild</title><h1>Nyheter</h1>"
                                    f"<img src=\"{src}\" alt=intern width=100 height=100></html>")
+        if url.path.startswith("/watch/") and url.path.endswith("/"):  # the weekly watch's pages, by version
+            watched = self._watch_page(url.path, query)
+            if watched is not None:
+                return self._send(200, watched)
         if url.path.endswith(("/", ".html")) and not url.path.startswith("/traps/"):
             page = self.directory_path / url.path.lstrip("/") / ("index.html" if url.path.endswith("/") else "")
             if page.is_file():  # the sample feeds stay current: dates move with today
@@ -91,6 +95,15 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
                               {"Set-Cookie": "rotated=new-value; Path=/"})
         return super().do_GET()
 
+
+    def _watch_page(self, path: str, query: dict[str, list[str]]) -> str | None:
+        """/watch/<account>/ in the version ?v= names, else the one SampleSite.set_watch_version chose (v1)."""
+        account = path.strip("/").split("/")[-1]
+        version = query.get("v", [getattr(self.server, "watch_versions", {}).get(account, "v1")])[0]
+        page = self.directory_path / "watch" / account / f"{version}.html"
+        if not account.replace("-", "").isalnum() or not version.replace("-", "").isalnum() or not page.is_file():
+            return None
+        return page.read_text(encoding="utf-8")
 
     def _page(self, name: str) -> str:
         return (self.directory_path / "traps" / name).read_text(encoding="utf-8")
@@ -147,7 +160,28 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
         if path == "/members/expire":  # every login given so far expires (a test's hook)
             self.member_tokens.clear()
             return self._send(204)
+        comment = re.fullmatch(r"/comments/(\d{1,6})(/remove|/hide)?", path)
+        if comment:  # a post with a visitor's comment, until the comment is removed (somearkiv evidence)
+            return self._comment_page(comment.group(1), comment.group(2))
         return None
+
+    def _comment_page(self, n: str, action: str | None) -> bool:
+        """/comments/<n>: the post and its comment; after /remove the page is gone (404), after /hide the post
+        is shown without the comment."""
+        removed = self.server.__dict__.setdefault("removed_comments", {})
+        if action:
+            removed[n] = action
+            return self._send(204)
+        if removed.get(n) == "/remove":
+            return self._send(404, "<!doctype html><html lang=sv><title>Hittades inte</title><h1>Sidan finns inte"
+                                   "</h1></html>")
+        shown = "" if removed.get(n) == "/hide" else (
+            f"<article class=comment id=c{n}><h2>Kommentar från Besökare {n}</h2><p>Kalle Kränkande på "
+            "Storgatan 3 är en idiot, ring honom på 070-999 88 77!</p></article>")
+        return self._send(200, "<!doctype html><html lang=sv><head><meta charset=utf-8><title>Inlägg "
+                               f"{n} - Perstorps kommun</title></head><body><main><h1>Perstorps kommun</h1><article>"
+                               "<p>Nu öppnar den nya skolan. Välkomna!</p></article>"
+                               f"<section><h2>Kommentarer</h2>{shown}</section></main></body></html>")
 
     def do_POST(self) -> None:  # noqa: N802 - stdlib's name
         self.hits.append("POST " + self.path)
@@ -201,3 +235,9 @@ class SampleSite:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+    def set_watch_version(self, account: str, version: str) -> None:
+        """Serve /watch/<account>/ as samples/pages/watch/<account>/<version>.html from now on."""
+        if not hasattr(self._server, "watch_versions"):
+            self._server.watch_versions = {}  # type: ignore[attr-defined]
+        self._server.watch_versions[account] = version  # type: ignore[attr-defined]

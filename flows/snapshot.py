@@ -21,6 +21,7 @@ from tasks.pipeline import as_captured, final_state, outcome
 from tasks.register import load_register, select_accounts
 from tasks.retention import load_retention_schedule
 from tasks.review import report_snapshot
+from tasks.watch.since import changes_since_previous
 
 __all__ = ["before_major_change", "snapshot_accounts", "snapshot_batch"]
 
@@ -122,7 +123,9 @@ def _capture_round(accounts: list[Account], municipality: str, schedule: Retenti
     wait([stages[-1] for stages in pipelines.values()])
 
     read = [outcome(account, pipelines[account.id]) for account in accounts]
-    return [result for result, _ in read], [record for _, record in read if record is not None]
+    records = [record for _, record in read if record is not None]
+    changed = changes_since_previous(records)  # in this run, so a round in batches shares the work too
+    return [result.model_copy(update={"change": changed.get(result.account_id)}) for result, _ in read], records
 
 
 @flow(name="before-major-change", task_runner=ThreadPoolTaskRunner(max_workers=4))

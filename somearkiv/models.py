@@ -58,6 +58,7 @@ __all__ = [
     "MetricValue",
     "Metrics",
     "SnapshotSummary",
+    "ModerationCase",
 ]
 
 ACCOUNT_ID_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}$"
@@ -97,6 +98,8 @@ class Trigger(StrEnum):
     before_change = "before-change"  # inför stora ändringar
     before_close = "before-close"  # the last capture of an inactive account before closing
     manual = "manual"  # an operator's own run, e.g. the demo
+    change_detected = "change-detected"  # the weekly watch saw a major change nobody announced (tasks.watch)
+    evidence = "evidence"  # a single post or comment page kept before it is removed (moderering, tasks.evidence)
 
 
 class Account(_Model):
@@ -451,6 +454,7 @@ class AccountOutcome(_Model):
     pdfa: str | None = None
     failed_stage: str | None = None
     error: str | None = None
+    change: str | None = Field(default=None, description="What changed since the account's previous snapshot.")
 
 
 class SnapshotSummary(_Model):
@@ -495,7 +499,7 @@ class AuditEvent(_Model):
 
     event_id: str
     event_type: Literal["capture", "hold", "release", "fixity-check", "disposal-review", "deletion",
-                        "disposal-protocol", "sip-export", "seal"]
+                        "disposal-protocol", "sip-export", "seal", "disclosure", "moderation"]
     event_datetime: dt.datetime
     outcome: Literal["success", "failure", "warning"]
     detail: str
@@ -538,7 +542,10 @@ class LedgerObject(_Model):
 
 # "seal": an RFC 3161 token got later for a capture filed unsealed (the TSA was down): the token and its
 # validation data, filed under seals/<capture id>/, with the capture and seal times in the detail.
-LedgerKind = Literal["capture", "hold", "release", "disposal", "delivery", "seal"]
+# "evidence": a page captured as evidence before removal (evidence/<capture id>/), "moderation": one version of a
+# moderation case (cases/<case id>/): both outside the captures' custody (never in `captures`, search or disposal).
+LedgerKind = Literal["capture", "hold", "release", "disposal", "delivery", "seal", "disclosure", "evidence",
+                     "moderation"]
 
 
 class LedgerEntry(_Model):
@@ -591,3 +598,222 @@ class Captured(NamedTuple):
     def with_record(self, record: CaptureRecord) -> Captured:
         return Captured(record, self.folder)
 
+
+
+# -- The weekly watch (tasks.watch): light captures filed under watch/ in a short-lived class, and
+# -- what changed between two of them (or since the last snapshot).
+
+WatchElementName = Literal["name", "handle", "bio", "link", "avatar", "banner", "pinned"]
+ChangeClass = Literal["ingen ändring", "mindre ändring", "större ändring"]
+
+
+class WatchElement(_Model):
+    """One element of the profile as a watch found it: a text, a link, or an image cut from the screenshot."""
+
+    element: WatchElementName
+    found: bool = False
+    text: str | None = None
+    href: str | None = None
+    box: tuple[float, float, float, float] | None = Field(
+        default=None, description="x, y, width, height in CSS px on the page (the screenshot's pixels at scale 1).")
+    rule: str | None = Field(default=None, description="The rule that found it, e.g. 'mastodon:.account__header__bio' "
+                                                       "or 'generic:meta og:description'.")
+    image: str | None = Field(default=None, description="The cut-out image's file name in the watch (avatar, banner).")
+    dhash: str | None = Field(default=None, description="64-bit difference hash of the image, hex.")
+    phash: str | None = Field(default=None, description="64-bit DCT perceptual hash of the image, hex.")
+    colour: tuple[int, int, int] | None = Field(default=None, description="The image's mean colour (RGB).")
+
+
+class ElementChange(_Model):
+    """One difference between two states of a profile, and what it adds to the change score."""
+
+    element: str
+    kind: Literal["text", "image", "presence", "layout", "metric"]
+    before: str | None = None
+    after: str | None = None
+    degree: float = Field(ge=0, le=1, description="How much it changed: 0 nothing, 1 completely.")
+    weight: float = Field(ge=0, description="The element's weight (config/watch.yaml).")
+    score: float = Field(ge=0, description="degree × weight")
+    detail: str = ""
+
+
+class ChangeReport(_Model):
+    """What changed between a watch and its baseline (the previous watch, or the last snapshot)."""
+
+    watch_id: str
+    baseline: Literal["watch", "snapshot"]
+    compared_with: str = Field(description="The baseline's watch id or capture id.")
+    compared_at: dt.datetime
+    score: float
+    classification: ChangeClass
+    changes: tuple[ElementChange, ...] = ()
+    layout_similarity: float | None = Field(default=None, description="0..1, noise masked; None: not compared.")
+    regions: tuple[tuple[int, int, int, int], ...] = Field(
+        default=(), description="Changed regions of the page (x, y, width, height in px), marked in the review image.")
+    ignored: tuple[str, ...] = Field(default=(), description="Differences seen and counted as noise.")
+
+
+class WatchRecord(_Model):
+    """One light capture of the weekly watch (filed as watch.json, last, under watch/<account>/<time>-watch/)."""
+
+    record_version: Literal[1] = 1
+    watch_id: str = Field(description="'<account>/<UTC time>-watch', also the key prefix under watch/.")
+    municipality: str
+    account: Account
+    status: CaptureStatus
+    started_at: dt.datetime
+    finished_at: dt.datetime
+    page: PageInfo
+    browser: BrowserInfo
+    timings: dict[str, float] = Field(default_factory=dict)
+    consent: ConsentInfo | None = None
+    wall: WallInfo | None = None
+    blocked_requests: tuple[BlockedRequestInfo, ...] = ()
+    notes: tuple[str, ...] = ()
+    files: tuple[ArchivedFile, ...] = ()
+    elements: tuple[WatchElement, ...] = ()
+    metrics: Metrics | None = None
+    changes: tuple[ChangeReport, ...] = Field(default=(), description="Against the previous watch and/or the last "
+                                                                     "snapshot, when there was one.")
+    retention_class: str
+    lock: ObjectLock | None = None
+    software: dict[str, str] = Field(default_factory=dict)
+    flow_run_id: str | None = None
+    filed_at: dt.datetime | None = None
+    bucket: str | None = None
+    record_key: str | None = None
+
+    def element(self, name: str) -> WatchElement | None:
+        return next((e for e in self.elements if e.element == name), None)
+
+    def file(self, name: str) -> ArchivedFile:
+        for f in self.files:
+            if f.name == name:
+                return f
+        raise KeyError(name)
+
+
+class WatchOutcome(_Model):
+    """What one watch run did for one account."""
+
+    account_id: str
+    status: Literal["watched", "blocked", "failed", "skipped"]
+    watch_id: str | None = None
+    classification: ChangeClass | None = None
+    score: float | None = None
+    baseline: str | None = None
+    announced: str | None = Field(default=None, description="The before-change capture that announced the change.")
+    promoted_capture_id: str | None = Field(default=None, description="The pre-change watch, made a permanent capture.")
+    snapshot_capture_id: str | None = Field(default=None, description="The snapshot of the new state.")
+    review_key: str | None = None
+    error: str | None = None
+
+
+# -- Disclosure with masking (utlämnande med maskning, tasks.disclosure): a masked copy of a capture's
+# -- archival PDF, and the record of the decision, filed under disclosures/<capture-id>/<time>/.
+
+
+class DisclosureRegion(_Model):
+    """One masked box on one page, in pixels of the page image the capture filed (startpage.png is page 1,
+    startpage-mobile.png page 2), before the copy's stamp margin was added above it."""
+
+    page: int = Field(ge=1)
+    x: int = Field(ge=0)
+    y: int = Field(ge=0)
+    width: int = Field(gt=0)
+    height: int = Field(gt=0)
+
+
+class DisclosureMask(_Model):
+    """One mask asked for: a text (every occurrence in the capture's words) or a region given by hand."""
+
+    kind: Literal["text", "region"]
+    text: str | None = Field(default=None, description="The masked text (kind 'text'). Kept in this record only: "
+                                                       "never in logs, events, metadata or the copy.")
+    matches: int = Field(default=0, description="Occurrences found (kind 'text'); 0 means nothing was masked for it.")
+    regions: tuple[DisclosureRegion, ...] = ()
+
+
+class DisclosurePage(_Model):
+    """One page of the masked copy: the original image it was made from and what was taken out of it."""
+
+    page: int = Field(ge=1)
+    source: str = Field(description="The original page image's name in the capture, e.g. startpage.png.")
+    width: int
+    height: int
+    margin_top: int = Field(description="Pixels of stamp margin added above the original image.")
+    words_kept: int
+    words_removed: int
+
+
+class DisclosureRecord(_Model):
+    """The decision to disclose a capture with masking (filed as disclosure.json, after the masked copy).
+
+    The original capture is never touched: ``sources`` names the filed versions the copy was made from.
+    """
+
+    record_version: Literal[1] = 1
+    disclosure_id: str = Field(description="'<capture id>/<UTC time>', also the key prefix under disclosures/.")
+    capture_id: str
+    account_id: str
+    municipality: str
+    sources: tuple[LedgerObject, ...] = Field(description="The filed originals read, by version, SHA-256 checked.")
+    masks: tuple[DisclosureMask, ...]
+    pages: tuple[DisclosurePage, ...] = ()
+    legal_ground: str = Field(min_length=1, description="The provision the masking rests on, e.g. 'OSL 21 kap. 7 §'.")
+    decided_by: str = Field(min_length=1)
+    decided_at: dt.datetime
+    disclosed_on: dt.date = Field(description="The date stamped on the copy (Europe/Stockholm).")
+    stamp: str = Field(description="The text stamped in the copy's margin.")
+    prepared_by: str | None = None
+    masked_copy: ArchivedFile
+    pdfa: PdfaInfo
+    review: AskRecord | None = Field(default=None, description="The review in the Prefect UI, when there was one.")
+    lock: ObjectLock | None = None
+    software: dict[str, str] = Field(default_factory=dict)
+    flow_run_id: str | None = None
+    notes: tuple[str, ...] = ()
+    filed_at: dt.datetime | None = None
+    bucket: str | None = None
+    record_key: str | None = None
+
+
+# -- Evidence before removal (moderering, tasks.evidence): a reported comment or post captured as evidence
+# -- under evidence/, and the moderation case with its 48-hour clock, one new object per change under cases/.
+
+
+class ModerationCase(_Model):
+    """One moderation case: offensive personal data reported in a comment or post, the evidence kept before
+    it was removed, and when it was gone (the policy: removed at once, at the latest within 48 hours).
+
+    Filed under cases/<case id>/<NNNN>-<status>.json, a new locked object for every change (``version``);
+    the newest version is the case. Restricted: read only by the archivist and auditor identities.
+    """
+
+    record_version: Literal[1] = 1
+    case_id: str = Field(description="'<account>/<UTC time it was opened>', also the key prefix under cases/.")
+    version: int = Field(default=1, ge=1, description="1 when opened; each change files the next version.")
+    status: Literal["open", "removed"] = "open"
+    account_id: str
+    url: str = Field(description="The reported post or comment page.")
+    reason: str = Field(min_length=1, description="Why it is to be removed (kept here only, never in logs).")
+    quote: str | None = Field(default=None, description="Text that shows the content; its absence proves removal. "
+                                                        "Personal data: kept here only, never in logs or events.")
+    reported_at: dt.datetime = Field(description="When it was reported: the 48-hour clock starts here.")
+    reported_by: str = Field(min_length=1)
+    opened_at: dt.datetime
+    evidence_capture_id: str
+    evidence_at: dt.datetime = Field(description="When the evidence capture was taken.")
+    evidence_record_key: str | None = None
+    removed_at: dt.datetime | None = Field(default=None, description="When the re-capture showed it gone.")
+    removed_by: str | None = None
+    removal_capture_id: str | None = None
+    removal_record_key: str | None = None
+    removal_proof: str | None = Field(default=None, description="How the re-capture showed it gone: 'http-404', "
+                                                                "'http-410' or 'quote-absent'.")
+    retention_class: str
+    lock: ObjectLock | None = None
+    software: dict[str, str] = Field(default_factory=dict)
+    previous_key: str | None = Field(default=None, description="The version this one follows.")
+    filed_at: dt.datetime | None = None
+    record_key: str | None = None

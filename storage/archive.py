@@ -29,7 +29,15 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from somearkiv import __version__
-from somearkiv.models import AuditEvent, CaptureRecord, CaptureStatus, LedgerObject, ObjectLock
+from somearkiv.models import (
+    AuditEvent,
+    CaptureRecord,
+    CaptureStatus,
+    LedgerObject,
+    ModerationCase,
+    ObjectLock,
+    WatchRecord,
+)
 from somearkiv.retention import records_lock
 from somearkiv.settings import Settings
 from storage.embedded import ROLES, EmbeddedS3
@@ -535,6 +543,195 @@ class Archive:
             if os.path.exists(tmp):
                 os.unlink(tmp)
         return info
+
+    # -- disclosures (utlämnande med maskning): a masked copy of a capture and the decision's record --
+
+    DISCLOSURES_PREFIX = "disclosures/"  # kept as the decision's lock says; the capture itself is never touched
+
+    @classmethod
+    def disclosure_prefix(cls, capture_id: str, when: dt.datetime) -> str:
+        """disclosures/<capture-id>/<YYYY-MM-DDTHHMMSSZ>/: one folder per decision to disclose a capture."""
+        return f"{cls.DISCLOSURES_PREFIX}{capture_id}/{when.astimezone(dt.UTC):%Y-%m-%dT%H%M%SZ}/"
+
+    def file_disclosure(self, capture_id: str, account_id: str, when: dt.datetime, documents: list[Companion],
+                        record: Callable[[list[LedgerObject]], Companion], lock: ObjectLock,
+                        person: str | None = None, detail: str = "") -> list[LedgerObject]:
+        """File a disclosure's *documents* (the masked copy), then its record, made by *record* from what was
+        filed (keys, versions, SHA-256), all under ``disclosure_prefix`` with *lock* in the PUT and never over
+        an existing key; then append a ``disclosure`` entry to the custody ledger. Returns every object
+        filed, the record last."""
+        prefix = self.disclosure_prefix(capture_id, when)
+        meta = {"capture-id": capture_id, "account": account_id, "origin": "upprattad", "role": "disclosure"}
+        filed: list[LedgerObject] = []
+        for document in [*documents, None]:
+            if document is None:  # the record, last: a disclosure whose record exists is complete
+                document, meta = record(list(filed)), {**meta, "role": "disclosure-record"}
+            version = self._put(prefix + document.name, document.body, document.media_type, meta, lock)
+            filed.append(LedgerObject(key=prefix + document.name, version_id=version, size=len(document.body),
+                                      sha256=hashlib.sha256(document.body).hexdigest()))
+        self.ledger.append("disclosure", capture_id=capture_id, account_id=account_id, objects=filed, lock=lock,
+                           person=person, detail=detail)
+        return filed
+
+    def disclosure_record_keys(self, capture_id: str | None = None) -> list[str]:
+        """The keys of the disclosure records filed (for one capture), oldest first."""
+        return self._keys_under(self.DISCLOSURES_PREFIX + (f"{capture_id}/" if capture_id else ""), "/disclosure.json")
+
+    def _keys_under(self, prefix: str, ending: str) -> list[str]:
+        """Every key under *prefix* that ends with *ending*, sorted (oldest first where keys carry the time)."""
+        pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix)
+        return sorted(item["Key"] for page in pages for item in page.get("Contents", [])
+                      if item["Key"].endswith(ending))
+
+    # -- the weekly watch: light captures under watch/, in a short-lived class, outside the custody ledger --
+    # (a watch that shows the last state before an unannounced change is promoted: copied into a new
+    # capture under captures/, filed and ledgered like any other; the watch itself is never rewritten)
+
+    WATCH_PREFIX = "watch/"
+    WATCH_RECORD_NAME = "watch.json"
+
+    @classmethod
+    def watch_prefix(cls, watch_id: str) -> str:
+        """watch/<account>/<YYYY-MM-DDTHHMMSSZ>-watch/"""
+        return f"{cls.WATCH_PREFIX}{watch_id}/"
+
+    def file_watch(self, record: WatchRecord, folder: Path, lock: ObjectLock) -> WatchRecord:
+        """File a watch's files from *folder*, then watch.json, each with *lock* in the PUT and never over an
+        existing key; return the filed record. Filing it again (a retry) returns the record already filed."""
+        prefix = self.watch_prefix(record.watch_id)
+        try:
+            already = WatchRecord.model_validate_json(self.read(prefix + self.WATCH_RECORD_NAME))
+        except ObjectMissing:
+            already = None
+        if already is not None:
+            if {(f.name, f.sha256) for f in already.files} != {(f.name, f.sha256) for f in record.files}:
+                raise ArchiveError(f"watch {record.watch_id} is already filed with other content")
+            return already
+        common = {"watch-id": record.watch_id, "account": record.account.id,
+                  "platform": record.account.platform.value,
+                  "captured-at": record.started_at.astimezone(dt.UTC).isoformat(timespec="seconds"),
+                  "retention-class": record.retention_class, "created-by": f"somearkiv/{__version__}",
+                  "origin": "upprattad", "status": record.status.value}
+        filed = []
+        for f in record.files:
+            body = (folder / f.name).read_bytes()
+            if hashlib.sha256(body).hexdigest() != f.sha256:
+                raise FixityError(f"{folder / f.name} changed since it was captured")
+            version = self._put(prefix + f.name, body, f.media_type, {**common, "role": f.role.value}, lock)
+            filed.append(f.model_copy(update={"key": prefix + f.name, "version_id": version}))
+        final = record.model_copy(update={"files": tuple(filed), "lock": lock, "bucket": self.bucket,
+                                          "filed_at": dt.datetime.now(dt.UTC),
+                                          "record_key": prefix + self.WATCH_RECORD_NAME})
+        self._put(prefix + self.WATCH_RECORD_NAME, final.model_dump_json(indent=2).encode(), "application/json",
+                  {**common, "role": "watch-record"}, lock)
+        return final
+
+    def list_watches(self, account_id: str) -> list[str]:
+        """The ids of the account's filed watches (those whose watch.json exists), oldest first."""
+        pages = self.client.get_paginator("list_objects_v2").paginate(
+            Bucket=self.bucket, Prefix=f"{self.WATCH_PREFIX}{account_id}/")
+        return sorted(item["Key"].removeprefix(self.WATCH_PREFIX).removesuffix("/" + self.WATCH_RECORD_NAME)
+                      for page in pages for item in page.get("Contents", [])
+                      if item["Key"].endswith("/" + self.WATCH_RECORD_NAME))
+
+    def all_watch_ids(self) -> list[str]:
+        """The ids of every filed watch, of every account (for disposal of the short-lived buffer)."""
+        return [key.removeprefix(self.WATCH_PREFIX).removesuffix("/" + self.WATCH_RECORD_NAME)
+                for key in self._keys_under(self.WATCH_PREFIX, "/" + self.WATCH_RECORD_NAME)]
+
+    def read_watch(self, watch_id: str) -> WatchRecord:
+        return WatchRecord.model_validate_json(self.read(self.watch_prefix(watch_id) + self.WATCH_RECORD_NAME))
+
+    def latest_watch(self, account_id: str, before: str | None = None) -> WatchRecord | None:
+        """The account's newest filed watch (older than the watch id *before*, when given)."""
+        ids = [w for w in self.list_watches(account_id) if before is None or w < before]
+        return self.read_watch(ids[-1]) if ids else None
+
+    # -- evidence before removal (moderering): restricted, read only by the archivist and auditor identities --
+    # (storage.gateway refuses the pipeline any read under these prefixes; it may file new, locked objects there)
+
+    EVIDENCE_PREFIX = "evidence/"  # evidence/<account>/<YYYY-MM-DDTHHMMSSZ>-evidence/: a capture kept as evidence
+    CASES_PREFIX = "cases/"  # cases/<account>/<YYYY-MM-DDTHHMMSSZ>/<NNNN>-<status>.json: each version of a case
+
+    @classmethod
+    def evidence_prefix(cls, capture_id: str) -> str:
+        return f"{cls.EVIDENCE_PREFIX}{capture_id}/"
+
+    def _put_once(self, key: str, body: bytes, media_type: str, metadata: dict[str, str], lock: ObjectLock) -> str:
+        """PUT a new object; a key already taken is an error (no read-back: the pipeline may not read here)."""
+        version = self.put_new(key, body, media_type, metadata, lock)
+        if version is None:
+            raise ArchiveError(f"{key} already exists; it is never overwritten")
+        return version
+
+    def file_evidence(self, record: CaptureRecord, folder: Path, lock: ObjectLock, case_id: str) -> CaptureRecord:
+        """File an evidence capture's files from *folder*, then its record.json, under ``evidence_prefix``, each
+        with *lock* in the PUT and never over an existing key; then an ``evidence`` ledger entry. Returns the
+        filed record. Outside the captures' custody: never listed by ``list_captures``, searched or disposed
+        of with the captures."""
+        prefix = self.evidence_prefix(record.capture_id)
+        common = {"capture-id": record.capture_id, "case-id": case_id, "account": record.account.id,
+                  "captured-at": record.started_at.astimezone(dt.UTC).isoformat(timespec="seconds"),
+                  "trigger": record.trigger.value, "retention-class": record.retention_class,
+                  "created-by": f"somearkiv/{__version__}", "origin": "upprattad", "status": record.status.value}
+        filed = []
+        for f in record.files:
+            body = (folder / f.name).read_bytes()
+            if hashlib.sha256(body).hexdigest() != f.sha256:
+                raise FixityError(f"{folder / f.name} changed since it was captured")
+            version = self._put_once(prefix + f.name, body, f.media_type, {**common, "role": f.role.value}, lock)
+            filed.append(f.model_copy(update={"key": prefix + f.name, "version_id": version}))
+        final = record.model_copy(update={"files": tuple(filed), "lock": lock, "bucket": self.bucket,
+                                          "filed_at": dt.datetime.now(dt.UTC), "record_key": prefix + RECORD_NAME})
+        body = final.model_dump_json(indent=2).encode()
+        version = self._put_once(prefix + RECORD_NAME, body, "application/json", {**common, "role": "record"}, lock)
+        objects = [LedgerObject(key=f.key, version_id=f.version_id, size=f.size, sha256=f.sha256) for f in filed]
+        objects.append(LedgerObject(key=prefix + RECORD_NAME, version_id=version, size=len(body),
+                                    sha256=hashlib.sha256(body).hexdigest()))
+        self.ledger.append("evidence", capture_id=record.capture_id, account_id=record.account.id,
+                           status=record.status, objects=objects, retention_class=record.retention_class, lock=lock,
+                           detail=f"evidence for moderation case {case_id} ({record.status.value})")
+        return final
+
+    def read_evidence(self, capture_id: str) -> CaptureRecord:
+        return self.read_record(self.evidence_prefix(capture_id) + RECORD_NAME)
+
+    def file_case(self, case: ModerationCase, lock: ObjectLock) -> ModerationCase:
+        """File one version of a moderation case as a new locked object (never over an earlier one: two
+        changes of one case at once cannot both win), then a ``moderation`` ledger entry; return it as filed."""
+        key = f"{self.CASES_PREFIX}{case.case_id}/{case.version:04d}-{case.status}.json"
+        final = case.model_copy(update={"lock": lock, "filed_at": dt.datetime.now(dt.UTC), "record_key": key})
+        body = final.model_dump_json(indent=2).encode()
+        meta = {"case-id": case.case_id, "account": case.account_id, "status": case.status,
+                "version": str(case.version), "retention-class": case.retention_class, "origin": "upprattad",
+                "role": "moderation-case"}
+        version = self.put_new(key, body, "application/json", meta, lock)
+        if version is None:
+            raise ArchiveError(f"moderation case {case.case_id} version {case.version} is already filed "
+                               "(changed at the same time elsewhere): show the case and try again")
+        self.ledger.append("moderation", capture_id=case.evidence_capture_id, account_id=case.account_id,
+                           objects=[LedgerObject(key=key, version_id=version, size=len(body),
+                                                 sha256=hashlib.sha256(body).hexdigest())],
+                           retention_class=case.retention_class, lock=lock,
+                           detail=f"moderation case {case.case_id} version {case.version}: {case.status}")
+        return final
+
+    def _case_keys(self, case_id: str | None = None) -> list[str]:
+        return self._keys_under(self.CASES_PREFIX + (f"{case_id}/" if case_id else ""), ".json")
+
+    def case_ids(self) -> list[str]:
+        """Every moderation case's id, oldest first."""
+        return sorted({key.removeprefix(self.CASES_PREFIX).rsplit("/", 1)[0] for key in self._case_keys()})
+
+    def case_history(self, case_id: str) -> list[ModerationCase]:
+        """Every filed version of a case, oldest first (empty: no such case)."""
+        return [ModerationCase.model_validate_json(self.read(key)) for key in self._case_keys(case_id)]
+
+    def read_case(self, case_id: str) -> ModerationCase | None:
+        """The case as it is now: its newest version (None: no such case)."""
+        keys = self._case_keys(case_id)
+        return ModerationCase.model_validate_json(self.read(keys[-1])) if keys else None
+
 
 
 def _b64_to_hex(value: str | None) -> str | None:

@@ -8,7 +8,8 @@ server's own files hold, and the roles live here:
 
 - ``pipeline``: read and list; PUT a new object (``If-None-Match: *``) carrying its retention
   (``x-amz-object-lock-mode`` + ``-retain-until-date``, a legal hold only ON); tag objects;
-  put and delete temporary review copies under ``review/``. Nothing else.
+  put and delete temporary review copies under ``review/``. Nothing else; and it never reads an
+  object under ``evidence/`` or ``cases/`` (moderation evidence: personal data, restricted).
 - ``archivist``: what the pipeline may, plus legal holds on and off, extending retention, and
   deleting exact object versions (the approved disposal), with the governance bypass.
 - ``auditor``: read and list only.
@@ -44,6 +45,7 @@ __all__ = ["ROLES", "Role", "Rules", "refusal", "serve"]
 
 ROLES = ("pipeline", "archivist", "auditor")
 REVIEW_PREFIX = "review/"  # temporary copies for a person to look at: not records
+RESTRICTED_PREFIXES = ("evidence/", "cases/")  # moderation evidence: the pipeline files there, never reads
 _MAX_BODY = 5 * 1024**3
 _MAX_SKEW = dt.timedelta(minutes=15)
 _MAX_PRESIGN = 7 * 24 * 3600
@@ -114,6 +116,8 @@ def _archivist_rule(call: S3Call) -> str | None:
 def refusal(role: str, call: S3Call) -> str | None:
     """Why *role* may not make *call* (None: it may). The whole permission model is here."""
     if call.method in ("GET", "HEAD"):
+        if role == "pipeline" and call.key.startswith(RESTRICTED_PREFIXES):
+            return "evidence and moderation cases are read only by the archivist and auditor identities"
         return None
     if role not in ("pipeline", "archivist"):
         return f"the {role} identity only reads"

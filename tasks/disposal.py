@@ -97,7 +97,8 @@ def _archive(role: str = "pipeline") -> Archive:
 
 @task(name="find-expired", cache_policy=NO_CACHE)
 def find_expired(now: dt.datetime | None = None) -> list[Candidate]:
-    """Captures of 'gallras' classes whose retention date has passed and none of whose objects is held."""
+    """Captures of 'gallras' classes whose retention date has passed and none of whose objects is held,
+    then the weekly watch's light captures (watch/, a short-lived class) whose time has come."""
     now = now or dt.datetime.now(dt.UTC)
     archive = _archive()
     schedule = read_retention_schedule(get_settings().retention_config)
@@ -117,6 +118,28 @@ def find_expired(now: dt.datetime | None = None) -> list[Candidate]:
                                    captured_at=record.started_at, retention_class=klass.id, class_name=klass.name,
                                    decision=klass.decision, retain_until=record.lock.retain_until,
                                    objects=tuple(objects)))
+    return found + _expired_watches(archive, schedule, now)
+
+
+def _expired_watches(archive: Archive, schedule, now: dt.datetime) -> list[Candidate]:
+    """The watch buffer's expired light captures, proposed like captures: the same review, deletion and protocol."""
+    found = []
+    for watch_id in archive.all_watch_ids():
+        watch = archive.read_watch(watch_id)
+        klass = schedule.disposable_class(watch.retention_class, watch.lock, now)
+        if klass is None or watch.record_key is None or watch.lock is None:
+            continue
+        objects, held = [], False
+        keys = [(f.key, f.version_id) for f in watch.files if f.key] + [(watch.record_key, None)]
+        for key, version in keys:
+            info = archive.head(key, version)
+            held |= deletion_blocker(info.legal_hold, info.retain_until, now) is not None
+            objects.append(FiledObject(key=key, version_id=info.version_id or "", size=info.size,
+                                       sha256=info.sha256 or ""))
+        if not held:
+            found.append(Candidate(capture_id=watch_id, account_id=watch.account.id, captured_at=watch.started_at,
+                                   retention_class=klass.id, class_name=klass.name, decision=klass.decision,
+                                   retain_until=watch.lock.retain_until, objects=tuple(objects)))
     return found
 
 

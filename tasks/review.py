@@ -43,8 +43,9 @@ def _when(moment: dt.datetime) -> str:
             f"({moment.astimezone(_STOCKHOLM):%Y-%m-%d %H:%M} Europe/Stockholm)")
 
 
-def capture_markdown(record: CaptureRecord, links: dict[str, str], link_hours: int) -> str:
-    """The capture record's essentials, in Swedish and English, with links to the files."""
+def capture_markdown(record: CaptureRecord, links: dict[str, str], link_hours: int, change: str | None = None) -> str:
+    """The capture record's essentials, in Swedish and English, with links to the files (and what changed since
+    the account's previous snapshot, when that is known)."""
     a = record.account
     rows = [
         ("Konto / Account", f"{a.name} – {a.platform.value} `{a.handle}` (`{a.id}`)"),
@@ -55,6 +56,8 @@ def capture_markdown(record: CaptureRecord, links: dict[str, str], link_hours: i
          + (f" (begärd av / requested by {record.requested_by})" if record.requested_by else "")),
         ("Sida / Page", f"{record.page.final_url} (HTTP {record.page.http_status}) – {record.page.title}"),
     ]
+    if change:
+        rows.append(("Ändrat sedan förra / Changed since the last", change))
     if record.wall:
         rows.append(("Hinder / Wall", f"**{wall_in_swedish(record.wall.kind, record.wall.reason)}** "
                                       f"({record.wall.kind}: {record.wall.reason})"))
@@ -109,6 +112,7 @@ def report_snapshot(summary: SnapshotSummary, records: list[CaptureRecord],
     by_account = {r.account.id: r for r in records}
     state = archive.custody()  # the ledger read once for every account's history
     rows, inactive = [], []
+    changes = {o.account_id: o.change for o in summary.outcomes if o.change}
     for o in summary.outcomes:
         record = by_account.get(o.account_id)
         history = archive.list_captures(o.account_id, state=state) if record else []
@@ -136,7 +140,8 @@ def report_snapshot(summary: SnapshotSummary, records: list[CaptureRecord],
     links_of = {r.account.id: {f.name: archive.presigned_url(f.key, hours * 3600) for f in r.files if f.key}
                 for r in records}
     for record in sorted(records, key=lambda r: r.account.id, reverse=True):
-        create_markdown_artifact(capture_markdown(record, links_of[record.account.id], hours),
+        create_markdown_artifact(capture_markdown(record, links_of[record.account.id], hours,
+                                                  changes.get(record.account.id)),
                                  key=artifact_key("capture", record.account.id),
                                  description=f"{record.account.id}: {record.status.value}")
     if register_accounts:
@@ -171,8 +176,9 @@ def summary_markdown(summary: SnapshotSummary, records: dict[str, CaptureRecord]
                      tsa_configured: bool = True) -> str:
     """'Is everything archived?' at a glance: the problems first, each with its reason in plain Swedish."""
     lines = [f"# {_headline(summary)}", "",
-             "| Konto / Account | Status | Varför / Why | Följare / Followers | Inlägg senaste månaden / "
-             "Posts last month | Filer / Files |", "|---|---|---|---|---|---|"]
+             "| Konto / Account | Status | Varför / Why | Ändrat sedan förra / Changed since the last | "
+             "Följare / Followers | Inlägg senaste månaden / Posts last month | Filer / Files |",
+             "|---|---|---|---|---|---|---|"]
     for o in sorted(summary.outcomes, key=lambda o: (_ORDER[o.status], o.account_id)):
         record = records.get(o.account_id)
         m = record.metrics if record else None
@@ -182,6 +188,7 @@ def summary_markdown(summary: SnapshotSummary, records: dict[str, CaptureRecord]
         own = links.get(o.account_id, {})
         files = " · ".join(f"[{label}]({own[name]})" for name, label in _FILE_LINKS if name in own)
         lines.append(f"| `{o.account_id}` ({o.platform.value}) | {status} | {_cell(why) or '—'} | "
+                     f"{_cell(o.change or '') or '—'} | "
                      f"{_number(m.followers if m else None)} | {_number(m.posts_last_month if m else None)} | "
                      f"{files or '—'} |")
     if unsealed or not tsa_configured:

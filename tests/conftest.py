@@ -82,6 +82,7 @@ def _environment(data_dir: Path):
         "SOMEARKIV_CONFIG": str(data_dir / "none.toml"),
         "SOMEARKIV_NAVIGATION_TIMEOUT_S": "15",
         "SOMEARKIV_CAPTURE_TIMEOUT_S": "60",
+        "SOMEARKIV_SETTLE_QUIET_S": "0.5",  # the sample pages settle at once; the hard-page tests use the default
         "SOMEARKIV_ALLOWED_HOSTS": '["127.0.0.1"]',
         "SOMEARKIV_METRICS_API": "false",  # the sample accounts' platforms are on the internet
         "SOMEARKIV_SESSION_KEY_FILE": str(data_dir.parent / "keys" / "session.key"),  # never ~/.config

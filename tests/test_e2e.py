@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import subprocess
+import sys
 
 import pikepdf.pdfa
 import pypdf
@@ -139,6 +142,8 @@ def test_cli_lists_gets_and_refuses_unknown_accounts(run: SnapshotSummary, sampl
     key = next(f["key"] for f in mine["files"] if f["name"] == "startpage.pdf")
     got = runner.invoke(app, ["get", key, "-o", str(tmp_path / "yt.pdf")])
     assert got.exit_code == 0 and "verified" in got.output
+    into_dir = runner.invoke(app, ["get", key, "-o", str(tmp_path)])  # a directory: the object's own name there
+    assert into_dir.exit_code == 0 and (tmp_path / "startpage.pdf").read_bytes() == (tmp_path / "yt.pdf").read_bytes()
 
     checked = runner.invoke(app, ["verify", key])  # PDF/A twice over, and fixity against the record
     assert checked.exit_code == 0, checked.output
@@ -164,3 +169,29 @@ def test_cli_before_change_snapshot_of_one_account(prefect_server, archive, samp
     [latest] = [r for r in archive.list_captures("demo-mastodon") if r.trigger is Trigger.before_change]
     assert latest.reason == "ny profilbild" and latest.requested_by == "Kommunikatör"
     assert latest.capture_id.endswith("-before-change")
+
+
+def _cli(*args: str, **env: str) -> subprocess.CompletedProcess:
+    """The `somearkiv` command as a person runs it (main(): one-line errors and exit statuses)."""
+    return subprocess.run([sys.executable, "-m", "deployments.cli", *args], capture_output=True, text=True,
+                          timeout=120, env={**os.environ, **env})
+
+
+def test_cli_errors_are_one_line_with_their_own_exit_status(run: SnapshotSummary, tmp_path):
+    key = next(k for o in run.outcomes for k in o.object_keys if k.endswith("startpage.pdf"))
+    cases = [
+        (_cli("get", "", "-o", str(tmp_path / "x")), 2, "is not an object's key"),
+        (_cli("get", "audit/", "-o", str(tmp_path / "x")), 2, "is not an object's key"),
+        (_cli("get", key, "-o", "/proc/self/mem"), 7, "cannot write /proc/self/mem"),
+        (_cli("get", key, "-o", "/dev/null"), 7, "not a regular file"),
+        (_cli("get", key, "-o", "/proc/no-such-dir/x.pdf"), 7, "cannot write /proc/no-such-dir/x.pdf"),
+        (_cli("captures", SOMEARKIV_S3_EMBEDDED="false", SOMEARKIV_S3_ENDPOINT_URL="http://127.0.0.1:9",
+              AWS_ACCESS_KEY_ID="x", AWS_SECRET_ACCESS_KEY="y", AWS_MAX_ATTEMPTS="1"), 5, "the archive's S3 storage"),
+    ]
+    for done, status, says in cases:
+        lines = done.stderr.strip().splitlines()
+        assert done.returncode == status, (done.args, done.returncode, done.stderr[-2000:])
+        assert len(lines) == 1 and says in lines[0] and "Traceback" not in done.stderr, done.stderr[-2000:]
+    debug = _cli("--debug", "captures", SOMEARKIV_S3_EMBEDDED="false", SOMEARKIV_S3_ENDPOINT_URL="http://127.0.0.1:9",
+                 AWS_ACCESS_KEY_ID="x", AWS_SECRET_ACCESS_KEY="y", AWS_MAX_ATTEMPTS="1")
+    assert debug.returncode != 0 and "Traceback" in debug.stderr

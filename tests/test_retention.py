@@ -16,12 +16,13 @@ from typer.testing import CliRunner
 from deployments.cli import app
 from flows.disposal import prune_expired
 from flows.fixity import verify_fixity
-from somearkiv.models import RetentionAction
+from somearkiv.fixity import sha256_file
+from somearkiv.models import ArchivedFile, CaptureStatus, FileRole, RetentionAction
 from somearkiv.settings import get_settings
 from storage import PROTOCOL_PREFIX, Archive, ArchiveError
 from tasks.retention import read_retention_schedule
 
-from .factories import account, capture_files
+from .factories import account, capture_files, record
 from .test_operations import _resume_when_paused
 
 SHORT = 4  # seconds of gallringsfrist in these tests
@@ -260,3 +261,27 @@ def test_approve_selected_refuses_ids_that_are_not_proposed(prefect_server, arch
     assert "refused" in outcome and outcome["still_paused"], outcome
     assert state.is_completed() and "rejected" in state.message
     assert all(archive.version_exists(f.key, f.version_id) for f in proposed.files)
+
+
+def test_the_watch_buffer_is_proposed_for_disposal_when_its_time_has_come(archive, schedule_file, tmp_path):
+    """Watches (watch/, a short-lived class) go the same way as captures: proposed, deleted by version, verified."""
+    from somearkiv.models import WatchRecord
+    from tasks.disposal import dispose, find_expired
+
+    base = record(account=account(id="bevakad", retention_class="kort"))
+    folder = tmp_path / "watch"
+    folder.mkdir()
+    (folder / "startpage.png").write_bytes(b"\x89PNG a watch")
+    png = ArchivedFile(name="startpage.png", role=FileRole.screenshot, media_type="image/png",
+                       size=(folder / "startpage.png").stat().st_size, sha256=sha256_file(folder / "startpage.png"))
+    started = dt.datetime.now(dt.UTC)
+    watch = WatchRecord(watch_id=f"bevakad/{started:%Y-%m-%dT%H%M%S}Z-watch", municipality="Perstorps kommun",
+                        account=base.account, status=CaptureStatus.captured, started_at=started, finished_at=started,
+                        page=base.page, browser=base.browser, files=(png,), retention_class="kort")
+    filed = archive.file_watch(watch, folder, schedule_file.get("kort").lock_for(started))
+    time.sleep(SHORT + 1)
+    [candidate] = [c for c in find_expired() if c.capture_id == watch.watch_id]
+    assert {o.key for o in candidate.objects} == {filed.file("startpage.png").key, filed.record_key}
+    done = dispose.fn([candidate], "Arkivarie", "bevakningsbuffert")
+    assert all(d.verified_gone for d in done.disposed) and len(done.disposed) == 2 and not done.skipped
+    assert watch.watch_id not in archive.all_watch_ids()

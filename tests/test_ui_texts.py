@@ -129,3 +129,22 @@ def test_forms_have_number_boxes_labels_and_the_registers_accounts():
     assert properties["account"]["enum"] == ["demo-a", "demo-b"]
     assert properties["account"]["title"] == "Konto / Account" and properties["reason"]["description"]
     assert properties["announced_by"]["type"] == "string" and "anyOf" not in properties["announced_by"]
+
+
+def test_what_changed_since_the_previous_snapshot_is_said_in_the_summary():
+    from somearkiv.models import ChangeReport, ElementChange
+    from tasks.watch.since import describe_change
+
+    previous = record(started_at=dt.datetime(2026, 7, 1, 4, 0, tzinfo=dt.UTC))
+    report = ChangeReport(watch_id="x", baseline="snapshot", compared_with=previous.capture_id,
+                          compared_at=dt.datetime.now(dt.UTC), score=0.6, classification="större ändring",
+                          changes=(ElementChange(element="bio", kind="text", before="Välkommen till oss",
+                                                 after="Välkommen till nya oss", degree=0.3, weight=1, score=0.3),
+                                   ElementChange(element="followers", kind="metric", before="4812", after="5100",
+                                                 degree=0.3, weight=1, score=0.3)))
+    said = describe_change(report, previous)
+    assert said == "större ändring sedan 2026-07-01: bio: Välkommen till **nya** oss; followers: 4812 → 5100"
+    summary = SnapshotSummary(trigger=Trigger.scheduled, outcomes=(AccountOutcome(
+        account_id="a-good", platform=Platform.facebook, status=CaptureStatus.captured, change=said),))
+    text = summary_markdown(summary, {"a-good": record(account=account(id="a-good"))}, {}, set(), 168)
+    assert "Ändrat sedan förra" in text and "större ändring sedan 2026-07-01" in text

@@ -57,6 +57,12 @@ def check_with_pikepdf(pdf: PdfFile) -> Iterator[Finding]:
     the file-level rules below; those are the byte checks' job. Its findings on rules we check
     better ourselves (XMP) are dropped; see ``dispositions``.
     """
+    oversized = _oversized_content_stream(pdf)
+    if oversized is not None:  # qpdf would inflate it whole into memory: a 4 MB file took 8 GB (measured)
+        yield Finding("somearkiv:limit", oversized, f"a content stream inflates past {MAX_CONTENT_STREAM >> 20} MB: "
+                      "the object-level checks (pikepdf) were not run on this file (a decompression bomb, or a page "
+                      "too large to check safely)", "pikepdf", "unsupported")
+        return
     report = pikepdf_validated(lambda: pikepdf.pdfa.validate_written(io.BytesIO(pdf.data), pdf.flavour))
     for found in report.findings:
         rule = _short_rule(found.rule)
@@ -66,6 +72,43 @@ def check_with_pikepdf(pdf: PdfFile) -> Iterator[Finding]:
         where, message = (re.sub(r"<_io\.BytesIO object at 0x[0-9a-f]+>", "file", text)
                           for text in (found.where, found.message))
         yield Finding(rule, where, message, "pikepdf", "unsupported" if kept == "not checked" else found.kind)
+
+
+MAX_CONTENT_STREAM = 64 << 20  # decoded bytes of one non-image stream pikepdf's validator may parse
+
+
+def _oversized_content_stream(pdf: PdfFile) -> str | None:
+    """Where a Flate stream that is not an image inflates past MAX_CONTENT_STREAM, or None.
+
+    pikepdf (qpdf) parses page contents, forms and glyph procedures in memory; image data it
+    leaves alone. Inflated here in bounded chunks, counted and thrown away.
+    """
+    for obj in _streams(pdf):
+        filters = obj.value.get("/Filter")
+        first = filters[0] if isinstance(filters, list) and filters else filters
+        if first not in ("/FlateDecode", "/Fl") or obj.value.get("/Subtype") == "/Image" or pdf.encrypted:
+            continue
+        assert obj.stream is not None
+        if _inflated_size(memoryview(pdf.data)[obj.stream.start:obj.stream.end], MAX_CONTENT_STREAM) \
+                > MAX_CONTENT_STREAM:
+            return _where(obj)
+    return None
+
+
+def _inflated_size(raw: memoryview, stop_after: int) -> int:
+    """How many bytes *raw* inflates to, counting no further than just past *stop_after* (damage ends it early)."""
+    inflater, total = zlib.decompressobj(), 0
+    try:
+        for at in range(0, len(raw), 1 << 20):
+            pending = bytes(raw[at:at + (1 << 20)])
+            while pending and not inflater.eof:
+                total += len(inflater.decompress(pending, 1 << 24))
+                if total > stop_after:
+                    return total
+                pending = inflater.unconsumed_tail
+    except zlib.error:
+        pass  # check_flate_streams reports damage
+    return total
 
 
 def _short_rule(rule: str) -> str:
