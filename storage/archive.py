@@ -303,13 +303,7 @@ class Archive:
                                 ("posts-last-month", record.metrics.posts_last_month)):
                 common[name] = "unknown" if value.value is None else str(value.value)
                 common[f"{name}-source"] = _meta(value.source)
-        filed = []
-        for f in record.files:
-            body = (folder / f.name).read_bytes()
-            if hashlib.sha256(body).hexdigest() != f.sha256:
-                raise FixityError(f"{folder / f.name} changed since it was captured")
-            version = self._put(prefix + f.name, body, f.media_type, {**common, "role": f.role.value}, lock)
-            filed.append(f.model_copy(update={"key": prefix + f.name, "version_id": version}))
+        filed = self._file_files(record.files, folder, prefix, common, lock, self._put)
         final = record.model_copy(update={
             "files": tuple(filed), "lock": lock, "bucket": self.bucket, "filed_at": dt.datetime.now(dt.UTC),
             "record_key": prefix + RECORD_NAME,
@@ -319,6 +313,19 @@ class Archive:
         return final, version
 
     # -- reading --------------------------------------------------------------------------------
+
+    @staticmethod
+    def _file_files(files, folder: Path, prefix: str, common: dict[str, str], lock: ObjectLock, put) -> list:
+        """Each of *files* from *folder* under *prefix*, its bytes checked against the SHA-256 it was captured
+        with, put with *put* (a PUT that never overwrites) and *lock*; the files with their keys and versions."""
+        filed = []
+        for f in files:
+            body = (folder / f.name).read_bytes()
+            if hashlib.sha256(body).hexdigest() != f.sha256:
+                raise FixityError(f"{folder / f.name} changed since it was captured")
+            version = put(prefix + f.name, body, f.media_type, {**common, "role": f.role.value}, lock)
+            filed.append(f.model_copy(update={"key": prefix + f.name, "version_id": version}))
+        return filed
 
     def head(self, key: str, version_id: str | None = None) -> ObjectInfo:
         h = self.client.head_object(**self._version(key, version_id), ChecksumMode="ENABLED")
@@ -612,13 +619,7 @@ class Archive:
                   "captured-at": record.started_at.astimezone(dt.UTC).isoformat(timespec="seconds"),
                   "retention-class": record.retention_class, "created-by": f"somearkiv/{__version__}",
                   "origin": "upprattad", "status": record.status.value}
-        filed = []
-        for f in record.files:
-            body = (folder / f.name).read_bytes()
-            if hashlib.sha256(body).hexdigest() != f.sha256:
-                raise FixityError(f"{folder / f.name} changed since it was captured")
-            version = self._put(prefix + f.name, body, f.media_type, {**common, "role": f.role.value}, lock)
-            filed.append(f.model_copy(update={"key": prefix + f.name, "version_id": version}))
+        filed = self._file_files(record.files, folder, prefix, common, lock, self._put)
         final = record.model_copy(update={"files": tuple(filed), "lock": lock, "bucket": self.bucket,
                                           "filed_at": dt.datetime.now(dt.UTC),
                                           "record_key": prefix + self.WATCH_RECORD_NAME})
@@ -674,13 +675,7 @@ class Archive:
                   "captured-at": record.started_at.astimezone(dt.UTC).isoformat(timespec="seconds"),
                   "trigger": record.trigger.value, "retention-class": record.retention_class,
                   "created-by": f"somearkiv/{__version__}", "origin": "upprattad", "status": record.status.value}
-        filed = []
-        for f in record.files:
-            body = (folder / f.name).read_bytes()
-            if hashlib.sha256(body).hexdigest() != f.sha256:
-                raise FixityError(f"{folder / f.name} changed since it was captured")
-            version = self._put_once(prefix + f.name, body, f.media_type, {**common, "role": f.role.value}, lock)
-            filed.append(f.model_copy(update={"key": prefix + f.name, "version_id": version}))
+        filed = self._file_files(record.files, folder, prefix, common, lock, self._put_once)
         final = record.model_copy(update={"files": tuple(filed), "lock": lock, "bucket": self.bucket,
                                           "filed_at": dt.datetime.now(dt.UTC), "record_key": prefix + RECORD_NAME})
         body = final.model_dump_json(indent=2).encode()
