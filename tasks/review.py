@@ -176,23 +176,23 @@ def summary_markdown(summary: SnapshotSummary, records: dict[str, CaptureRecord]
                      tsa_configured: bool = True) -> str:
     """'Is everything archived?' at a glance: the problems first, each with its reason in plain Swedish."""
     lines = [f"# {_headline(summary)}", "",
-             "| Konto / Account | Status | Varför / Why | Ändrat sedan förra / Changed since the last | "
-             "Följare / Followers | Inlägg senaste månaden / Posts last month | Filer / Files |",
-             "|---|---|---|---|---|---|---|"]
+             "| Konto / Account | Status och filer / Status and files | Varför / Why | "
+             "Ändrat sedan förra / Changed since the last | Följare, inlägg senaste månaden / Followers, posts |",
+             "|---|---|---|---|---|"]
     for o in sorted(summary.outcomes, key=lambda o: (_ORDER[o.status], o.account_id)):
         record = records.get(o.account_id)
         m = record.metrics if record else None
-        status = {"captured": "✅ arkiverad", "blocked": "⚠️ blockerad", "failed": "❌ misslyckades"}[o.status.value]
+        # words, not emoji: a browser without an emoji font shows those as empty boxes (seen in Chromium here)
+        status = {"captured": "**arkiverad**", "blocked": "**BLOCKERAD**", "failed": "**MISSLYCKADES**"}[o.status.value]
         why = outcome_in_swedish(o, record) + ("; " + INACTIVE_LABEL if o.account_id in inactive else "") \
             + ("; ej tidsstämplad / UNSEALED" if o.account_id in unsealed else "")
         own = links.get(o.account_id, {})
         files = " · ".join(f"[{label}]({own[name]})" for name, label in _FILE_LINKS if name in own)
-        lines.append(f"| `{o.account_id}` ({o.platform.value}) | {status} | {_cell(why) or '—'} | "
-                     f"{_cell(o.change or '') or '—'} | "
-                     f"{_number(m.followers if m else None)} | {_number(m.posts_last_month if m else None)} | "
-                     f"{files or '—'} |")
+        lines.append(f"| `{o.account_id}` ({o.platform.value}) | {status}{' · ' + files if files else ''} | "
+                     f"{_cell(why) or '—'} | {_cell(o.change or '') or '—'} | "
+                     f"{_number(m.followers if m else None)}, {_number(m.posts_last_month if m else None)} |")
     if unsealed or not tsa_configured:
-        lines += ["", f"⚠️ {len(unsealed)} utan RFC 3161-tidsstämpel / UNSEALED: "
+        lines += ["", f"⚠ {len(unsealed)} utan RFC 3161-tidsstämpel / UNSEALED: "
                       + (", ".join(f"`{a}`" for a in sorted(unsealed)) or "—") + ". "
                       + ("Ingen tidsstämpeltjänst (TSA) är inställd: sätt SOMEARKIV_TSA_URL. / No TSA configured: set "
                          "SOMEARKIV_TSA_URL." if not tsa_configured else
@@ -242,8 +242,8 @@ def overview_markdown(accounts: list[Account], state: dict, settings) -> str:
         taken, trigger = last.get(account.id, (None, ""))
         age = f"{(now - taken).days} dagar" if taken else "—"
         old = taken is not None and (now - taken).days > 190
-        status = "stängt / closed" if account.closed else ("⚠️ äldre än ett halvår / older than six months" if old
-                                                           else ("⚠️ aldrig tagen / never captured" if not taken
+        status = "stängt / closed" if account.closed else ("⚠ äldre än ett halvår / older than six months" if old
+                                                           else ("⚠ aldrig tagen / never captured" if not taken
                                                                  else "aktivt / active"))
         lines.append(f"| `{account.id}` ({account.platform.value}) | {f'{taken:%Y-%m-%d}' if taken else '—'} | "
                      f"{age} | {trigger or '—'} | {status} | {holds.get(account.id, 0) or '—'} |")

@@ -268,7 +268,7 @@ def test_cli_announcement_starts_a_before_change_capture(served, archive):
     assert {"snapshot-summary", "capture-demo-facebook", "archive-overview"} <= set(found)
     summary = found["snapshot-summary"]
     assert summary.type == "markdown" and summary.description.startswith("Alla 1 konton arkiverade")
-    assert "✅ arkiverad" in summary.data and "[PDF/A](http://127.0.0.1:" in summary.data
+    assert "**arkiverad** · [PDF/A](http://127.0.0.1:" in summary.data and "[PDF/A](http://127.0.0.1:" in summary.data
     assert "before-change – ny profilbild" in found["capture-demo-facebook"].data
     assert "startpage.pdf](http://127.0.0.1:" in found["capture-demo-facebook"].data
     assert "![startpage.png](http://127.0.0.1:" in found["capture-demo-facebook"].data

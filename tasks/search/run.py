@@ -51,7 +51,7 @@ def results_markdown(result: SearchResult, links: dict[str, dict[str, str]], fil
         lines.append(f"| {hit.captured_at.astimezone(STOCKHOLM):%Y-%m-%d %H:%M} | `{hit.account}` | "
                      f"{_cell(hit.snippet_text())} ({where}) | {files or '—'}<br>`{hit.record_key}` |")
     if update is not None and update.not_indexed:
-        lines += ["", f"⚠️ {len(update.not_indexed)} fångster kunde inte läsas in i sökindexet / captures could not "
+        lines += ["", f"⚠ {len(update.not_indexed)} fångster kunde inte läsas in i sökindexet / captures could not "
                       "be indexed: " + "; ".join(f"`{c}`: {_cell(why)}" for c, why in sorted(update.not_indexed.items()))]
     lines += ["", f"Länkarna gäller {link_hours} timmar / links are valid {link_hours} h. Sökindexet är härlett ur "
                   "arkivet, inte en handling / the index is derived from the archive, not a record."]
