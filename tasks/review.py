@@ -177,15 +177,16 @@ def summary_markdown(summary: SnapshotSummary, records: dict[str, CaptureRecord]
     """'Is everything archived?' at a glance: the problems first, each with its reason in plain Swedish."""
     lines = [f"# {_headline(summary)}", "",
              "| Konto / Account | Status och filer / Status and files | Varför / Why | "
-             "Ändrat sedan förra / Changed since the last | Följare, inlägg senaste månaden / Followers, posts |",
+             "Ändrat sedan förra / Changed since the last | Följare, inlägg / Followers, posts |",
              "|---|---|---|---|---|"]
     for o in sorted(summary.outcomes, key=lambda o: (_ORDER[o.status], o.account_id)):
         record = records.get(o.account_id)
         m = record.metrics if record else None
         # words, not emoji: a browser without an emoji font shows those as empty boxes (seen in Chromium here)
         status = {"captured": "**arkiverad**", "blocked": "**BLOCKERAD**", "failed": "**MISSLYCKADES**"}[o.status.value]
-        why = outcome_in_swedish(o, record) + ("; " + INACTIVE_LABEL if o.account_id in inactive else "") \
-            + ("; ej tidsstämplad / UNSEALED" if o.account_id in unsealed else "")
+        why = "; ".join(part for part in (outcome_in_swedish(o, record),
+                                          INACTIVE_LABEL if o.account_id in inactive else "",
+                                          "ej tidsstämplad / UNSEALED" if o.account_id in unsealed else "") if part)
         own = links.get(o.account_id, {})
         files = " · ".join(f"[{label}]({own[name]})" for name, label in _FILE_LINKS if name in own)
         lines.append(f"| `{o.account_id}` ({o.platform.value}) | {status}{' · ' + files if files else ''} | "

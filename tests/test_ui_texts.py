@@ -148,3 +148,12 @@ def test_what_changed_since_the_previous_snapshot_is_said_in_the_summary():
         account_id="a-good", platform=Platform.facebook, status=CaptureStatus.captured, change=said),))
     text = summary_markdown(summary, {"a-good": record(account=account(id="a-good"))}, {}, set(), 168)
     assert "Ändrat sedan förra" in text and "större ändring sedan 2026-07-01" in text
+
+
+def test_a_reason_column_lists_only_what_applies():
+    summary = SnapshotSummary(trigger=Trigger.scheduled, outcomes=(
+        AccountOutcome(account_id="a-good", platform=Platform.facebook, status=CaptureStatus.captured),))
+    row = next(line for line in summary_markdown(summary, {"a-good": record(account=account(id="a-good"))}, {},
+                                                 set(), 168, unsealed={"a-good"}).splitlines()
+               if line.startswith("| `a-good`"))
+    assert "| ej tidsstämplad / UNSEALED |" in row, row
