@@ -20,7 +20,9 @@ from deployments.sample_site import SampleSite  # noqa: E402
 from somearkiv.settings import PROJECT_ROOT, get_settings  # noqa: E402
 from storage import Archive, EmbeddedS3  # noqa: E402
 
-TEST_S3_PORT = 18400
+from .processes import worker_port  # noqa: E402
+
+TEST_S3_PORT = worker_port(18400)
 
 # Test tiers: `./run test --fast` is `pytest -m "not servers"`, the tests that start nothing.
 # A test gets the `servers` marker when its fixture closure holds one of these fixtures (so also

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 
@@ -21,3 +22,13 @@ def descendants(pid: int) -> list[int]:
             found.append(child)
             todo.append(child)
     return found
+
+
+def worker_port(base: int) -> int:
+    """*base* for the only or first pytest-xdist worker, then 100 higher per worker (gw1: base + 100, ...).
+
+    Each worker is its own session with its own servers; their fixed ports must not meet
+    (the embedded S3 server takes base..base+9 and base+10000..base+10009).
+    """
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    return base + 100 * (int(worker[2:]) if worker[2:].isdigit() else 0)

@@ -40,8 +40,9 @@ from tasks.approval import Answer, ask_person
 from tasks.review import artifact_key, capture_markdown
 
 from .factories import record
+from .processes import worker_port
 
-TEST_PREFECT_PORT = 18520
+TEST_PREFECT_PORT = worker_port(18520)
 
 
 def test_served_deployments_and_prefect_yaml_agree():

@@ -19,7 +19,9 @@ from flows.snapshot import snapshot_accounts, snapshot_batch
 from somearkiv.models import CaptureStatus
 from tasks.fanout import BATCH_ARTIFACT_TYPE, split
 
-TEST_PORT = 18560
+from .processes import worker_port
+
+TEST_PORT = worker_port(18560)
 POOL = "somearkiv-test-pool"
 ACCOUNTS = ["demo-facebook", "demo-instagram", "demo-youtube", "demo-mastodon"]
 
@@ -56,13 +58,17 @@ def pool(tmp_path_factory, s3_server, sample_register):
     try:
         yield server, logs
     finally:
+        # the round is over: a worker waits up to 30 s for its poll loop on SIGTERM, which this test
+        # does not need to see (tests/test_operations covers stopping a worker), so 5 s then killed
         for worker in workers:
             os.killpg(worker.pid, signal.SIGTERM)
+        deadline = time.monotonic() + 5
         for worker in workers:
             try:
-                worker.wait(30)
+                worker.wait(max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
                 os.killpg(worker.pid, signal.SIGKILL)
+                worker.wait(10)
         server.stop()
 
 
