@@ -242,6 +242,7 @@ class FileRole(StrEnum):
     warc = "warc"  # the page load as the browser received it
     words = "words"  # the words the browser drew and where (for the archival PDF's text layer)
     print_pdfa = "print-pdfa"  # the print rendering made PDF/A-2b, beside the original
+    elements = "elements"  # the profile's elements as the page showed them (name, bio, pinned post, ...)
 
 
 class ArchivedFile(_Model):

@@ -73,8 +73,10 @@ def test_filed_capture_is_valid_pdfa_locked_and_self_describing(run: SnapshotSum
     record = archive.read_record(record_key)
     assert {f.name for f in record.files} - {"page-pdfa.pdf"} == {
         "startpage.pdf", "startpage.png", "page.html", "page.pdf", "startpage-mobile.png", "page.warc.gz",
-        "words-desktop.json", "words-mobile.json"}
+        "words-desktop.json", "words-mobile.json", "elements.json"}
     assert record.file("words-desktop.json").role is FileRole.words
+    elements = json.loads(archive.read(record.file("elements.json").key))["elements"]  # read on the live page
+    assert record.file("elements.json").role is FileRole.elements and elements["name"]["text"]
     assert record.page.http_status == 200 and record.page.title.startswith("Perstorps kommun")
     assert record.browser.version.startswith("1") and record.browser.viewport_width == 1366
     assert record.browser.locale == "sv-SE" and record.browser.timezone == "Europe/Stockholm"

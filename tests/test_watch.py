@@ -134,3 +134,43 @@ def test_watch_noise_and_an_unannounced_major_change(prefect_server, archive, sa
     after = run("v2-avatar")
     assert after.classification == "ingen ändring" and after.promoted_capture_id is None
     assert len(emitted) == 1
+
+
+@pytest.fixture(scope="module")
+def since_register(watch_register, data_dir):
+    path = data_dir / "since-accounts.yaml"
+    path.write_text(watch_register.read_text(encoding="utf-8").replace(f"id: {ACCOUNT}", "id: since-kommun"),
+                    encoding="utf-8")
+    return path
+
+
+def test_each_snapshot_says_what_changed_from_the_elements_read_on_the_live_page(prefect_server, archive, sample_site,
+                                                                                 since_register, monkeypatch):
+    """Snapshots compare the elements each capture read on the live page (elements.json): no page is
+    rendered again; the offline rendering kept for older captures finds the same elements."""
+    import tasks.watch.run as watch_run
+    from flows.snapshot import snapshot_accounts
+    from somearkiv.runstate import run_result
+
+    def run(version: str):
+        sample_site.set_watch_version("kommun", version)
+        state = snapshot_accounts(account_ids=["since-kommun"], register_path=str(since_register),
+                                  trigger=Trigger.manual, reason="test", batch_size=0, return_state=True)
+        [outcome] = run_result(state).outcomes
+        assert outcome.status is CaptureStatus.captured, outcome
+        return outcome
+
+    assert run("v1").change == "första ögonblicksbilden / first snapshot"
+    rendered = watch_run._rendered_elements
+    with monkeypatch.context() as patch:
+        patch.setattr(watch_run, "_rendered_elements", lambda *a: pytest.fail("a snapshot was rendered again"))
+        assert run("v1-noise").change.startswith("ingen ändring sedan")
+        changed = run("v2-bio")
+    assert changed.change.startswith("större ändring sedan") and "bio:" in changed.change, changed.change
+
+    [record] = [r for r in archive.list_captures("since-kommun") if r.capture_id == changed.capture_id]
+    live = watch_run.snapshot_side(archive, record, get_settings(), screenshot=False)
+    offline = watch_run.snapshot_side(archive, record, get_settings(), screenshot=False, rendered=True)
+    assert live.screenshot is None and rendered is watch_run._rendered_elements
+    for name in ("name", "handle", "bio"):
+        assert live.elements[name].found and live.elements[name].text == offline.elements[name].text, name

@@ -29,9 +29,11 @@ from tasks.capture.overlay import close_overlay, find_overlay
 from tasks.capture.pagewatch import BROWSER_ERROR_SCHEMES
 from tasks.capture.state import CaptureState, Step
 from tasks.capture.walls import SIGNALS_JS, PageSignals, Wall, classify, same_site
+from tasks.watch.extract import EXTRACT_JS, rules_for
 
 __all__ = ["DESKTOP_STEPS", "MOBILE_STEPS", "clear_overlay", "detect_wall", "dismiss_consent",
-           "follow_late_navigation", "land", "navigate", "print_pdf", "read_words", "save_dom", "screenshot",
+           "follow_late_navigation", "land", "navigate", "print_pdf", "read_elements", "read_words", "save_dom",
+           "screenshot",
            "settle"]
 
 
@@ -352,6 +354,22 @@ async def read_words(state: CaptureState) -> None:
         json.dumps({"scale": state.view.scale, "words": words}, ensure_ascii=False), encoding="utf-8")
 
 
+ELEMENTS_NAME = "elements.json"
+
+
+async def read_elements(state: CaptureState) -> None:
+    """The profile's elements as the page shows them (name, handle, bio, link, pinned post; tasks.watch.extract).
+
+    What the next snapshot and the weekly watch compare this one with: read here, on the live
+    page, they need no second rendering of the page later (and are what a visitor saw).
+    """
+    found = await state.page.evaluate(EXTRACT_JS, {"rules": rules_for(state.account.platform),
+                                                   "maxY": state.shot_height or state.view.height})
+    found.pop("text", None)  # the page's text is in the DOM and the words already
+    state.output(ELEMENTS_NAME, FileRole.elements, "application/json").write_text(
+        json.dumps(found, ensure_ascii=False), encoding="utf-8")
+
+
 async def screenshot(state: CaptureState) -> None:
     """The full-page PNG (RGB, lossless), in tiles stitched without gaps when the page is tall."""
     v, page = state.view, state.page
@@ -405,6 +423,7 @@ async def print_pdf(state: CaptureState) -> None:
 
 
 DESKTOP_STEPS: tuple[Step, ...] = (navigate, dismiss_consent, detect_wall, settle, clear_overlay,
-                                   follow_late_navigation, read_words, screenshot, save_dom, print_pdf)
+                                   follow_late_navigation, read_elements, read_words, screenshot, save_dom,
+                                   print_pdf)
 MOBILE_STEPS: tuple[Step, ...] = (navigate, dismiss_consent, detect_wall, settle, clear_overlay,
                                   follow_late_navigation, read_words, screenshot)

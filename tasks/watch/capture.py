@@ -41,6 +41,7 @@ from tasks.capture.errors import CaptureError, PageUnavailableError
 from tasks.capture.record import build_record
 from tasks.capture.state import CaptureState, Step, View
 from tasks.capture.steps import (
+    ELEMENTS_NAME,
     clear_overlay,
     detect_wall,
     dismiss_consent,
@@ -59,7 +60,6 @@ from tasks.watch.images import dhash, mean_colour, phash
 
 __all__ = ["ELEMENTS_NAME", "TEXT_NAME", "WATCH_STEPS", "light_capture", "watch_view"]
 
-ELEMENTS_NAME = "elements.json"  # the elements as the page gave them, and the noise boxes
 TEXT_NAME = "page-text.txt"  # the page's text (innerText)
 IMAGE_ELEMENTS = ("avatar", "banner")
 

@@ -32,7 +32,8 @@ __all__ = ["PROMOTION_REASON", "promoted_capture"]
 
 PROMOTION_REASON = "senaste tillstånd före oanmäld större ändring"
 # the watch's files a capture keeps, with their role there
-_KEPT = {"startpage.png": FileRole.screenshot, "page.html": FileRole.dom, "words-desktop.json": FileRole.words}
+_KEPT = {"startpage.png": FileRole.screenshot, "page.html": FileRole.dom, "words-desktop.json": FileRole.words,
+         "elements.json": FileRole.elements}
 
 
 def promoted_capture(archive: Archive, watch: WatchRecord, report: ChangeReport, data_dir: Path) -> Captured:

@@ -29,6 +29,7 @@ from somearkiv.settings import Settings, get_settings
 from storage import Archive
 from tasks.capture.browser import find_browser, get_pool
 from tasks.capture.egress import EgressPolicy, protected_endpoints
+from tasks.capture.steps import ELEMENTS_NAME
 from tasks.watch.capture import light_capture
 from tasks.watch.compare import Side, compare
 from tasks.watch.config import WatchConfig
@@ -72,13 +73,33 @@ def last_snapshot(archive: Archive, account_id: str) -> CaptureRecord | None:
     return records[-1] if records else None
 
 
-def snapshot_side(archive: Archive, record: CaptureRecord, settings: Settings) -> Side:
-    """The last snapshot as a side: its elements read from its DOM, rendered offline (no request leaves
-    the browser, no script runs); texts and numbers only, its layout is not comparable."""
-    folder = _fetch(archive, record.files, ("page.html", "startpage.png"),
-                    settings.data_dir / "watch-baselines" / record.capture_id)
-    html = re.sub(r"<script\b.*?</script\s*>", "", (folder / "page.html").read_text(encoding="utf-8"),
-                  flags=re.S | re.I)
+def snapshot_side(archive: Archive, record: CaptureRecord, settings: Settings, *, screenshot: bool = True,
+                  rendered: bool = False) -> Side:
+    """A filed snapshot as a side: texts and numbers only, its layout is not comparable.
+
+    Its elements are the ones the capture read on the live page (elements.json); a capture from
+    before those were kept, or any when *rendered*, has them read from its DOM rendered offline
+    (no request leaves the browser, no script runs). screenshot: fetch its screenshot too.
+    """
+    live = not rendered and any(f.name == ELEMENTS_NAME and f.key for f in record.files)
+    names = (ELEMENTS_NAME if live else "page.html",) + (("startpage.png",) if screenshot else ())
+    folder = _fetch(archive, record.files, names, settings.data_dir / "watch-baselines" / record.capture_id)
+    if live:
+        found = json.loads((folder / ELEMENTS_NAME).read_text(encoding="utf-8"))["elements"]
+    else:
+        found = _rendered_elements(folder / "page.html", record, settings)
+    elements = {}
+    for name, item in found.items():
+        elements[name] = WatchElement(element=name, found=bool(item), text=(item or {}).get("text") or None,
+                                      href=(item or {}).get("href"), rule=(item or {}).get("rule"))
+    shot = folder / "startpage.png"
+    return Side(id=record.capture_id, kind="snapshot", at=record.started_at, elements=elements,
+                metrics=record.metrics, screenshot=shot if screenshot and shot.exists() else None)
+
+
+def _rendered_elements(page: Path, record: CaptureRecord, settings: Settings) -> dict:
+    """The profile's elements of a saved DOM, rendered offline in the shared browser."""
+    html = re.sub(r"<script\b.*?</script\s*>", "", page.read_text(encoding="utf-8"), flags=re.S | re.I)
     policy = EgressPolicy(tuple(settings.allowed_hosts), protected=protected_endpoints(settings))
     pool = get_pool(find_browser(settings.browser_path), settings.capture_concurrency, policy)
 
@@ -87,20 +108,13 @@ def snapshot_side(archive: Archive, record: CaptureRecord, settings: Settings) -
                                             viewport={"width": record.browser.viewport_width, "height": 900})
         try:
             await context.route("**/*", lambda route: route.abort())
-            page = await context.new_page()
-            await page.set_content(html, wait_until="domcontentloaded", timeout=15000)
-            return await page.evaluate(EXTRACT_JS, {"rules": rules_for(record.account.platform), "maxY": 100000})
+            tab = await context.new_page()
+            await tab.set_content(html, wait_until="domcontentloaded", timeout=15000)
+            return await tab.evaluate(EXTRACT_JS, {"rules": rules_for(record.account.platform), "maxY": 100000})
         finally:
             await context.close()
 
-    found = pool.run(render, 60)["elements"]
-    elements = {}
-    for name, item in found.items():
-        elements[name] = WatchElement(element=name, found=bool(item), text=(item or {}).get("text") or None,
-                                      href=(item or {}).get("href"), rule=(item or {}).get("rule"))
-    shot = folder / "startpage.png"
-    return Side(id=record.capture_id, kind="snapshot", at=record.started_at, elements=elements,
-                metrics=record.metrics, screenshot=shot if shot.exists() else None)
+    return pool.run(render, 60)["elements"]
 
 
 @task(name="compare-watch", cache_policy=NO_CACHE)

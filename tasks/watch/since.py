@@ -1,10 +1,12 @@
 """What changed since the account's previous snapshot: said by every snapshot run, per account.
 
 The same comparison as the weekly watch against a snapshot (tasks.watch.compare with
-``images=False``): both captures' DOMs are rendered offline (no script, no request) and their
-profile elements (name, handle, bio, link, pinned post) and numbers compared, with the same
-noise rules and thresholds. A failure to compare never fails the run: the account is then
-reported as "not compared" with the reason.
+``images=False``): both captures' profile elements (name, handle, bio, link, pinned post), as
+each capture read them on the live page (elements.json), and numbers compared, with the same
+noise rules and thresholds. Captures from before elements.json was kept have their DOMs
+rendered offline instead (no script, no request), both of them, so like is compared with like.
+A failure to compare never fails the run: the account is then reported as "not compared" with
+the reason.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from somearkiv.log import get_logger
-from somearkiv.models import CaptureRecord, CaptureStatus, ChangeReport
+from somearkiv.models import CaptureRecord, CaptureStatus, ChangeReport, FileRole
 from somearkiv.settings import get_settings
 from storage import Archive
 from tasks.watch.compare import compare, text_diff
@@ -38,9 +40,10 @@ def changes_since_previous(records: list[CaptureRecord]) -> dict[str, str]:
         if not earlier:
             said[record.account.id] = "första ögonblicksbilden / first snapshot"
             continue
-        try:
-            before = snapshot_side(archive, earlier[-1], settings)
-            after = snapshot_side(archive, record, settings)
+        try:  # both as read on the live page, or (a snapshot from before that was kept) both rendered
+            rendered = not all(any(f.role is FileRole.elements for f in r.files) for r in (earlier[-1], record))
+            before = snapshot_side(archive, earlier[-1], settings, screenshot=False, rendered=rendered)
+            after = snapshot_side(archive, record, settings, screenshot=False, rendered=rendered)
             report = compare(before, after, config, watch_id=record.capture_id, images=False)
         except Exception as exc:  # a comparison is information, never a reason to fail the run
             get_logger(account=record.account.id).warning("change.not_compared", error=type(exc).__name__)
