@@ -104,6 +104,18 @@ def test_walls_are_blocked_with_evidence_and_not_captured(sample_site, tmp_path,
     assert not (folder / "startpage.png").exists() and not (folder / "page.pdf").exists()
 
 
+def test_views_run_side_by_side_and_a_wall_stops_the_other_view(sample_site, tmp_path):
+    record, folder = capture(sample_site.url + "instagram/", tmp_path, mobile_view=True)
+    desktop, mobile = record.views
+    assert desktop.name == "desktop" and mobile.name == "mobile"
+    assert {f.name for f in record.files} >= {"startpage.png", "startpage-mobile.png", "elements.json"}
+    assert {p.name for p in folder.iterdir()} == {f.name for f in record.files}  # nothing unrecorded
+
+    record, folder = capture(sample_site.url + "traps/botcheck.html", tmp_path, mobile_view=True)
+    assert record.status is CaptureStatus.blocked and [v.name for v in record.views] == ["desktop"]
+    assert {p.name for p in folder.iterdir()} == {f.name for f in record.files}  # the mobile view's files are gone
+
+
 def test_redirect_to_another_site_is_blocked(sample_site, tmp_path):
     other = sample_site.url.replace("127.0.0.1", "localhost") + "facebook/"
     record, _ = capture(sample_site.url + f"traps/redirect?to={other}", tmp_path)

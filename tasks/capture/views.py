@@ -1,4 +1,4 @@
-"""One view (desktop or mobile) in a fresh browser context, and the views of one capture in turn."""
+"""One view (desktop or mobile) in a fresh browser context, and the views of one capture side by side."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import asyncio
 import secrets
 import time
 from collections.abc import Sequence
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -133,13 +132,37 @@ def _refuse_popup(state: CaptureState, popup: Page) -> None:
 async def capture_views(browser: Browser, account: Account, views: Sequence[tuple[View, Sequence[Step]]],
                         out_dir: Path, proxy: EgressProxy, session: StoredSession | None = None
                         ) -> list[CaptureState]:
-    """Each view in turn (the desktop one first); a wall in the primary view ends the capture."""
-    states: list[CaptureState] = []
-    for view, steps in views:
-        if states and states[0].consent is not None and not states[0].consent.found:
-            view = replace(view, consent_look_s=0.3)  # the desktop page had no consent platform at all
-        state = await run_view(browser, account, view, out_dir, proxy, steps, session)
-        states.append(state)
-        if state.wall is not None:
-            break  # the primary view is blocked: nothing more to see
-    return states
+    """The views side by side, each in its own context, the desktop (primary) one first in the list.
+
+    A capture takes about as long as its slowest view instead of their sum: most of a view's time
+    is waiting (for a consent dialog that may come, for the page to stay still). A wall in the
+    primary view ends the capture: the other views are stopped and their files removed; a view
+    that fails fails the capture, and the others are stopped.
+    """
+    runs = [asyncio.ensure_future(run_view(browser, account, view, out_dir, proxy, steps, session))
+            for view, steps in views]
+    try:
+        primary = await runs[0]
+        if primary.wall is not None:  # nothing more to see
+            await _stopped(runs[1:])
+            _keep_only(out_dir, primary)
+            return [primary]
+        return [primary, *[await run for run in runs[1:]]]
+    except BaseException:
+        await _stopped(runs)
+        raise
+
+
+async def _stopped(runs: list[asyncio.Future]) -> None:
+    """Cancel *runs* and wait until each has closed its context."""
+    for run in runs:
+        run.cancel()
+    await asyncio.gather(*runs, return_exceptions=True)
+
+
+def _keep_only(out_dir: Path, primary: CaptureState) -> None:
+    """Remove what stopped views wrote: only the primary view's files stay (and the hidden HAR, for later)."""
+    kept = {name for name, _role, _type in primary.outputs}
+    for path in out_dir.iterdir():
+        if path.is_file() and not path.name.startswith(".") and path.name not in kept:
+            path.unlink()
