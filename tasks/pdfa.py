@@ -19,6 +19,8 @@ import datetime as dt
 import io
 import json
 import math
+import os
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -350,13 +352,23 @@ def _file_entry(path: Path, role: FileRole, media_type: str) -> ArchivedFile:
                         sha256=sha256_file(path))
 
 
+# Conversions at once in this process: one per core. A conversion is CPU-bound, so more at once
+# finish no sooner; each holds a page's images and streams, so more at once only add memory.
+_CONVERSIONS = threading.BoundedSemaphore(max(1, os.cpu_count() or 1))
+
+
 @task(name="convert-to-pdfa", cache_policy=NO_CACHE)
 def convert_to_pdfa(captured: Captured) -> Captured:
     """Task: add startpage.pdf (PDF/A-2b) and, where it validates, page-pdfa.pdf beside Chromium's
     own print PDF (which is kept as it was). A failure is recorded, never hidden."""
-    record, folder = captured
-    if record.status is not CaptureStatus.captured:
+    if captured.record.status is not CaptureStatus.captured:
         return captured  # a wall's evidence is not made into an ögonblicksbild
+    with _CONVERSIONS:
+        return _converted(captured)
+
+
+def _converted(captured: Captured) -> Captured:
+    record, folder = captured
     log = get_logger(account=record.account.id, capture_id=record.capture_id)
     settings = get_settings()
     out = folder / "startpage.pdf"
