@@ -42,7 +42,7 @@ from somearkiv.retention import records_lock
 from somearkiv.settings import Settings
 from storage.embedded import ROLES, EmbeddedS3
 from storage.errors import ArchiveError, FixityError, ObjectMissing, is_missing, storage_error
-from storage.ledger import CaptureCustody, Ledger, custody
+from storage.ledger import CaptureCustody, Custody, Ledger, custody
 
 __all__ = [
     "Archive",
@@ -347,24 +347,29 @@ class Archive:
     def read_record(self, key: str, version_id: str | None = None) -> CaptureRecord:
         return CaptureRecord.model_validate_json(self.read(key, version_id))
 
-    def custody(self) -> dict[str, CaptureCustody]:
+    def custody(self) -> Custody:
         """Every ledgered capture's custody (storage.ledger), read from the ledger's first versions."""
         entries, _problems = self.ledger.verify(fresh=False)
         return custody(entries)
 
     def list_captures(self, account_id: str | None = None, status: CaptureStatus = CaptureStatus.captured,
-                      state: dict[str, CaptureCustody] | None = None) -> list[CaptureRecord]:
+                      state: dict[str, CaptureCustody] | None = None, last: int | None = None
+                      ) -> list[CaptureRecord]:
         """Every filed capture the ledger knows and that is not disposed of, oldest first, each read
         by the version it was filed as (a capture hidden or forged since still shows as filed).
 
-        state: the custody already read (``custody()``), to read the ledger once."""
+        state: the custody already read (``custody()``), to read the ledger once.
+        last: only the newest *last* of them (by the time in their ids), so only those are read.
+        """
+        source = self.custody() if state is None else state
+        candidates = source.of_account(account_id) if account_id and isinstance(source, Custody) \
+            else source.values()
+        kept = sorted((k for k in candidates if k.entry.status is status and k.record_object is not None
+                       and (not account_id or k.entry.account_id == account_id)),
+                      key=lambda k: k.capture_id.rsplit("/", 1)[-1])  # its time, then its trigger
         records = []
-        for kept in (self.custody() if state is None else state).values():
-            if kept.entry.status is not status or (account_id and kept.entry.account_id != account_id):
-                continue
-            found = kept.record_object
-            if found is None:
-                continue
+        for k in kept[-last:] if last is not None else kept:
+            found = k.record_object
             try:
                 records.append(self.read_record(found.key, found.version_id))
             except ObjectMissing:

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from storage.archive import Archive
 
 
-__all__ = ["GENESIS", "LEDGER_PREFIX", "CaptureCustody", "Ledger", "LedgerConflict", "custody"]
+__all__ = ["GENESIS", "LEDGER_PREFIX", "CaptureCustody", "Custody", "Ledger", "LedgerConflict", "custody"]
 
 LEDGER_PREFIX = "ledger/"
 GENESIS = "0" * 64
@@ -213,9 +213,26 @@ class CaptureCustody:
         return self.named("record.json")
 
 
-def custody(entries: Iterable[LedgerEntry]) -> dict[str, CaptureCustody]:
+class Custody(dict[str, CaptureCustody]):
+    """Every ledgered capture's custody by capture id, as read at one moment.
+
+    ``of_account`` answers from an index made on first use, so asking for each account of a
+    round is linear in the archive's size, not in accounts times captures.
+    """
+
+    _by_account: dict[str, list[CaptureCustody]] | None = None
+
+    def of_account(self, account_id: str) -> list[CaptureCustody]:
+        if self._by_account is None:
+            self._by_account = {}
+            for kept in self.values():
+                self._by_account.setdefault(kept.entry.account_id or "", []).append(kept)
+        return self._by_account.get(account_id, [])
+
+
+def custody(entries: Iterable[LedgerEntry]) -> Custody:
     """The state of every ledgered capture, replaying its entries in order (disposed ones included)."""
-    state: dict[str, CaptureCustody] = {}
+    state = Custody()
     for entry in entries:
         if entry.capture_id is None:
             continue

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from concurrent.futures import ThreadPoolExecutor
 from zoneinfo import ZoneInfo
 
 from prefect import task
@@ -113,9 +114,15 @@ def report_snapshot(summary: SnapshotSummary, records: list[CaptureRecord],
     state = archive.custody()  # the ledger read once for every account's history
     rows, inactive = [], []
     changes = {o.account_id: o.change for o in summary.outcomes if o.change}
+    # the newest few captures say inactive (the last inactive_after with numbers) and the follower
+    # change; read for all accounts at once (small reads from S3)
+    with ThreadPoolExecutor(8) as pool:
+        histories = dict(zip(by_account, pool.map(
+            lambda account_id: archive.list_captures(account_id, state=state, last=settings.inactive_after + 3),
+            by_account)))
     for o in summary.outcomes:
         record = by_account.get(o.account_id)
-        history = archive.list_captures(o.account_id, state=state) if record else []
+        history = histories.get(o.account_id, []) if record else []
         flagged = bool(record) and is_inactive(history, settings.inactive_after)
         if flagged:
             inactive.append(o.account_id)

@@ -407,3 +407,21 @@ def test_a_flipped_byte_in_a_volume_file_is_a_finding_not_a_crash(own_bucket, s3
     damaged = [r for r in found[rotten.capture_id] if r.status != "ok"]  # the file whose needle was hit
     assert damaged and all(r.status in ("mismatch", "error") for r in damaged), found[rotten.capture_id]
     assert all(r.status == "ok" for r in found[fine.capture_id])
+
+
+def test_the_newest_captures_of_an_account_are_read_without_reading_the_rest(own_bucket, tmp_path, monkeypatch):
+    archive = Archive.from_settings(get_settings(), start_embedded=False)
+    filed = [_file(archive, tmp_path, "probe-recent", second=s) for s in (5, 1, 3)]
+    _file(archive, tmp_path, "probe-other", second=9)
+    state = archive.custody()
+    assert [k.entry.account_id for k in state.of_account("probe-other")] == ["probe-other"]
+    assert len(state.of_account("probe-recent")) == 3 and state.of_account("nobody") == []
+    read = []
+    real_read = Archive.read_record
+    monkeypatch.setattr(Archive, "read_record", lambda self, key, version_id=None: (
+        read.append(key), real_read(self, key, version_id))[1])
+    newest = archive.list_captures("probe-recent", state=state, last=2)
+    assert [r.capture_id for r in newest] == [filed[2].capture_id, filed[0].capture_id]  # seconds 3 and 5
+    assert len(read) == 2  # the oldest was not read
+    assert [r.capture_id for r in archive.list_captures("probe-recent", state=state)] == \
+        [filed[1].capture_id, filed[2].capture_id, filed[0].capture_id]
