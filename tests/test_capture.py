@@ -11,6 +11,7 @@ import os
 import threading
 import time
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from PIL import Image
@@ -272,6 +273,36 @@ def test_a_crashed_browser_is_started_again(sample_site, tmp_path):
     pool.run(lambda browser: browser.close(), 10)  # as if Chromium had died
     record, _ = capture(sample_site.url + "mastodon/", tmp_path)
     assert record.status is CaptureStatus.captured and pool.launches == launches + 1
+
+
+def test_the_browser_and_its_driver_are_started_afresh_after_a_number_of_works(sample_site):
+    """Recycling (browser.RECYCLE_AFTER): works running on the old browser end there, the next
+    ones wait and get the new one; none fails."""
+    import asyncio
+
+    from tasks.capture.browser import BrowserPool
+
+    pool = BrowserPool(find_browser(get_settings().browser_path), 2, EgressPolicy(("127.0.0.1",)), recycle_after=3)
+
+    async def title(browser):
+        page = await browser.new_page()
+        try:
+            await page.goto(sample_site.url + "mastodon/")
+            await asyncio.sleep(0.3)
+            return browser, await page.title()
+        finally:
+            await page.close()
+
+    try:
+        with ThreadPoolExecutor(2) as runner:
+            done = list(runner.map(lambda _: pool.run(title, 60), range(7)))
+        assert all(t.startswith("Perstorps kommun") for _, t in done)
+        browsers = [b for b, _ in done]
+        assert pool.launches == 3 and len({id(b) for b in browsers}) == 3  # 3 + 3 + 1 works
+        assert sum(b.is_connected() for b in {id(b): b for b in browsers}.values()) == 1  # the old ones closed
+        assert pool.browser_version
+    finally:
+        pool.close()
 
 
 def test_two_captures_of_one_account_in_one_second_claim_different_ids(tmp_path):
