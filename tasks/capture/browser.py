@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from playwright.async_api import Browser, Playwright, async_playwright
+from playwright.async_api import Error as PlaywrightError
 
 from tasks.capture.egress import EgressPolicy, EgressProxy
 
@@ -112,6 +113,8 @@ class BrowserPool:
         try:
             if browser is not None:
                 await browser.close()
+        except PlaywrightError:
+            pass  # it had died already (a crash): it is being let go either way
         finally:
             if playwright is not None:
                 await playwright.stop()
