@@ -223,11 +223,13 @@ class Custody(dict[str, CaptureCustody]):
     _by_account: dict[str, list[CaptureCustody]] | None = None
 
     def of_account(self, account_id: str) -> list[CaptureCustody]:
-        if self._by_account is None:
-            self._by_account = {}
+        index = self._by_account
+        if index is None:  # made whole before it is shared: threads asking at once never see half of it
+            index = {}
             for kept in self.values():
-                self._by_account.setdefault(kept.entry.account_id or "", []).append(kept)
-        return self._by_account.get(account_id, [])
+                index.setdefault(kept.entry.account_id or "", []).append(kept)
+            self._by_account = index
+        return index.get(account_id, [])
 
 
 def custody(entries: Iterable[LedgerEntry]) -> Custody:
