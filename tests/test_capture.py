@@ -117,6 +117,13 @@ def test_views_run_side_by_side_and_a_wall_stops_the_other_view(sample_site, tmp
     assert {p.name for p in folder.iterdir()} == {f.name for f in record.files}  # the mobile view's files are gone
 
 
+def test_a_page_that_breaks_reading_its_elements_is_still_captured(sample_site, tmp_path):
+    record, folder = capture(sample_site.url + "traps/broken-builtins.html", tmp_path)
+    assert record.status is CaptureStatus.captured and (folder / "startpage.png").exists()
+    assert "elements.json" not in {f.name for f in record.files}
+    assert any("elements could not be read" in n for n in record.notes), record.notes
+
+
 def test_redirect_to_another_site_is_blocked(sample_site, tmp_path):
     other = sample_site.url.replace("127.0.0.1", "localhost") + "facebook/"
     record, _ = capture(sample_site.url + f"traps/redirect?to={other}", tmp_path)

@@ -363,8 +363,12 @@ async def read_elements(state: CaptureState) -> None:
     What the next snapshot and the weekly watch compare this one with: read here, on the live
     page, they need no second rendering of the page later (and are what a visitor saw).
     """
-    found = await state.page.evaluate(EXTRACT_JS, {"rules": rules_for(state.account.platform),
-                                                   "maxY": state.shot_height or state.view.height})
+    try:
+        found = await state.page.evaluate(EXTRACT_JS, {"rules": rules_for(state.account.platform),
+                                                       "maxY": state.shot_height or state.view.height})
+    except PlaywrightError as exc:  # a page whose scripts break the reading: still captured, compared from its DOM
+        state.notes.append(f"the profile's elements could not be read on the page: {str(exc).splitlines()[0][:200]}")
+        return
     found.pop("text", None)  # the page's text is in the DOM and the words already
     state.output(ELEMENTS_NAME, FileRole.elements, "application/json").write_text(
         json.dumps(found, ensure_ascii=False), encoding="utf-8")
