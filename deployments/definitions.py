@@ -12,6 +12,7 @@ from somearkiv.settings import Settings
 __all__ = [
     "FIXITY_CRON",
     "MAJOR_CHANGE_EVENT",
+    "MODERATION_CRON",
     "PRUNE_CRON",
     "PUBLISH_CRON",
     "SEAL_CRON",
@@ -31,6 +32,7 @@ FIXITY_CRON = "0 3 2 * *"  # the 2nd of every month, 03:00
 PRUNE_CRON = "0 7 15 * *"  # the 15th of every month, 07:00: the archivist answers in the UI
 PUBLISH_CRON = "0 5 * * 1"  # Mondays 05:00
 SEAL_CRON = "30 4 * * *"  # daily 04:30: timestamps captures filed unsealed (the TSA was down)
+MODERATION_CRON = "0 * * * *"  # every hour, on the hour: moderation cases past 36 hours raise an event
 SERVE_SUFFIX = "-serve"  # served deployments must not overwrite the prefect.yaml ones of the same flow
 
 
@@ -76,6 +78,26 @@ FORMS: dict[str, dict[str, tuple[str, str]]] = {
                             "Pausa och fråga i UI:t när följare eller inlägg inte kunde läsas"),
         "manual_timeout_s": ("Väntetid för svar (s) / Answer timeout (s)", "Hur länge frågan väntar på svar"),
     },
+    "disclose-capture": {
+        "capture_id": ("Ögonblicksbild / Capture",
+                       "Capture-id, <konto>/<tid>-<utlösare> (`somearkiv captures` listar dem)"),
+        "ground": ("Laglig grund / Legal ground",
+                   "T.ex. 'OSL 21 kap. 7 §' – stämplas på kopian och sparas i beslutet"),
+        "masks": ("Maskera text / Mask text", "Varje förekomst i sidans ord maskeras (namn, telefonnummer, ...)"),
+        "regions": ("Maskera område / Mask region", "SIDA:x,y,b,h i bildens pixlar, t.ex. 1:100,200,300,40"),
+        "requested_by": ("Förberedd av / Prepared by",
+                         "Ditt namn (den som beslutar anger sitt namn i granskningen)"),
+        "approval_timeout_s": ("Väntetid för granskning (s) / Review timeout (s)", "Sedan sparas ingenting"),
+    },
+    "search-archive": {
+        "query": ("Sök / Search", 'Ord i valfri böjning (skolan hittar skola, skolor), "nya skolan" som fras, '
+                                  'skol* som början av ord, OR, -ord utesluter / words in any form, "phrases", '
+                                  'prefix*, OR, -word'),
+        "account": ("Konto / Account", "Tomt = alla konton / empty = every account"),
+        "start": ("Från / From", "Tagna från och med denna dag (svensk tid) / captured on or after this day"),
+        "end": ("Till / To", "Till och med denna dag / up to and including this day"),
+        "limit": ("Högst / At most", "Antal träffar som visas, bästa först / hits shown, best first"),
+    },
 }
 
 
@@ -91,17 +113,18 @@ def served_deployments(settings: Settings, account_ids: list[str] | None = None)
     """
     from prefect.deployments.runner import EntrypointType
 
-    from flows.disclosure import disclosure_deployment
+    from flows.disclosure import disclose_capture
     from flows.disposal import prune_expired
     from flows.doctor import doctor
     from flows.fixity import verify_fixity
     from flows.metrics_check import check_metrics
-    from flows.moderation import moderation_deployment
+    from flows.moderation import moderation_overdue
     from flows.publish import publish_register
     from flows.seal import seal_pending
-    from flows.search import search_deployment
+    from flows.search import search_archive
     from flows.snapshot import before_major_change, snapshot_accounts, snapshot_batch
-    from flows.watch import watch_deployment
+    from flows.watch import watch_accounts
+    from tasks.watch.config import read_watch_config
 
     module = EntrypointType.MODULE_PATH  # runs from any working directory: the flows are installed
     return [
@@ -171,8 +194,36 @@ def served_deployments(settings: Settings, account_ids: list[str] | None = None)
                         "metrics, logins, TSA, allow-list, Chromium, disk; fails when the policy's needs are missing.",
             tags=["somearkiv"],
         ),
-        disclosure_deployment(module, "disclose-capture" + SERVE_SUFFIX),
-        watch_deployment(module, "weekly-watch" + SERVE_SUFFIX),
-        search_deployment(module, "search-archive" + SERVE_SUFFIX),
-        moderation_deployment(module, "moderation-overdue" + SERVE_SUFFIX),
+        labelled(disclose_capture.to_deployment(
+            entrypoint_type=module,
+            name="disclose-capture" + SERVE_SUFFIX,
+            description="Utlämnande med maskning: a masked copy of one capture (texts and regions burnt into the "
+                        "pixels, left out of the text), shown for review; filed under disclosures/ when approved.",
+            tags=["somearkiv"],
+        ), "disclose-capture"),
+        watch_accounts.to_deployment(
+            entrypoint_type=module,
+            name="weekly-watch" + SERVE_SUFFIX,
+            description="Veckobevakning: a light capture of each active account whose turn it is "
+                        "(config/watch.yaml), compared with the last one; a major change nobody announced keeps "
+                        "the state before it, snapshots the new one and emits somearkiv.major-change.detected.",
+            schedules=[Cron(read_watch_config().cron, timezone=TIMEZONE)],
+            tags=["somearkiv"],
+        ),
+        labelled(search_archive.to_deployment(
+            entrypoint_type=module,
+            name="search-archive" + SERVE_SUFFIX,
+            description="Sök i arkivet (offentlighetsprincipen): the text of every capture, Swedish stemming, "
+                        "phrases and prefixes; the hits with snippets and links are the run's search-results "
+                        "artifact.",
+            tags=["somearkiv"],
+        ), "search-archive"),
+        moderation_overdue.to_deployment(
+            entrypoint_type=module,
+            name="moderation-overdue" + SERVE_SUFFIX,
+            description="Moderering: every open moderation case (somearkiv evidence) past 36 hours of the "
+                        "policy's 48 raises somearkiv.moderation.overdue, hourly.",
+            schedules=[Cron(MODERATION_CRON, timezone=TIMEZONE)],
+            tags=["somearkiv"],
+        ),
     ]

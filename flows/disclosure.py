@@ -14,7 +14,6 @@ from prefect.context import FlowRunContext
 from prefect.states import Completed, State
 from pydantic import Field
 
-from deployments.forms import label_form
 from somearkiv.models import DisclosureRecord
 from somearkiv.settings import get_settings
 from storage import Archive
@@ -28,19 +27,8 @@ from tasks.disclosure import (
 )
 from tasks.review import artifact_key
 
-__all__ = ["DisclosureApproval", "disclose_capture", "disclosure_deployment"]
+__all__ = ["DisclosureApproval", "disclose_capture"]
 
-# The Run form's labels (Prefect would show the bare parameter names)
-FORM: dict[str, tuple[str, str]] = {
-    "capture_id": ("Ögonblicksbild / Capture",
-                   "Capture-id, <konto>/<tid>-<utlösare> (`somearkiv captures` listar dem)"),
-    "ground": ("Laglig grund / Legal ground",
-               "T.ex. 'OSL 21 kap. 7 §' – stämplas på kopian och sparas i beslutet"),
-    "masks": ("Maskera text / Mask text", "Varje förekomst i sidans ord maskeras (namn, telefonnummer, ...)"),
-    "regions": ("Maskera område / Mask region", "SIDA:x,y,b,h i bildens pixlar, t.ex. 1:100,200,300,40"),
-    "requested_by": ("Förberedd av / Prepared by", "Ditt namn (den som beslutar anger sitt namn i granskningen)"),
-    "approval_timeout_s": ("Väntetid för granskning (s) / Review timeout (s)", "Sedan sparas ingenting"),
-}
 
 
 class DisclosureApproval(Answer):
@@ -160,13 +148,3 @@ def disclose_capture(capture_id: str, ground: str, masks: list[str] | None = Non
                                  f"decision {record.record_key}")
     finally:
         remove_workdir(prepared)
-
-
-def disclosure_deployment(entrypoint_type, name: str):
-    """The `disclose-capture` deployment with its Run form labelled (for `somearkiv serve`)."""
-    deployment = disclose_capture.to_deployment(
-        entrypoint_type=entrypoint_type, name=name,
-        description="Utlämnande med maskning: a masked copy of one capture (texts and regions burnt into the "
-                    "pixels, left out of the text), shown for review; filed under disclosures/ when approved.",
-        tags=["somearkiv"])
-    return label_form(deployment, FORM)

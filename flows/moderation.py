@@ -12,10 +12,7 @@ from storage import Archive
 from tasks.evidence import raise_overdue
 from tasks.filing import prepare_archive
 
-__all__ = ["MODERATION_CRON", "check_overdue_cases", "moderation_deployment", "moderation_overdue"]
-
-MODERATION_CRON = "0 * * * *"  # every hour, on the hour
-
+__all__ = ["check_overdue_cases", "moderation_overdue"]
 
 @task(name="check-overdue-cases", retries=2, retry_delay_seconds=30, cache_policy=NO_CACHE)
 def check_overdue_cases() -> list[str]:
@@ -28,19 +25,3 @@ def moderation_overdue() -> list[str]:
     """Open moderation cases past 36 hours: each raises somearkiv.moderation.overdue; returns their case ids."""
     prepare_archive()  # starts the embedded S3 server if that is the set-up
     return check_overdue_cases()
-
-
-def moderation_deployment(entrypoint_type, name: str):
-    """The hourly moderation-overdue deployment `somearkiv serve` runs (prefect.yaml holds the same)."""
-    from prefect.schedules import Cron
-
-    from deployments.definitions import TIMEZONE
-
-    return moderation_overdue.to_deployment(
-        entrypoint_type=entrypoint_type,
-        name=name,
-        description="Moderering: every open moderation case (somearkiv evidence) past 36 hours of the policy's 48 "
-                    "raises somearkiv.moderation.overdue, hourly.",
-        schedules=[Cron(MODERATION_CRON, timezone=TIMEZONE)],
-        tags=["somearkiv"],
-    )

@@ -9,12 +9,11 @@ from prefect import flow
 from prefect.states import Completed, State
 from pydantic import Field
 
-from deployments.forms import label_form
 from somearkiv.runstate import failed_state
 from tasks.search import QueryError, parse_query
 from tasks.search.run import find_in_archive, report_search
 
-__all__ = ["FORM", "search_archive", "search_deployment"]
+__all__ = ["search_archive"]
 
 
 @flow(name="search-archive")
@@ -47,21 +46,3 @@ def search_archive(
 
 
 # The Run form: a label and a description per parameter (Prefect would show the bare names)
-FORM: dict[str, tuple[str, str]] = {
-    "query": ("Sök / Search", 'Ord i valfri böjning (skolan hittar skola, skolor), "nya skolan" som fras, skol* som '
-                              'början av ord, OR, -ord utesluter / words in any form, "phrases", prefix*, OR, -word'),
-    "account": ("Konto / Account", "Tomt = alla konton / empty = every account"),
-    "start": ("Från / From", "Tagna från och med denna dag (svensk tid) / captured on or after this day"),
-    "end": ("Till / To", "Till och med denna dag / up to and including this day"),
-    "limit": ("Högst / At most", "Antal träffar som visas, bästa först / hits shown, best first"),
-}
-
-
-def search_deployment(entrypoint_type, name: str):
-    """The `search-archive` deployment with its Run form labelled (for `somearkiv serve`)."""
-    deployment = search_archive.to_deployment(
-        entrypoint_type=entrypoint_type, name=name,
-        description="Sök i arkivet (offentlighetsprincipen): the text of every capture, Swedish stemming, phrases "
-                    "and prefixes; the hits with snippets and links are the run's search-results artifact.",
-        tags=["somearkiv"])
-    return label_form(deployment, FORM)

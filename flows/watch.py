@@ -162,20 +162,3 @@ def _snapshot_new_state(account: Account, report: ChangeReport, register_path: s
     summary = run_result(state)
     captured = [o.capture_id for o in getattr(summary, "outcomes", ()) if o.capture_id]
     return captured[0] if captured else None
-
-
-def watch_deployment(entrypoint_type, name: str):
-    """The weekly-watch deployment `somearkiv serve` runs (prefect.yaml holds the same as `weekly-watch`)."""
-    from prefect.schedules import Cron
-
-    from deployments.definitions import TIMEZONE
-
-    return watch_accounts.to_deployment(
-        entrypoint_type=entrypoint_type,
-        name=name,
-        description="Veckobevakning: a light capture of each active account whose turn it is (config/watch.yaml), "
-                    "compared with the last one; a major change nobody announced keeps the state before it, "
-                    "snapshots the new one and emits somearkiv.major-change.detected.",
-        schedules=[Cron(read_watch_config().cron, timezone=TIMEZONE)],
-        tags=["somearkiv"],
-    )

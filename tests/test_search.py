@@ -368,10 +368,9 @@ def test_the_command(archive, tmp_path):
 
 
 def test_the_results_artifact_and_the_run_form(small_index):
-    from prefect.deployments.runner import EntrypointType
-
+    from deployments.definitions import SERVE_SUFFIX, served_deployments
     from flows.search import search_archive as search_flow
-    from flows.search import search_deployment
+    from somearkiv.settings import get_settings
     from tasks.search.run import results_markdown
 
     result = small_index.search(parse_query("skolan"), limit=2)
@@ -383,8 +382,8 @@ def test_the_results_artifact_and_the_run_form(small_index):
         assert f"[PDF/A](http://s3.test/{hit.pdf_key}?sig)" in text and f"`{hit.record_key}`" in text
     assert "**skolan**" in text or "**Skolorna**" in text
 
-    properties = search_deployment(EntrypointType.MODULE_PATH, "search-archive-serve")._parameter_openapi_schema \
-        .properties
+    [deployment] = [d for d in served_deployments(get_settings()) if d.name == "search-archive" + SERVE_SUFFIX]
+    properties = deployment._parameter_openapi_schema.properties
     assert [properties[p]["title"] for p in ("query", "account", "start", "end")] == \
         ["Sök / Search", "Konto / Account", "Från / From", "Till / To"]
     refused = search_flow.fn('"nya skolan')  # read before anything is searched: a clear failed run
