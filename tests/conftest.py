@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,7 @@ from deployments.sample_site import SampleSite  # noqa: E402
 from somearkiv.settings import PROJECT_ROOT, get_settings  # noqa: E402
 from storage import Archive, EmbeddedS3  # noqa: E402
 
+from .factories import SHORT_GALLRING_S  # noqa: E402
 from .processes import worker_port  # noqa: E402
 
 TEST_S3_PORT = worker_port(18400)
@@ -173,6 +175,37 @@ def prefect_server():
 
     with prefect_test_harness(server_startup_timeout=90):
         yield
+
+
+@pytest.fixture
+def schedule_file(tmp_path, monkeypatch):
+    """A retention schedule with a very short gallringsfrist ('kort', SHORT_GALLRING_S), as the
+    settings' retention config."""
+    from tasks.retention import read_retention_schedule
+
+    path = tmp_path / "retention.yaml"
+    path.write_text(textwrap.dedent(f"""\
+        default_class: bevaras
+        classes:
+          - id: bevaras
+            name: Bevaras
+            ihp_row: "Sociala medier / ögonblicksbild"
+            decision: {{body: Kommunstyrelsen, date: 2024-01-15, paragraph: "§ 12"}}
+            action: bevaras
+            lock_days: 30
+            legal_hold: true
+          - id: kort
+            name: Kampanjkonto – gallras
+            ihp_row: "Sociala medier / kampanjkonton"
+            decision: {{body: Kommunstyrelsen, date: 2024-01-15, paragraph: "§ 13"}}
+            action: gallras
+            period_days: {SHORT_GALLRING_S / 86400}
+            lock_mode: COMPLIANCE
+        """), encoding="utf-8")
+    monkeypatch.setenv("SOMEARKIV_RETENTION_CONFIG", str(path))
+    get_settings.cache_clear()
+    yield read_retention_schedule(path)
+    get_settings.cache_clear()
 
 
 @pytest.fixture(scope="session", autouse=True)

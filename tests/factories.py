@@ -15,6 +15,8 @@ from somearkiv.models import (
     make_capture_id,
 )
 
+SHORT_GALLRING_S = 4  # seconds of gallringsfrist of the 'kort' class in the schedule_file fixture (conftest)
+
 
 def account(**overrides) -> Account:
     values = dict(id="perstorp-facebook", platform=Platform.facebook, handle="perstorpskommun",

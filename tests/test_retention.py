@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import textwrap
 import threading
 import time
 
@@ -20,40 +19,10 @@ from somearkiv.fixity import sha256_file
 from somearkiv.models import ArchivedFile, CaptureStatus, FileRole, RetentionAction
 from somearkiv.settings import get_settings
 from storage import PROTOCOL_PREFIX, Archive, ArchiveError
-from tasks.retention import read_retention_schedule
 
+from .factories import SHORT_GALLRING_S as SHORT
 from .factories import account, capture_files, record
 from .test_operations import _resume_when_paused
-
-SHORT = 4  # seconds of gallringsfrist in these tests
-
-
-@pytest.fixture
-def schedule_file(tmp_path, monkeypatch):
-    """A retention schedule with a very short gallringsfrist, as the settings' retention config."""
-    path = tmp_path / "retention.yaml"
-    path.write_text(textwrap.dedent(f"""\
-        default_class: bevaras
-        classes:
-          - id: bevaras
-            name: Bevaras
-            ihp_row: "Sociala medier / ögonblicksbild"
-            decision: {{body: Kommunstyrelsen, date: 2024-01-15, paragraph: "§ 12"}}
-            action: bevaras
-            lock_days: 30
-            legal_hold: true
-          - id: kort
-            name: Kampanjkonto – gallras
-            ihp_row: "Sociala medier / kampanjkonton"
-            decision: {{body: Kommunstyrelsen, date: 2024-01-15, paragraph: "§ 13"}}
-            action: gallras
-            period_days: {SHORT / 86400}
-            lock_mode: COMPLIANCE
-        """), encoding="utf-8")
-    monkeypatch.setenv("SOMEARKIV_RETENTION_CONFIG", str(path))
-    get_settings.cache_clear()
-    yield read_retention_schedule(path)
-    get_settings.cache_clear()
 
 
 def file(archive: Archive, schedule, tmp_path, account_id: str, klass: str, second: int = 0):

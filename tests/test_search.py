@@ -8,7 +8,6 @@ import datetime as dt
 import json
 import os
 import stat
-import textwrap
 import time
 
 import pytest
@@ -18,7 +17,6 @@ from deployments.cli import app
 from somearkiv.fixity import sha256_file
 from somearkiv.models import ArchivedFile, FileRole
 from somearkiv.retention import records_lock
-from somearkiv.settings import get_settings
 from tasks.search import (
     QueryError,
     SearchIndex,
@@ -29,7 +27,7 @@ from tasks.search import (
 )
 from tasks.search.index import IndexedCapture, Source
 
-from .factories import account, capture_files
+from .factories import SHORT_GALLRING_S, account, capture_files
 
 # Snowball's own Swedish stemmer (snowballstemmer 3.1.1, the reference implementation) on these
 # words; ours without the definite -an must agree word for word.
@@ -273,37 +271,7 @@ def test_search_over_the_archive_incremental_equals_rebuilt(archive, tmp_path):
     assert stat.S_IMODE(other.stat().st_mode) == 0o600
 
 
-@pytest.fixture
-def short_class(tmp_path, monkeypatch):
-    """A retention schedule with a 'gallras' class of a few seconds (as tests/test_retention.py)."""
-    from tasks.retention import read_retention_schedule
-
-    path = tmp_path / "retention.yaml"
-    path.write_text(textwrap.dedent("""\
-        default_class: bevaras
-        classes:
-          - id: bevaras
-            name: Bevaras
-            ihp_row: "Sociala medier / ögonblicksbild"
-            decision: {body: Kommunstyrelsen, date: 2024-01-15, paragraph: "§ 12"}
-            action: bevaras
-            lock_days: 30
-            legal_hold: true
-          - id: kort
-            name: Kampanjkonto – gallras
-            ihp_row: "Sociala medier / kampanjkonton"
-            decision: {body: Kommunstyrelsen, date: 2024-01-15, paragraph: "§ 13"}
-            action: gallras
-            period_days: 0.00004
-            lock_mode: COMPLIANCE
-        """), encoding="utf-8")
-    monkeypatch.setenv("SOMEARKIV_RETENTION_CONFIG", str(path))
-    get_settings.cache_clear()
-    yield read_retention_schedule(path)
-    get_settings.cache_clear()
-
-
-def test_a_disposed_capture_leaves_the_index(archive, short_class, tmp_path, monkeypatch):
+def test_a_disposed_capture_leaves_the_index(archive, schedule_file, tmp_path, monkeypatch):
     from prefect.logging import disable_run_logger
 
     from tasks.disposal import dispose, find_expired
@@ -314,12 +282,12 @@ def test_a_disposed_capture_leaves_the_index(archive, short_class, tmp_path, mon
     kept = file_text(archive, tmp_path, "sok-gallras", now - dt.timedelta(days=400),
                      "Sommarlovet börjar och skolan stänger", "Sommarlov")
     goes = file_text(archive, tmp_path, "sok-gallras", now - dt.timedelta(days=300),
-                     "Kampanj: välj skolan nära dig", "Kampanj", lock=short_class.get("kort").lock_for(now))
+                     "Kampanj: välj skolan nära dig", "Kampanj", lock=schedule_file.get("kort").lock_for(now))
     path = tmp_path / "index.sqlite"
     with SearchIndex(path, archive.bucket) as index:
         update_index(index, archive)
         assert sorted(h.capture_id for h in index.search(parse_query("skola"), account="sok-gallras").hits) ==             sorted([kept.capture_id, goes.capture_id])
-        time.sleep(5)  # the gallringsfrist
+        time.sleep(SHORT_GALLRING_S + 1)  # the gallringsfrist
         with disable_run_logger():
             candidates = [c for c in find_expired.fn() if c.capture_id == goes.capture_id]
             assert candidates
