@@ -32,9 +32,8 @@ from tasks.capture.walls import SIGNALS_JS, PageSignals, Wall, classify, same_si
 from tasks.watch.extract import EXTRACT_JS, rules_for
 
 __all__ = ["DESKTOP_STEPS", "MOBILE_STEPS", "clear_overlay", "detect_wall", "dismiss_consent",
-           "follow_late_navigation", "land", "navigate", "print_pdf", "read_elements", "read_words", "save_dom",
-           "screenshot",
-           "settle"]
+           "follow_late_navigation", "land", "navigate", "print_pdf", "profile_elements", "read_elements",
+           "read_words", "save_dom", "screenshot", "settle"]
 
 
 async def navigate(state: CaptureState) -> None:
@@ -357,6 +356,13 @@ async def read_words(state: CaptureState) -> None:
 ELEMENTS_NAME = "elements.json"
 
 
+async def profile_elements(state: CaptureState) -> dict:
+    """tasks.watch.extract's reading of the page as shown (down to what the screenshot holds): the
+    profile's elements by the platform's rules and the generic ones, the noise, and the page's text."""
+    return await state.page.evaluate(EXTRACT_JS, {"rules": rules_for(state.account.platform),
+                                                  "maxY": state.shot_height or state.view.height})
+
+
 async def read_elements(state: CaptureState) -> None:
     """The profile's elements as the page shows them (name, handle, bio, link, pinned post; tasks.watch.extract).
 
@@ -364,8 +370,7 @@ async def read_elements(state: CaptureState) -> None:
     page, they need no second rendering of the page later (and are what a visitor saw).
     """
     try:
-        found = await state.page.evaluate(EXTRACT_JS, {"rules": rules_for(state.account.platform),
-                                                       "maxY": state.shot_height or state.view.height})
+        found = await profile_elements(state)
     except PlaywrightError as exc:  # a page whose scripts break the reading: still captured, compared from its DOM
         state.notes.append(f"the profile's elements could not be read on the page: {str(exc).splitlines()[0][:200]}")
         return

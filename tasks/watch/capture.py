@@ -47,6 +47,7 @@ from tasks.capture.steps import (
     dismiss_consent,
     follow_late_navigation,
     navigate,
+    profile_elements,
     read_words,
     save_dom,
     screenshot,
@@ -55,7 +56,6 @@ from tasks.capture.views import capture_views
 from tasks.metrics import Window
 from tasks.metrics.page import read_page_metrics
 from tasks.watch.config import WatchConfig
-from tasks.watch.extract import EXTRACT_JS, rules_for
 from tasks.watch.images import dhash, mean_colour, phash
 
 __all__ = ["ELEMENTS_NAME", "TEXT_NAME", "WATCH_STEPS", "light_capture", "watch_view"]
@@ -101,8 +101,7 @@ async def glance(state: CaptureState) -> None:
 
 async def extract_elements(state: CaptureState) -> None:
     """The profile's elements by the platform's rules and the generic ones, the noise, and the page's text."""
-    found = await state.page.evaluate(EXTRACT_JS, {"rules": rules_for(state.account.platform),
-                                                   "maxY": state.shot_height or state.view.height})
+    found = await profile_elements(state)
     text = found.pop("text", "")
     state.output(TEXT_NAME, FileRole.evidence, "text/plain; charset=utf-8").write_text(text, encoding="utf-8")
     state.output(ELEMENTS_NAME, FileRole.evidence, "application/json").write_text(
