@@ -168,46 +168,44 @@ async def _bare(urls: list[str], out: Path, browser: str, settle: bool, mobile: 
     from tasks.capture import MOBILE_USER_AGENT
 
     async with async_playwright() as p:
-        measured = measure(phase)
-        measured.__enter__()  # from the launch; ended while the browser still runs (see baseline_b)
-        chrome = await p.chromium.launch(executable_path=browser)
-        gate = asyncio.Semaphore(concurrency)
+        with measure(phase):  # from the launch until the work is done, while the browser still runs
+            chrome = await p.chromium.launch(executable_path=browser)
+            gate = asyncio.Semaphore(concurrency)
 
-        async def view(url: str, name: str, width: int, height: int, scale: float, is_mobile: bool) -> None:
-            options = dict(viewport={"width": width, "height": height}, device_scale_factor=scale,
-                           is_mobile=is_mobile, locale="sv-SE", timezone_id="Europe/Stockholm")
-            if is_mobile:
-                options["user_agent"] = MOBILE_USER_AGENT.format(major=chrome.version.split(".")[0])
-            context = await chrome.new_context(**options)
-            page = await context.new_page()
-            await page.goto(url, wait_until="domcontentloaded")
-            await page.wait_for_load_state("load")
-            if settle:  # the same bounded scroll as somearkiv's settle step
-                while True:
-                    bottom, total = await page.evaluate(
-                        "() => [window.scrollY + window.innerHeight, document.documentElement.scrollHeight]")
-                    if bottom >= total - 2:
-                        break
-                    await page.mouse.wheel(0, int(height * 0.9))
-                    await page.wait_for_timeout(120)
-                await page.evaluate("() => window.scrollTo(0, 0)")
-            await page.screenshot(path=out / f"{name}.png", full_page=True)
-            if not is_mobile:
-                await page.pdf(path=out / f"{name}.pdf", print_background=True)
-            await context.close()
+            async def view(url: str, name: str, width: int, height: int, scale: float, is_mobile: bool) -> None:
+                options = dict(viewport={"width": width, "height": height}, device_scale_factor=scale,
+                               is_mobile=is_mobile, locale="sv-SE", timezone_id="Europe/Stockholm")
+                if is_mobile:
+                    options["user_agent"] = MOBILE_USER_AGENT.format(major=chrome.version.split(".")[0])
+                context = await chrome.new_context(**options)
+                page = await context.new_page()
+                await page.goto(url, wait_until="domcontentloaded")
+                await page.wait_for_load_state("load")
+                if settle:  # the same bounded scroll as somearkiv's settle step
+                    while True:
+                        bottom, total = await page.evaluate(
+                            "() => [window.scrollY + window.innerHeight, document.documentElement.scrollHeight]")
+                        if bottom >= total - 2:
+                            break
+                        await page.mouse.wheel(0, int(height * 0.9))
+                        await page.wait_for_timeout(120)
+                    await page.evaluate("() => window.scrollTo(0, 0)")
+                await page.screenshot(path=out / f"{name}.png", full_page=True)
+                if not is_mobile:
+                    await page.pdf(path=out / f"{name}.pdf", print_background=True)
+                await context.close()
 
-        async def one(i: int, url: str) -> None:
-            async with gate:
-                began = time.monotonic()
-                await view(url, f"b{i}", 1366, 900, 1.0, False)
-                if mobile:
-                    await view(url, f"b{i}m", 390, 844, 2.0, True)
-                phase.per_capture.append(time.monotonic() - began)
-                phase.captures += 1
+            async def one(i: int, url: str) -> None:
+                async with gate:
+                    began = time.monotonic()
+                    await view(url, f"b{i}", 1366, 900, 1.0, False)
+                    if mobile:
+                        await view(url, f"b{i}m", 390, 844, 2.0, True)
+                    phase.per_capture.append(time.monotonic() - began)
+                    phase.captures += 1
 
-        await asyncio.gather(*(one(i, u) for i, u in enumerate(urls)))
-        measured.__exit__(None, None, None)
-        await chrome.close()
+            await asyncio.gather(*(one(i, u) for i, u in enumerate(urls)))
+        await chrome.close()  # after the measurement (see baseline_b)
 
 
 def baseline_b(urls: list[str], out: Path, browser: str, concurrency: int = 1) -> Phase:
