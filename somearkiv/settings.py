@@ -83,8 +83,8 @@ class Settings(BaseSettings):
         default=100000, description="A long page that does not grow is taken whole up to this safety limit (px).")
     max_scroll_s: float = Field(default=30.0, description="Stop scrolling a page after this (s).")
     settle_quiet_s: float = Field(
-        default=1.5, description="A page is settled when, at its bottom, its height and items stayed the same this "
-                                 "long (s) and no request is in flight.")
+        default=0.75, description="A page is settled when, at its bottom, its height and items stayed the same this "
+                                  "long (s) and no request is in flight (a slow request is waited for, however long).")
     capture_concurrency: int = Field(default=2, ge=1, description="Captures at once in one process.")
     snapshot_batch_size: int = Field(
         default=0, ge=0, description="Split a round into child runs of this many accounts on the work pool "

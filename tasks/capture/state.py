@@ -37,7 +37,7 @@ class View:
     max_page_height: int = 30000  # a feed that keeps growing stops here
     max_whole_page_height: int = 100000  # a long page that does not grow is taken whole up to here
     max_scroll_s: float = 30.0
-    settle_quiet_s: float = 1.5  # at the bottom: nothing new for this long, and the network idle
+    settle_quiet_s: float = 0.75  # at the bottom: nothing new for this long, and the network idle
     tile_height: int = 8192
     consent_timeout_s: float = 4.0
     consent_look_s: float = 1.0

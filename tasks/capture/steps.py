@@ -209,14 +209,19 @@ _IMAGES_DONE = """(ms) => Promise.race([
   new Promise(r => setTimeout(r, ms))])"""
 
 
+_RENDER_GRACE_S = 0.4  # after a request ends, the time its answer gets to change the page before "done"
+
+
 async def settle(state: CaptureState) -> None:
     """Scroll down until the page is done, within the bounds; back to the top.
 
     Done (``complete``) means: at the bottom, the page's height and number of elements stayed
-    the same for ``settle_quiet_s`` and no request is in flight, so a feed that loads its next
-    batch slowly gets it. A page that grows when its bottom comes near is a feed: it is cut
-    at ``max_page_height`` (``height-limit``); a long page that does not grow is taken whole
-    up to ``max_whole_page_height``. ``time-limit`` when ``max_scroll_s`` ran out first.
+    the same for ``settle_quiet_s``, no request is in flight and none ended in the last
+    ``_RENDER_GRACE_S``: a feed that loads its next batch slowly gets it (the request in flight
+    keeps the page unsettled however long it takes, and its answer gets time to be drawn). A
+    page that grows when its bottom comes near is a feed: it is cut at ``max_page_height``
+    (``height-limit``); a long page that does not grow is taken whole up to
+    ``max_whole_page_height``. ``time-limit`` when ``max_scroll_s`` ran out first.
     """
     v, page = state.view, state.page
     started = time.monotonic()
@@ -238,7 +243,7 @@ async def settle(state: CaptureState) -> None:
         limit = v.max_page_height if grew else v.max_whole_page_height
         outcome = None
         if bottom >= height - 2:
-            if now - quiet_since >= v.settle_quiet_s and state.watch.network_idle():
+            if now - quiet_since >= v.settle_quiet_s and state.watch.network_idle(grace_s=_RENDER_GRACE_S):
                 outcome = "complete"
         elif bottom >= limit:
             outcome = "height-limit"
