@@ -14,6 +14,8 @@ import re
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import Page
 
+from tasks.capture.isolated import read
+
 __all__ = ["CLOSE_BUTTON", "close_overlay", "find_overlay", "veil_present"]
 
 _MARK = "data-somearkiv-overlay"
@@ -69,7 +71,7 @@ _VEIL = """() => {
 async def find_overlay(page: Page) -> str | None:
     """What a sign-in overlay covering the page says (it is marked for close_overlay), or None."""
     try:
-        return await page.evaluate(_FIND, _MARK)
+        return await read(page, _FIND, _MARK)
     except PlaywrightError:
         return None
 
@@ -102,6 +104,6 @@ async def close_overlay(page: Page) -> str | None:
 
 async def veil_present(page: Page) -> bool:
     try:
-        return bool(await page.evaluate(_VEIL))
+        return bool(await read(page, _VEIL))
     except PlaywrightError:
         return False

@@ -25,6 +25,7 @@ from somearkiv.models import FileRole, SettleInfo
 from tasks.capture.consent import ConsentFinding
 from tasks.capture.egress import BlockedRequest
 from tasks.capture.errors import Blocked, CaptureError
+from tasks.capture.isolated import read
 from tasks.capture.overlay import close_overlay, find_overlay
 from tasks.capture.pagewatch import BROWSER_ERROR_SCHEMES
 from tasks.capture.state import CaptureState, Step
@@ -78,7 +79,7 @@ _META_DELAY = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(?:[;,]\s*(?:url\s*=\s*)?(\S.*)
 async def _await_meta_refresh(state: CaptureState) -> None:
     """A meta refresh that leaves the page within the navigation timeout: wait for it, so its target is shot."""
     try:
-        content = await state.page.evaluate(_META_REFRESH)
+        content = await read(state.page, _META_REFRESH)
     except PlaywrightError:
         return  # already navigating
     match = _META_DELAY.match(content or "")
@@ -194,7 +195,7 @@ async def dismiss_consent(state: CaptureState) -> None:
 
 async def detect_wall(state: CaptureState) -> None:
     """Stop here if the page is a login, bot-check, rate-limit or error page, or another site."""
-    raw = await state.page.evaluate(SIGNALS_JS)
+    raw = await read(state.page, SIGNALS_JS)
     wall = classify(PageSignals(requested_url=str(state.account.url), final_url=state.final_url,
                                 http_status=state.http_status, **raw))
     if wall is not None:
@@ -231,7 +232,7 @@ async def settle(state: CaptureState) -> None:
     quiet_since = started
     while True:
         rounds += 1
-        bottom, height, items = await page.evaluate(_PAGE_STATE)
+        bottom, height, items = await read(page, _PAGE_STATE)
         now = time.monotonic()
         if last is not None:
             if height > last[1] and last[0] >= last[1] - 1.5 * v.height:
@@ -266,7 +267,7 @@ async def settle(state: CaptureState) -> None:
     await page.evaluate(_IMAGES_DONE, 5000)
     await page.evaluate("() => window.scrollTo(0, 0)")
     await _network_quiet(state, 3.0)
-    state.page_height = await page.evaluate("() => document.documentElement.scrollHeight")
+    state.page_height = await read(page, "() => document.documentElement.scrollHeight")
     state.shot_height = min(state.page_height, v.max_page_height if outcome == "height-limit" and grew
                             else v.max_whole_page_height)
     state.settled = SettleInfo(outcome=outcome, seconds=round(time.monotonic() - started, 2), rounds=rounds,
@@ -353,7 +354,7 @@ _WORD_BOXES = """(maxY) => {
 async def read_words(state: CaptureState) -> None:
     """Where every word is drawn: the text layer that makes the archival PDF searchable."""
     height = state.shot_height or state.view.height
-    words = await state.page.evaluate(_WORD_BOXES, height)
+    words = await read(state.page, _WORD_BOXES, height)
     state.output(f"words-{state.view.name}.json", FileRole.words, "application/json").write_text(
         json.dumps({"scale": state.view.scale, "words": words}, ensure_ascii=False), encoding="utf-8")
 
@@ -364,8 +365,8 @@ ELEMENTS_NAME = "elements.json"
 async def profile_elements(state: CaptureState) -> dict:
     """tasks.watch.extract's reading of the page as shown (down to what the screenshot holds): the
     profile's elements by the platform's rules and the generic ones, the noise, and the page's text."""
-    return await state.page.evaluate(EXTRACT_JS, {"rules": rules_for(state.account.platform),
-                                                  "maxY": state.shot_height or state.view.height})
+    return await read(state.page, EXTRACT_JS, {"rules": rules_for(state.account.platform),
+                                               "maxY": state.shot_height or state.view.height})
 
 
 async def read_elements(state: CaptureState) -> None:

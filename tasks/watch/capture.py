@@ -38,6 +38,7 @@ from tasks.capture.browser import find_browser, get_pool
 from tasks.capture.claim import Claim
 from tasks.capture.egress import EgressPolicy, protected_endpoints
 from tasks.capture.errors import CaptureError, PageUnavailableError
+from tasks.capture.isolated import read
 from tasks.capture.record import build_record
 from tasks.capture.state import CaptureState, Step, View
 from tasks.capture.steps import (
@@ -76,7 +77,7 @@ async def glance(state: CaptureState) -> None:
     v, page = state.view, state.page
     started = time.monotonic()
     await page.mouse.move(v.width / 2, v.height / 2)
-    height = await page.evaluate("() => document.documentElement.scrollHeight")
+    height = await read(page, "() => document.documentElement.scrollHeight")
     target, y, rounds = min(height, v.max_page_height), 0, 0
     while y + v.height < target:
         step = int(v.height * 0.9)
@@ -88,9 +89,9 @@ async def glance(state: CaptureState) -> None:
     deadline = time.monotonic() + 2.0
     while not state.watch.network_idle() and time.monotonic() < deadline:
         await asyncio.sleep(0.1)
-    state.page_height = await page.evaluate("() => document.documentElement.scrollHeight")
+    state.page_height = await read(page, "() => document.documentElement.scrollHeight")
     state.shot_height = min(state.page_height, v.max_page_height)
-    items = await page.evaluate("() => document.getElementsByTagName('*').length")
+    items = await read(page, "() => document.getElementsByTagName('*').length")
     state.settled = SettleInfo(outcome="complete" if state.page_height <= v.max_page_height else "height-limit",
                                seconds=round(time.monotonic() - started, 2), rounds=rounds,
                                height=state.page_height, items=items)
