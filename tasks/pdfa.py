@@ -180,33 +180,36 @@ def _joined(words: list[Word]) -> list[Word]:
     return out
 
 
-def _text_layer(page: PageImage, dpi: int, width_pt: float, height_pt: float, font: str) -> pikepdf.Pdf:
-    """One page of invisible text: each word stretched over the box the browser drew it in.
+def _text_layers(pages: list[tuple[PageImage, int, float, float]], font: str) -> pikepdf.Pdf:
+    """Invisible text, one page per (image, dpi, width pt, height pt): each word stretched over the box
+    the browser drew it in.
 
     A word followed by another on its line is drawn with a space after it, in the same string (so
     extractors read a space whatever they think of the gap, and add none of their own); the last
     word of a line is drawn without one, and the next line's lower position ends the line. So
-    pypdf and pdftotext give the page's words, a space apart, line by line.
+    pypdf and pdftotext give the page's words, a space apart, line by line. One document for all
+    of a capture's pages: the font is read and subset once (measured: most of the layer's time).
     """
     from fpdf import FPDF
     from fpdf.enums import TextMode
 
-    layer = FPDF(unit="pt", format=(width_pt, height_pt))
+    layer = FPDF(unit="pt")
     layer.set_auto_page_break(False)
     layer.set_creation_date(dt.datetime(2000, 1, 1, tzinfo=dt.UTC))  # no wall clock in the output
-    layer.add_page()
     layer.add_font("text", fname=font)
-    layer.set_font("text", size=10)
-    layer.text_mode = TextMode.INVISIBLE
-    to_pt = page.scale * 72 / dpi
-    words = _joined([w for w in page.words if w[3] > 0 and w[4] > 0 and (w[2] + w[4]) * to_pt <= height_pt])
-    for word, following in zip(words, [*words[1:], None]):
-        text, x, y, w, h = word
-        layer.set_font_size(max(1.0, h * to_pt * 0.8))
-        natural = layer.get_string_width(text) * 100 / layer.font_stretching  # it measures as stretched now
-        layer.set_stretching(max(1.0, 100 * w * to_pt / natural) if natural else 100)
-        space = " " if following is not None and _same_line(word, following) else ""
-        layer.text(x * to_pt, (y + h * 0.8) * to_pt, text + space)
+    for page, dpi, width_pt, height_pt in pages:
+        layer.add_page(format=(width_pt, height_pt))
+        layer.set_font("text", size=10)
+        layer.text_mode = TextMode.INVISIBLE
+        to_pt = page.scale * 72 / dpi
+        words = _joined([w for w in page.words if w[3] > 0 and w[4] > 0 and (w[2] + w[4]) * to_pt <= height_pt])
+        for word, following in zip(words, [*words[1:], None]):
+            text, x, y, w, h = word
+            layer.set_font_size(max(1.0, h * to_pt * 0.8))
+            natural = layer.get_string_width(text) * 100 / layer.font_stretching  # it measures as stretched now
+            layer.set_stretching(max(1.0, 100 * w * to_pt / natural) if natural else 100)
+            space = " " if following is not None and _same_line(word, following) else ""
+            layer.text(x * to_pt, (y + h * 0.8) * to_pt, text + space)
     return pikepdf.open(io.BytesIO(bytes(layer.output())))
 
 
@@ -230,17 +233,16 @@ def write_pdfa(pages: list[PageImage], out: Path, xmp: dict[str, object], text_l
     with pikepdf.open(io.BytesIO(raw)) as pdf:
         if "/ID" in pdf.trailer:  # img2pdf's is random; let qpdf derive both halves from content
             del pdf.trailer.ID
-        if font:
-            layers = []  # kept open until the document is saved
-            for page, (width, height), pdf_page in zip(pages, sizes, pdf.pages):
-                if page.words:
-                    box = pdf_page.mediabox
-                    layers.append(_text_layer(page, _dpi_for(width, height), float(box[2]), float(box[3]), font))
-                    form = pdf.copy_foreign(layers[-1].pages[0].as_form_xobject())
-                    # a fixed resource name (add_overlay picks a random one: the bytes would differ per run)
-                    pdf_page.add_resource(form, pikepdf.Name.XObject, pikepdf.Name("/TextLayer"))
-                    pdf_page.contents_add(pikepdf.Stream(pdf, b"q /TextLayer Do Q"), prepend=False)
-                    words += len(page.words)
+        worded = [(page, size, pdf_page) for page, size, pdf_page in zip(pages, sizes, pdf.pages) if page.words]
+        if font and worded:
+            layers = _text_layers([(page, _dpi_for(*size), float(pdf_page.mediabox[2]), float(pdf_page.mediabox[3]))
+                                   for page, size, pdf_page in worded], font)  # open until the document is saved
+            for (page, _, pdf_page), layer_page in zip(worded, layers.pages):
+                form = pdf.copy_foreign(layer_page.as_form_xobject())
+                # a fixed resource name (add_overlay picks a random one: the bytes would differ per run)
+                pdf_page.add_resource(form, pikepdf.Name.XObject, pikepdf.Name("/TextLayer"))
+                pdf_page.contents_add(pikepdf.Stream(pdf, b"q /TextLayer Do Q"), prepend=False)
+                words += len(page.words)
         pikepdf.pdfa.prepare(pdf, _FLAVOUR)
         with pdf.open_metadata(set_pikepdf_as_editor=False, update_docinfo=True) as meta:
             for key, value in xmp.items():
