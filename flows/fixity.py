@@ -22,4 +22,4 @@ def verify_fixity(sample_share: float = 1.0, account_id: str | None = None) -> S
     if problems:
         return failed_state(f"FIXITY: {len(problems)} problem(s) in {len(checked)} groups: "
                             + "; ".join(f"{p.key} {p.status}" for p in problems[:10]), problems)
-    return Completed(message=f"{len(checked) - 1} captures and the ledger checked, all intact", data=[])
+    return Completed(message=f"{len(checked) - 1} records and the ledger checked, all intact", data=[])

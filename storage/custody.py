@@ -5,6 +5,8 @@ lock compared with the lock it was filed with (and holds placed or released sinc
 key's history searched for what should not be there: a delete marker over it (``hidden``), a
 version the ledger does not know (``forged``). Objects under ``captures/`` and ``blocked/`` that
 no ledgered capture filed are ``orphan``s; a ledger that does not recompute is ``broken-chain``.
+The other records the ledger knows, moderation evidence, its cases and disclosure decisions
+(``OTHER_RECORDS``), are checked the same way, each filing a group of its own named by its folder.
 An S3 error on one object is an ``error`` finding for that object, and the check goes on.
 """
 
@@ -22,9 +24,14 @@ from storage.archive import BLOCKED_PREFIX, CAPTURES_PREFIX, Archive, capture_of
 from storage.errors import is_missing
 from storage.ledger import CaptureCustody, custody
 
-__all__ = ["LEDGER_GROUP", "History", "capture_of", "check_custody", "check_key", "version_history"]
+__all__ = ["LEDGER_GROUP", "OTHER_RECORDS", "History", "account_of_group", "capture_of", "check_custody", "check_key",
+           "version_history"]
 
 LEDGER_GROUP = "(ledger)"  # the group of findings about the ledger itself
+# Records outside captures/ that the ledger knows, by ledger entry kind: never disposed of by the disposal flow,
+# kept as their locks say (evidence and cases are read only by the auditor and archivist identities).
+OTHER_RECORDS = {"evidence": Archive.EVIDENCE_PREFIX, "moderation": Archive.CASES_PREFIX,
+                 "disclosure": Archive.DISCLOSURES_PREFIX}
 _SLACK = dt.timedelta(seconds=1)
 _YOUNG = dt.timedelta(minutes=10)
 
@@ -121,7 +128,8 @@ def check_custody(archive: Archive, *, account_id: str | None = None,
                                                    detail=f"{len(entries)} entries, chain intact")]
     suffix = f"{account_id}/" if account_id else ""
     try:
-        history = version_history(archive, (CAPTURES_PREFIX + suffix, BLOCKED_PREFIX + suffix))
+        history = version_history(archive, (CAPTURES_PREFIX + suffix, BLOCKED_PREFIX + suffix,
+                                            *(prefix + suffix for prefix in OTHER_RECORDS.values())))
     except (ClientError, BotoCoreError) as exc:
         results[LEDGER_GROUP].append(FixityResult(key=CAPTURES_PREFIX, version_id=None, expected_sha256="",
                                                   status="error", detail=f"versions could not be listed: {exc}"))
@@ -137,14 +145,26 @@ def check_custody(archive: Archive, *, account_id: str | None = None,
         results[capture_id] = [finding for obj in kept.objects.values()
                                for finding in _guarded(obj, lambda obj=obj, kept=kept: _check_object(
                                    archive, kept, obj, history.get(obj.key, [])))]
+    for entry in entries:
+        if entry.kind not in OTHER_RECORDS or (account_id and entry.account_id != account_id) or not entry.objects:
+            continue
+        known_keys |= {o.key for o in entry.objects}
+        group = _other_group(entry.objects[0].key)
+        if not selected(group):
+            continue
+        kept = CaptureCustody(entry, {(o.key, o.version_id): o for o in entry.objects},
+                              held=bool(entry.lock and entry.lock.legal_hold))
+        results.setdefault(group, []).extend(
+            finding for obj in entry.objects for finding in _guarded(obj, lambda obj=obj, kept=kept: _check_object(
+                archive, kept, obj, history.get(obj.key, []))))
     for key, versions in history.items():
         if key in known_keys or all(v.delete_marker for v in versions):
             continue
         age = now - max(v.modified for v in versions)
         if age < orphan_grace:
             continue
-        group = capture_of(key) or key
-        young = " (filed in the last 10 minutes: it may be a capture being filed right now)" \
+        group = capture_of(key) or (_other_group(key) if key.startswith(tuple(OTHER_RECORDS.values())) else key)
+        young = " (filed in the last 10 minutes: it may be a record being filed right now)" \
             if age < _YOUNG else ""
         for v in versions:
             if not v.delete_marker:
@@ -152,6 +172,21 @@ def check_custody(archive: Archive, *, account_id: str | None = None,
                     key=key, version_id=v.version_id, expected_sha256="", status="orphan",
                     detail="no ledgered capture filed this object" + young))
     return results
+
+
+def _other_group(key: str) -> str:
+    """The folder of a record outside captures/: evidence/<account>/<id>, cases/<account>/<id>,
+    disclosures/<account>/<capture>/<when>."""
+    return key.rsplit("/", 1)[0]
+
+
+def account_of_group(group: str) -> str | None:
+    """The account a findings group is about (None for the ledger's own)."""
+    if group == LEDGER_GROUP:
+        return None
+    for prefix in OTHER_RECORDS.values():
+        group = group.removeprefix(prefix)
+    return group.split("/")[0]
 
 
 def check_key(archive: Archive, key: str, state: dict[str, CaptureCustody] | None = None) -> list[FixityResult]:

@@ -12,7 +12,7 @@ from prefect.cache_policies import NO_CACHE
 from somearkiv.models import FixityResult
 from somearkiv.settings import get_settings
 from storage import Archive
-from storage.custody import LEDGER_GROUP, check_custody
+from storage.custody import account_of_group, check_custody
 from tasks.audit import record_event
 from tasks.events import emit
 
@@ -44,7 +44,7 @@ def report_fixity(checked: dict[str, list[FixityResult]]) -> list[FixityResult]:
     for group, results in checked.items():
         bad = [r for r in results if r.status != "ok"]
         problems += bad
-        account = None if group == LEDGER_GROUP else group.split("/")[0]
+        account = account_of_group(group)
         record_event(archive, "fixity-check", "failure" if bad else "success",
                      f"{group}: {len(results) - len(bad)} of {len(results)} checks intact"
                      + "".join(f"; {r.key}: {r.status}" for r in bad[:20]),

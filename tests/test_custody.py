@@ -352,6 +352,40 @@ def test_fixity_finds_hidden_forged_orphan_unlocked_and_missing(own_bucket, s3_s
     assert {"hidden", "forged", "unlocked", "missing"} <= {p["status"] for p in problems}
 
 
+def test_fixity_covers_moderation_evidence_and_cases_too(own_bucket, s3_server, admin_client, role_archive,
+                                                          tmp_path):
+    """Evidence kept before a removal and the case's versions are records the ledger knows: forged, deleted
+    or planted objects there are findings like under captures/, each group named by its folder."""
+    from somearkiv.models import ModerationCase
+
+    pipeline = Archive.from_settings(get_settings(), start_embedded=False)
+    started = dt.datetime(2026, 3, 2, 6, 0, tzinfo=dt.UTC)
+    intact, folder = capture_files(tmp_path / "ev-intact", started, account=account(id="mod-a"), content=b"<p>a</p>")
+    intact = pipeline.file_evidence(intact, folder, HELD, "mod-a/2026-03-02T060000Z")
+    tampered, folder = capture_files(tmp_path / "ev-tampered", started, account=account(id="mod-b"),
+                                     content=b"<p>b</p>")
+    tampered = pipeline.file_evidence(tampered, folder, LOOSE, "mod-b/2026-03-02T060000Z")
+    case = pipeline.file_case(ModerationCase(
+        case_id="mod-b/2026-03-02T060000Z", account_id="mod-b", url="https://example.org/post/1", reason="kränkande",
+        reported_at=started.replace(tzinfo=None), reported_by="Kommunikatör", opened_at=started,
+        evidence_capture_id=tampered.capture_id, evidence_at=started, retention_class="permanent"), HELD)
+    # the case rewritten, an evidence file deleted with the governance bypass, a file planted beside the evidence
+    admin_client.put_object(Bucket=own_bucket, Key=case.record_key, Body=b'{"status": "removed"}')
+    html = tampered.file("page.html")
+    admin_client.delete_object(Bucket=own_bucket, Key=html.key, VersionId=html.version_id,
+                               BypassGovernanceRetention=True)
+    planted = Archive.evidence_prefix(intact.capture_id) + "planted.png"
+    admin_client.put_object(Bucket=own_bucket, Key=planted, Body=b"\x89PNG planted")
+
+    found = check_custody(role_archive("auditor"), orphan_grace=dt.timedelta(0))
+    statuses = {(r.key, r.status) for results in found.values() for r in results if r.status != "ok"}
+    assert statuses == {(case.record_key, "forged"), (html.key, "missing"), (planted, "orphan")}, statuses
+    evidence_group = Archive.evidence_prefix(intact.capture_id).rstrip("/")
+    assert {r.status for r in found[evidence_group]} == {"ok", "orphan"}
+    assert len([r for r in found[evidence_group] if r.status == "ok"]) == len(intact.files) + 1  # and record.json
+    assert "cases/mod-b/2026-03-02T060000Z" in found
+
+
 def test_fixity_reports_a_storage_error_per_object_and_goes_on(own_bucket, s3_server, tmp_path, monkeypatch):
     archive = Archive.from_settings(get_settings(), start_embedded=False)
     broken = _file(archive, tmp_path, "probe-broken")
