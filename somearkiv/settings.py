@@ -100,6 +100,9 @@ class Settings(BaseSettings):
     record_warc: bool = Field(default=True, description="Record the desktop page load as a WARC file.")
     pdf_text_layer: bool = Field(default=True, description="Make the archival PDF searchable (the page's words).")
     consent_timeout_s: float = Field(default=4.0, description="How long to look for a consent popup.")
+    consent_look_s: float = Field(
+        default=1.0, description="How long at most to look for a consent platform after load, before scrolling; "
+                                 "the look ends sooner when autoconsent found none and nothing is loading.")
     allowed_hosts: list[str] = Field(
         default_factory=list,
         description="Hosts, addresses or networks (CIDR) the browser may reach although they are not public; "

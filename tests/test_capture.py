@@ -85,6 +85,17 @@ def test_unknown_consent_dialog_gets_the_necessary_only_button(sample_site, tmp_
     assert (folder / consent.evidence).exists()
 
 
+def test_the_consent_look_ends_early_only_when_nothing_is_loading(sample_site, tmp_path):
+    """autoconsent found nothing, but the page is still loading (its consent script is slow): the look goes on,
+    within its bound, and the dialog that comes is refused. On a page with nothing loading it ends early."""
+    record, folder = capture(sample_site.url + "traps/consent-late.html?delay=1500", tmp_path / "late",
+                             consent_look_s=3.0)
+    assert record.consent.found and record.consent.dismissed, record.consent
+    assert 'data-consent="rejected"' in (folder / "page.html").read_text(encoding="utf-8")
+    record, _ = capture(sample_site.url + "mastodon/", tmp_path / "none", consent_look_s=3.0)
+    assert not record.consent.found and record.timings["desktop.dismiss_consent"] < 2.0, record.timings
+
+
 def test_no_consent_popup_is_recorded_as_none_found(sample_site, tmp_path):
     record, _ = capture(sample_site.url + "mastodon/", tmp_path)
     assert record.consent.found is False and record.consent.dismissed is False

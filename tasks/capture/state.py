@@ -48,7 +48,7 @@ class View:
         return cls(width=s.viewport_width, height=s.viewport_height, navigation_timeout_s=s.navigation_timeout_s,
                    max_page_height=s.max_page_height, max_whole_page_height=s.max_whole_page_height,
                    max_scroll_s=s.max_scroll_s, settle_quiet_s=s.settle_quiet_s, tile_height=s.tile_height,
-                   consent_timeout_s=s.consent_timeout_s, record_har=s.record_warc)
+                   consent_timeout_s=s.consent_timeout_s, consent_look_s=s.consent_look_s, record_har=s.record_warc)
 
     def as_mobile(self, s: Settings) -> View:
         return replace(self, name="mobile", width=s.mobile_width, height=s.mobile_height, scale=s.mobile_scale,

@@ -150,7 +150,7 @@ async def _consent_round_trip(state: CaptureState) -> bool:
     state.consent_watcher.reset()
     evidence = state.out_dir / state.view.file("consent-site-before")
     finding = await state.consent_watcher.dismiss(page, evidence, view.consent_timeout_s, view.consent_look_s,
-                                                  whole_page=True)
+                                                  whole_page=True, loading=lambda: not state.watch.network_idle())
     if not finding.found:
         return False
     finding.host = host
@@ -185,7 +185,8 @@ async def dismiss_consent(state: CaptureState) -> None:
     """Screenshot a consent popup (on the page or in any frame) as evidence, then refuse it (tasks.capture.consent)."""
     evidence = state.out_dir / state.view.file("consent-before" if state.consent is None else "consent-before-2")
     finding = await state.consent_watcher.dismiss(state.page, evidence, state.view.consent_timeout_s,
-                                                  state.view.consent_look_s)
+                                                  state.view.consent_look_s,
+                                                  loading=lambda: not state.watch.network_idle())
     if finding.found:
         finding.host = urlsplit(state.page.url).hostname
     _keep_consent(state, finding, evidence)
