@@ -86,6 +86,9 @@ class Settings(BaseSettings):
         default=0.75, description="A page is settled when, at its bottom, its height and items stayed the same this "
                                   "long (s) and no request is in flight (a slow request is waited for, however long).")
     capture_concurrency: int = Field(default=2, ge=1, description="Captures at once in one process.")
+    browser_pages: int = Field(
+        default=0, ge=0, description="Pages open at once in the browser, across captures (a capture's views run "
+                                     "side by side while pages are free); 0 = two per core.")
     snapshot_batch_size: int = Field(
         default=0, ge=0, description="Split a round into child runs of this many accounts on the work pool "
                                      "(`snapshot-batch` deployment), so every worker takes a share; 0 = one run.")

@@ -24,6 +24,7 @@ from tasks.capture import CaptureError, PageUnavailableError, capture_account
 from tasks.capture.browser import close_pool, find_browser, get_pool
 from tasks.capture.claim import claim_capture, clean_stale_partials
 from tasks.capture.egress import EgressPolicy
+from tasks.capture.state import View
 from tasks.capture.warc import har_to_warc
 from tasks.pdfa import MAX_PAGE_SIDE_PT, make_archival_pdf
 
@@ -327,6 +328,47 @@ def test_the_browser_and_its_driver_are_started_afresh_after_a_number_of_works(s
         assert pool.launches == 3 and len({id(b) for b in browsers}) == 3  # 3 + 3 + 1 works
         assert sum(b.is_connected() for b in {id(b): b for b in browsers}.values()) == 1  # the old ones closed
         assert pool.browser_version
+    finally:
+        pool.close()
+
+
+@pytest.mark.parametrize("pages", [2, 4])
+def test_the_pages_open_at_once_stay_within_the_budget(sample_site, tmp_path, pages):
+    """Two captures at once, two views each: with 4 pages all four views run side by side; with 2, a view
+    waits for a free page and every capture is still whole."""
+    import asyncio
+
+    from tasks.capture.browser import BrowserPool
+    from tasks.capture.steps import DESKTOP_STEPS, MOBILE_STEPS
+    from tasks.capture.views import capture_views
+
+    s = get_settings().model_copy(update={"data_dir": tmp_path})
+    pool = BrowserPool(find_browser(s.browser_path), 2, EgressPolicy(("127.0.0.1",)), pages=pages)
+    desktop = View.desktop(s)
+    views = [(desktop, DESKTOP_STEPS), (desktop.as_mobile(s), MOBILE_STEPS)]
+    most = [0]
+
+    async def one(browser, i):
+        async def count():
+            while True:
+                most[0] = max(most[0], len(browser.contexts))
+                await asyncio.sleep(0.02)
+
+        counting = asyncio.ensure_future(count())
+        try:
+            out = tmp_path / f"c{i}"
+            out.mkdir()
+            return await capture_views(browser, account(id=f"pages-{i}", url=sample_site.url + "mastodon/"), views,
+                                       out, pool.proxy, None, pool.page_slots)
+        finally:
+            counting.cancel()
+
+    try:
+        with ThreadPoolExecutor(2) as runner:
+            done = list(runner.map(lambda i: pool.run(lambda b: one(b, i), 120), range(2)))
+        assert [[v.view.name for v in states] for states in done] == [["desktop", "mobile"]] * 2
+        assert all(v.wall is None and v.settled.outcome == "complete" for states in done for v in states)
+        assert most[0] == pages, most
     finally:
         pool.close()
 

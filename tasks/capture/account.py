@@ -56,7 +56,8 @@ def capture_account(
     clean_stale_partials(settings.data_dir / "captures" / account.id, settings.capture_timeout_s)
     claim = _claim(account, trigger, settings)
     with _abandoned_on_failure(claim, settings):
-        pool = get_pool(find_browser(settings.browser_path), settings.capture_concurrency, policy)
+        pool = get_pool(find_browser(settings.browser_path), settings.capture_concurrency, policy,
+                        settings.browser_pages)
         session = _session(account, settings)
         log.info("capture.start", url=str(account.url), capture_id=claim.capture_id,
                  logged_in=session.info.role if session else None)
@@ -117,8 +118,8 @@ def _session(account: Account, settings: Settings) -> StoredSession | None:
 def _render(pool: BrowserPool, account: Account, views: Sequence[tuple[View, Sequence[Step]]], out_dir: Path,
             settings: Settings, session: StoredSession | None) -> list[CaptureState]:
     """Run the views in the shared browser, under the capture's hard limit; keep the page load as a WARC."""
-    states = pool.run(lambda browser: capture_views(browser, account, views, out_dir, pool.proxy, session),
-                      settings.capture_timeout_s)
+    states = pool.run(lambda browser: capture_views(browser, account, views, out_dir, pool.proxy, session,
+                                                    pool.page_slots), settings.capture_timeout_s)
     try:
         if settings.record_warc and states[0].wall is None:
             _keep_page_load(states[0], out_dir)

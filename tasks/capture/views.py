@@ -18,7 +18,14 @@ from tasks.capture.consent import ConsentWatcher
 from tasks.capture.egress import BlockedRequest, EgressProxy
 from tasks.capture.errors import Blocked, CaptureError
 from tasks.capture.pagewatch import BROWSER_ERROR_SCHEMES, PageWatch
-from tasks.capture.state import LOCALE, MOBILE_USER_AGENT, TIMEZONE, CaptureState, Step, View
+from tasks.capture.state import (
+    LOCALE,
+    MOBILE_USER_AGENT,
+    TIMEZONE,
+    CaptureState,
+    Step,
+    View,
+)
 from tasks.capture.walls import Wall
 
 __all__ = ["capture_views", "run_view"]
@@ -130,17 +137,23 @@ def _refuse_popup(state: CaptureState, popup: Page) -> None:
 
 
 async def capture_views(browser: Browser, account: Account, views: Sequence[tuple[View, Sequence[Step]]],
-                        out_dir: Path, proxy: EgressProxy, session: StoredSession | None = None
-                        ) -> list[CaptureState]:
+                        out_dir: Path, proxy: EgressProxy, session: StoredSession | None = None,
+                        pages: asyncio.Semaphore | None = None) -> list[CaptureState]:
     """The views side by side, each in its own context, the desktop (primary) one first in the list.
 
     A capture takes about as long as its slowest view instead of their sum: most of a view's time
-    is waiting (for a consent dialog that may come, for the page to stay still). A wall in the
-    primary view ends the capture: the other views are stopped and their files removed; a view
-    that fails fails the capture, and the others are stopped.
+    is waiting (for a consent dialog that may come, for the page to stay still). *pages* bounds
+    the pages open at once across captures (BrowserPool.page_slots): a view waits for a free one.
+    A wall in the primary view ends the capture: the other views are stopped and their files
+    removed; a view that fails fails the capture, and the others are stopped.
     """
-    runs = [asyncio.ensure_future(run_view(browser, account, view, out_dir, proxy, steps, session))
-            for view, steps in views]
+    async def run(view: View, steps: Sequence[Step]) -> CaptureState:
+        if pages is None:
+            return await run_view(browser, account, view, out_dir, proxy, steps, session)
+        async with pages:
+            return await run_view(browser, account, view, out_dir, proxy, steps, session)
+
+    runs = [asyncio.ensure_future(run(view, steps)) for view, steps in views]
     try:
         primary = await runs[0]
         if primary.wall is not None:  # nothing more to see

@@ -150,11 +150,13 @@ def light_capture(account: Account, *, municipality: str, config: WatchConfig, r
         raise PageUnavailableError(f"the start page's address is refused by the egress guard: {decision.reason}")
     claim = _claim(settings.data_dir / "watch", account.id, dt.datetime.now(dt.UTC).replace(microsecond=0))
     try:
-        pool = get_pool(find_browser(settings.browser_path), settings.capture_concurrency, policy)
+        pool = get_pool(find_browser(settings.browser_path), settings.capture_concurrency, policy,
+                        settings.browser_pages)
         session = _session(account, settings)
         view = watch_view(settings, config)
         states = pool.run(lambda browser: capture_views(browser, account, [(view, WATCH_STEPS)], claim.partial,
-                                                        pool.proxy, session), settings.capture_timeout_s)
+                                                        pool.proxy, session, pool.page_slots),
+                          settings.capture_timeout_s)
         folder = claim.complete()
     except TimeoutError as exc:
         claim.abandon()
