@@ -302,6 +302,29 @@ def test_a_crashed_browser_is_started_again(sample_site, tmp_path):
     assert record.status is CaptureStatus.captured and pool.launches == launches + 1
 
 
+def test_the_driver_runs_with_small_young_generation(sample_site, tmp_path):
+    """Playwright's node driver gets DRIVER_NODE_OPTIONS (unless the operator set NODE_OPTIONS)."""
+    from pathlib import Path
+
+    from tasks.capture.browser import DRIVER_NODE_OPTIONS
+
+    capture(sample_site.url + "mastodon/", tmp_path)
+    drivers = [p for p in Path("/proc").iterdir() if p.name.isdigit() and _driver_of_this_process(p)]
+    assert drivers
+    for proc in drivers:
+        env = dict(line.split("=", 1) for line in (proc / "environ").read_bytes().decode().split("\0") if "=" in line)
+        assert env.get("NODE_OPTIONS") == os.environ.get("NODE_OPTIONS", DRIVER_NODE_OPTIONS)
+
+
+def _driver_of_this_process(proc) -> bool:
+    try:
+        cmdline = (proc / "cmdline").read_bytes()
+        parent = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
+    except OSError:
+        return False
+    return b"run-driver" in cmdline and parent == os.getpid()
+
+
 def test_the_browser_and_its_driver_are_started_afresh_after_a_number_of_works(sample_site):
     """Recycling (browser.RECYCLE_AFTER): works running on the old browser end there, the next
     ones wait and get the new one; none fails."""

@@ -61,6 +61,11 @@ def find_browser(configured: str | None = None) -> str | None:
 # processes by 53 MB; a worker's round can be thousands of captures long. (Within the first
 # 100 the growth stays: the peak over a 120-account round was the same with and without.)
 RECYCLE_AFTER = 100
+# Playwright's driver is a node process; V8's young generation (up to 16 MB per semi-space by
+# default) is most of what it holds between captures. Measured at 4 captures at once: the
+# driver's PSS 198 -> 130 MB with 2 MB semi-spaces, its CPU the same. A NODE_OPTIONS of the
+# operator's own is left as it is.
+DRIVER_NODE_OPTIONS = "--max-semi-space-size=2"
 
 
 def default_pages() -> int:
@@ -112,6 +117,7 @@ class BrowserPool:
                 await self.proxy.start()
                 self._proxy_started = True
             if self._playwright is None:
+                os.environ.setdefault("NODE_OPTIONS", DRIVER_NODE_OPTIONS)  # read as the driver starts
                 self._playwright = await async_playwright().start()
             self._browser = await self._playwright.chromium.launch(
                 executable_path=self.executable_path, headless=True, args=LAUNCH_ARGS,
