@@ -142,6 +142,7 @@ def test_a_page_that_breaks_or_fakes_the_builtins_is_read_as_it_is(sample_site, 
     words = " ".join(w[0] for w in json.loads((folder / "words-desktop.json").read_text(encoding="utf-8"))["words"])
     assert "Välkommen till kommunens sida." in words and "Logga in" not in words
     assert all(v.settle.outcome == "complete" for v in record.views)
+    assert "Chrome/" in record.browser.user_agent and "Lögnaren" not in record.browser.user_agent
 
 
 def test_redirect_to_another_site_is_blocked(sample_site, tmp_path):
@@ -300,6 +301,23 @@ def test_a_crashed_browser_is_started_again(sample_site, tmp_path):
     pool.run(lambda browser: browser.close(), 10)  # as if Chromium had died
     record, _ = capture(sample_site.url + "mastodon/", tmp_path)
     assert record.status is CaptureStatus.captured and pool.launches == launches + 1
+
+
+def test_autoconsent_runs_only_in_views_that_look_for_consent(sample_site, tmp_path):
+    from tasks.capture.steps import dismiss_consent, navigate
+    from tasks.capture.views import run_view
+
+    s = get_settings()
+    pool = get_pool(find_browser(s.browser_path), s.capture_concurrency, EgressPolicy(tuple(s.allowed_hosts)))
+    seen = []
+
+    async def note(state):
+        seen.append(await state.page.evaluate("() => typeof window.autoconsentSendMessage"))
+
+    for steps in ((navigate, note), (navigate, dismiss_consent, note)):
+        pool.run(lambda b, steps=steps: run_view(b, account(id="ac", url=sample_site.url + "mastodon/"), View(),
+                                                 tmp_path, pool.proxy, steps), 60)
+    assert seen == ["undefined", "function"]
 
 
 def test_the_driver_runs_with_small_young_generation(sample_site, tmp_path):

@@ -257,16 +257,16 @@ async def settle(state: CaptureState) -> None:
         if outcome is not None:
             break
         if bottom >= height - 2:  # a scroll event, as a visitor's nudge at the bottom would give
-            await page.evaluate("() => window.dispatchEvent(new Event('scroll'))")
+            await read(page, "() => window.dispatchEvent(new Event('scroll'))")  # the page's listeners get it
             await page.wait_for_timeout(200)
         elif stuck >= 3:  # the wheel went to an element that scrolls itself: scroll the page
-            await page.evaluate("(dy) => window.scrollBy(0, dy)", int(v.height * 0.9))
+            await read(page, "(dy) => window.scrollBy(0, dy)", int(v.height * 0.9))
             await page.wait_for_timeout(120)
         else:
             await page.mouse.wheel(0, int(v.height * 0.9))
             await page.wait_for_timeout(120)
-    await page.evaluate(_IMAGES_DONE, 5000)
-    await page.evaluate("() => window.scrollTo(0, 0)")
+    await read(page, _IMAGES_DONE, 5000)
+    await read(page, "() => window.scrollTo(0, 0)")
     await _network_quiet(state, 3.0)
     state.page_height = await read(page, "() => document.documentElement.scrollHeight")
     state.shot_height = min(state.page_height, v.max_page_height if outcome == "height-limit" and grew

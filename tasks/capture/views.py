@@ -17,15 +17,10 @@ from somearkiv.sessions import StoredSession
 from tasks.capture.consent import ConsentWatcher
 from tasks.capture.egress import BlockedRequest, EgressProxy
 from tasks.capture.errors import Blocked, CaptureError
+from tasks.capture.isolated import read
 from tasks.capture.pagewatch import BROWSER_ERROR_SCHEMES, PageWatch
-from tasks.capture.state import (
-    LOCALE,
-    MOBILE_USER_AGENT,
-    TIMEZONE,
-    CaptureState,
-    Step,
-    View,
-)
+from tasks.capture.state import LOCALE, MOBILE_USER_AGENT, TIMEZONE, CaptureState, Step, View
+from tasks.capture.steps import dismiss_consent
 from tasks.capture.walls import Wall
 
 __all__ = ["capture_views", "run_view"]
@@ -41,13 +36,16 @@ async def run_view(browser: Browser, account: Account, view: View, out_dir: Path
     context = await browser.new_context(**_context_options(browser, view, out_dir, proxy, token, session))
     state: CaptureState | None = None
     try:
-        watcher = await ConsentWatcher.attach(context)
+        # autoconsent only where a step looks for consent: it reads its rules and makes its passes in every
+        # frame, work the browser need not do for a view that does not (a consent site on the way is
+        # still refused by the fallback)
+        watcher = await ConsentWatcher.attach(context) if dismiss_consent in steps else ConsentWatcher()
         page = await context.new_page()
         state = CaptureState(account=account, view=view, out_dir=out_dir, context=context, page=page, proxy=proxy,
                              token=token, consent_watcher=watcher, watch=PageWatch.attach(page),
                              session=session.info if session else None)
         context.on("page", lambda popup: _refuse_popup(state, popup))
-        state.user_agent = await page.evaluate("() => navigator.userAgent")
+        state.user_agent = await read(page, "() => navigator.userAgent")  # what the browser sends, whatever the page says
         for step in steps:
             if not await _run_step(state, step):
                 break

@@ -84,8 +84,8 @@ async def glance(state: CaptureState) -> None:
         await page.mouse.wheel(0, step)
         await page.wait_for_timeout(80)
         y, rounds = y + step, rounds + 1
-    await page.evaluate(_IMAGES_DONE, 3000)
-    await page.evaluate("() => window.scrollTo(0, 0)")
+    await read(page, _IMAGES_DONE, 3000)
+    await read(page, "() => window.scrollTo(0, 0)")
     deadline = time.monotonic() + 2.0
     while not state.watch.network_idle() and time.monotonic() < deadline:
         await asyncio.sleep(0.1)
