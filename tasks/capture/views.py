@@ -45,7 +45,7 @@ async def run_view(browser: Browser, account: Account, view: View, out_dir: Path
                              token=token, consent_watcher=watcher, watch=PageWatch.attach(page),
                              session=session.info if session else None)
         context.on("page", lambda popup: _refuse_popup(state, popup))
-        state.user_agent = await read(page, "() => navigator.userAgent")  # what the browser sends, whatever the page says
+        state.user_agent = await read(page, "() => navigator.userAgent")  # as sent, whatever the page says
         for step in steps:
             if not await _run_step(state, step):
                 break
