@@ -5,9 +5,9 @@
 
 Everything is served from 127.0.0.1 (the bundled sample pages). Prints a table of ratios and the
 targets met or not, and writes the numbers as JSON to bench/results/ so runs can be compared
-across commits. Memory is the summed RSS of the whole process tree (shared pages counted once
-per process, so it overstates), CPU is user+system seconds of the tree including reaped children
-(counted once: an earlier version added them a second time).
+across commits. Memory is the peak PSS of the whole process tree (RSS beside it counts shared
+pages once per process, so it overstates); CPU is user+system seconds of the tree, including
+processes that ended during the phase (see measure).
 """
 
 from __future__ import annotations
@@ -70,6 +70,18 @@ def _usage(pid: int, pss: bool = False) -> tuple[float, int, int]:
     return cpu, rss, proportional
 
 
+def _own_cpu(pids: list[int]) -> dict[tuple[int, int], float]:
+    """Each process's own CPU seconds (utime+stime, its children left out), keyed by (pid, start time)."""
+    own = {}
+    for p in pids:
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            own[(p, int(fields[19]))] = (int(fields[11]) + int(fields[12])) / _TICK
+        except (OSError, IndexError, ValueError):
+            continue
+    return own
+
+
 @dataclass
 class Phase:
     name: str
@@ -101,20 +113,28 @@ class Phase:
 def measure(phase: Phase):
     """Wall time, CPU and peak RSS and PSS of this process's tree while the block runs.
 
-    CPU is the tree's user+system time, each process's own plus its reaped children's
-    (/proc/<pid>/stat counts those), so a browser closed inside the block is counted once. The
+    CPU is user+system time, taken two ways, each of which can only miss some: (1) the tree's
+    at the end, each process's own plus its reaped children's (/proc/<pid>/stat counts those), so
+    a process that ended inside the block is counted once, if an ancestor in the tree reaped it;
+    a browser whose driver is stopped (the pool starts both afresh every RECYCLE_AFTER captures)
+    is not, and its CPU was lost (measured: half a round's); (2) the sum of every process's own
+    CPU as last seen by the sampler, which misses only a process's last quarter second and
+    processes that lived less than that (A's one-shot browsers). The larger is kept. The
     sampler thread's own CPU (reading smaps_rollup of every process four times a second) is the
     measurement's, not the phase's: it is taken off.
     """
     stop = threading.Event()
     peak = [0, 0]
     sampler_cpu = [0.0]
+    start = _own_cpu(_tree(os.getpid()))
+    seen = dict(start)
 
     def sample():
         began = time.thread_time()
         while not stop.is_set():
             _, rss, pss = _usage(os.getpid(), pss=True)
             peak[0], peak[1] = max(peak[0], rss), max(peak[1], pss)
+            seen.update(_own_cpu(_tree(os.getpid())))
             stop.wait(0.25)
         sampler_cpu[0] = time.thread_time() - began
 
@@ -128,7 +148,10 @@ def measure(phase: Phase):
         phase.seconds = time.monotonic() - began
         stop.set()
         sampler.join()
-        phase.cpu_seconds = round(_usage(os.getpid())[0] - cpu_before - sampler_cpu[0], 2)
+        seen.update(_own_cpu(_tree(os.getpid())))
+        reaped = _usage(os.getpid())[0] - cpu_before
+        own = sum(cpu - start.get(key, 0.0) for key, cpu in seen.items())
+        phase.cpu_seconds = round(max(reaped, own) - sampler_cpu[0], 2)
         phase.peak_rss_mb = round(peak[0] / 2**20, 1)
         phase.peak_pss_mb = round(peak[1] / 2**20, 1)
 
