@@ -52,6 +52,7 @@ __all__ = [
     "CAPTURES_PREFIX",
     "PROTOCOL_PREFIX",
     "RECORD_NAME",
+    "SEALS_PREFIX",
     "capture_of",
     "capture_prefix",
 ]
@@ -63,6 +64,7 @@ PROTOCOL_PREFIX = "gallringsprotokoll/"  # disposal records: kept permanently
 REVIEW_PREFIX = "review/"  # temporary copies for a person to look at before filing; not records
 REPORTS_PREFIX = "reports/"  # the archive's own reports (metrics tables): kept permanently
 DELIVERIES_PREFIX = "deliveries/"  # one record per delivery to the e-archive: kept permanently
+SEALS_PREFIX = "seals/"  # seals/<capture-id>/: a timestamp got later (seal-pending), part of that capture
 RECORD_NAME = "record.json"
 
 
@@ -72,8 +74,8 @@ def capture_prefix(capture_id: str, status: CaptureStatus = CaptureStatus.captur
 
 
 def capture_of(key: str) -> str | None:
-    """The capture id a key under captures/ or blocked/ belongs to."""
-    for prefix in (CAPTURES_PREFIX, BLOCKED_PREFIX):
+    """The capture id a key under captures/, blocked/ or seals/ belongs to."""
+    for prefix in (CAPTURES_PREFIX, BLOCKED_PREFIX, SEALS_PREFIX):
         if key.startswith(prefix):
             parts = key.removeprefix(prefix).split("/")
             return "/".join(parts[:2]) if len(parts) > 2 else None

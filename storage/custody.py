@@ -3,8 +3,8 @@
 Every object version the ledger says was filed is read back by its version id and hashed, its
 lock compared with the lock it was filed with (and holds placed or released since), and the
 key's history searched for what should not be there: a delete marker over it (``hidden``), a
-version the ledger does not know (``forged``). Objects under ``captures/`` and ``blocked/`` that
-no ledgered capture filed are ``orphan``s; a ledger that does not recompute is ``broken-chain``.
+version the ledger does not know (``forged``). Objects under ``captures/``, ``blocked/`` and
+``seals/`` that no ledgered capture (or its late seal) filed are ``orphan``s; a ledger that does not recompute is ``broken-chain``.
 The other records the ledger knows, moderation evidence, its cases and disclosure decisions
 (``OTHER_RECORDS``), are checked the same way, each filing a group of its own named by its folder.
 An S3 error on one object is an ``error`` finding for that object, and the check goes on.
@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from botocore.exceptions import BotoCoreError, ClientError
 
 from somearkiv.models import FixityResult, LedgerObject
-from storage.archive import BLOCKED_PREFIX, CAPTURES_PREFIX, Archive, capture_of
+from storage.archive import BLOCKED_PREFIX, CAPTURES_PREFIX, SEALS_PREFIX, Archive, capture_of
 from storage.errors import is_missing
 from storage.ledger import CaptureCustody, custody
 
@@ -128,7 +128,7 @@ def check_custody(archive: Archive, *, account_id: str | None = None,
                                                    detail=f"{len(entries)} entries, chain intact")]
     suffix = f"{account_id}/" if account_id else ""
     try:
-        history = version_history(archive, (CAPTURES_PREFIX + suffix, BLOCKED_PREFIX + suffix,
+        history = version_history(archive, (CAPTURES_PREFIX + suffix, BLOCKED_PREFIX + suffix, SEALS_PREFIX + suffix,
                                             *(prefix + suffix for prefix in OTHER_RECORDS.values())))
     except (ClientError, BotoCoreError) as exc:
         results[LEDGER_GROUP].append(FixityResult(key=CAPTURES_PREFIX, version_id=None, expected_sha256="",
@@ -139,7 +139,7 @@ def check_custody(archive: Archive, *, account_id: str | None = None,
     for capture_id, kept in state.items():
         if account_id and kept.entry.account_id != account_id:
             continue
-        known_keys |= {o.key for o in kept.entry.objects}
+        known_keys |= {o.key for o in (*kept.entry.objects, *kept.objects.values(), *kept.disposed)}  # late seals
         if not selected(capture_id) or not kept.objects:
             continue
         results[capture_id] = [finding for obj in kept.objects.values()

@@ -77,7 +77,7 @@ from rfc3161_client.tsp import PKIStatus, TimeStampResponse
 
 from somearkiv.fixity import sha256_file
 from somearkiv.models import CaptureRecord, LedgerEntry
-from storage.archive import RECORD_NAME
+from storage.archive import RECORD_NAME, SEALS_PREFIX
 
 if TYPE_CHECKING:
     from somearkiv.settings import Settings
@@ -121,7 +121,6 @@ MANIFEST_NAME = "manifest.json"
 TOKEN_NAME = "manifest.tsr"
 SEAL_NAME = "seal.json"  # what the token is, from whom, when, and where its validation data is
 SEAL_FORMAT = "somearkiv-seal/1"
-SEALS_PREFIX = "seals/"  # tokens got later (seal-pending), one folder per capture id
 CHAIN_SUFFIX = ".chain.pem"
 
 # The demo's local TSA (deployments/tsa.py) signs under this policy: a UUID-based OID (ITU-T X.667,

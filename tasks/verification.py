@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict
 
 from somearkiv.models import FixityResult
 from storage import Archive, FixityError, ObjectMissing
-from storage.archive import RECORD_NAME, capture_of
+from storage.archive import RECORD_NAME, SEALS_PREFIX, capture_of
 from storage.custody import check_key
 from storage.ledger import CaptureCustody, custody
 from tasks.pdfcheck import CheckReport, check_pdf
@@ -60,7 +60,8 @@ def check_archived(archive: Archive, key: str, tsa_ca_file: Path | None) -> tupl
             local = Path(tmp) / Path(key).name
             try:
                 archive.download(key, local, filed.version_id)
-                report = check_pdf(local)
+                if _is_pdf(local):  # a record, token, PNG or WARC has its custody checked, not PDF/A
+                    report = check_pdf(local)
             except FixityError as exc:
                 stored = f"mismatch: {exc}"
     ca = tsa_ca_file.read_bytes() if tsa_ca_file else None
@@ -71,9 +72,16 @@ def check_archived(archive: Archive, key: str, tsa_ca_file: Path | None) -> tupl
     ), report
 
 
+def _is_pdf(path: Path) -> bool:
+    with path.open("rb") as f:
+        return b"%PDF-" in f.read(1024)  # where PDF readers look for the header
+
+
 def _record_agrees(archive: Archive, kept: CaptureCustody | None, key: str, sha256: str) -> str:
     """Does the capture's record (as filed) give *key* the SHA-256 the ledger has?"""
     found = kept.record_object if kept else None
+    if key.startswith(SEALS_PREFIX) and kept is not None:
+        return "a seal got later: described by its seal.json, not by the capture record"
     if found is None:
         return "no capture record for this object"
     if found.key == key:
@@ -111,10 +119,13 @@ def exit_code(custody: ArchivedCheck | None, report: CheckReport | None) -> int:
 
     3 custody or fixity problem; 1 not a valid PDF/A (or not a PDF that could be read); 4 no
     violation found, but some points could not be checked, so nobody can say it is valid (a
-    person must look: the report lists them); 0 checked completely, valid and intact.
+    person must look: the report lists them); 0 checked completely, valid and intact (an
+    archived object that is not a PDF, a record or a token, is checked for custody only).
     """
     if custody is not None and not custody.intact:
         return EXIT_TAMPERED
-    if report is None or report.verdict == "invalid":
+    if report is None:
+        return EXIT_OK if custody is not None else EXIT_INVALID
+    if report.verdict == "invalid":
         return EXIT_INVALID
     return EXIT_NOT_CHECKED if report.verdict == "not checked" else EXIT_OK

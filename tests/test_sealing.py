@@ -358,6 +358,12 @@ def test_tsa_down_files_unsealed_then_seal_pending_seals_it(archive, tmp_path, t
     assert chain_problems == []
     findings = check_custody(archive, account_id=filed.account.id)
     assert all(r.status == "ok" for r in findings.get(filed.capture_id, []))
+    assert {f"seals/{filed.capture_id}/{TOKEN_NAME}", f"seals/{filed.capture_id}/{SEAL_NAME}"} <= {
+        r.key for r in findings[filed.capture_id]}  # the late seal is part of the capture's custody
+    checked = CliRunner().invoke(app, ["verify", filed.record_key, "--json"])
+    assert "valid RFC 3161 token" in json.loads(checked.output)["fixity"]["timestamp"], checked.output
+    checked = CliRunner().invoke(app, ["verify", token_key, "--json"])
+    assert checked.exit_code == 0 and json.loads(checked.output)["fixity"]["stored"] == "intact", checked.output
     listing = CliRunner().invoke(app, ["captures", "--account", filed.account.id])
     block = listing.output.split(filed.record_key, 1)[1].split("captures/", 1)[0]
     assert "sealed later" in block and "UNSEALED" not in block
