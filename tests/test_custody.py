@@ -317,6 +317,9 @@ def test_fixity_finds_hidden_forged_orphan_unlocked_and_missing(own_bucket, s3_s
     # an orphan: objects of a capture that was never ledgered (filed before a crash, or planted)
     admin_client.put_object(Bucket=own_bucket, Key="captures/probe-orphan/2026-01-01T000000Z-manual/page.html",
                             Body=b"planted")
+    # a seal planted beside a real capture, as if seal-pending had sealed it (no seal entry in the ledger)
+    planted_seal = f"seals/{intact.capture_id}/manifest.tsr"
+    admin_client.put_object(Bucket=own_bucket, Key=planted_seal, Body=b"not a token")
     # unlock: the hold lifted behind the ledger's back
     png = unlocked.file("startpage.png")
     admin_client.put_object_legal_hold(Bucket=own_bucket, Key=png.key, VersionId=png.version_id,
@@ -332,9 +335,10 @@ def test_fixity_finds_hidden_forged_orphan_unlocked_and_missing(own_bucket, s3_s
     assert (forged.file("startpage.png").key, "forged") in statuses
     assert (forged.record_key, "forged") in statuses
     assert ("captures/probe-orphan/2026-01-01T000000Z-manual/page.html", "orphan") in statuses
+    assert (planted_seal, "orphan") in statuses
     assert (png.key, "unlocked") in statuses
     assert (html.key, "missing") in statuses
-    assert all(r.status == "ok" for r in found[intact.capture_id])
+    assert all(r.status == "ok" for r in found[intact.capture_id] if r.key != planted_seal)
     assert [r.status for r in found["(ledger)"]] == ["ok"]
     # the captures stay listed, by their filed versions, hidden and forged ones too
     listed = {r.capture_id: r for r in archive.list_captures()}
