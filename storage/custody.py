@@ -4,9 +4,10 @@ Every object version the ledger says was filed is read back by its version id an
 lock compared with the lock it was filed with (and holds placed or released since), and the
 key's history searched for what should not be there: a delete marker over it (``hidden``), a
 version the ledger does not know (``forged``). Objects under ``captures/``, ``blocked/`` and
-``seals/`` that no ledgered capture (or its late seal) filed are ``orphan``s; a ledger that does not recompute is ``broken-chain``.
-The other records the ledger knows, moderation evidence, its cases and disclosure decisions
-(``OTHER_RECORDS``), are checked the same way, each filing a group of its own named by its folder.
+``seals/`` that no ledgered capture (or its late seal) filed are ``orphan``s; a ledger that
+does not recompute is ``broken-chain``. The other records the ledger knows, moderation
+evidence, its cases and disclosure decisions (``OTHER_RECORDS``), are checked the same way,
+each filing a group of its own named by its folder.
 An S3 error on one object is an ``error`` finding for that object, and the check goes on.
 """
 
@@ -19,13 +20,13 @@ from dataclasses import dataclass
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from somearkiv.models import FixityResult, LedgerObject
+from somearkiv.models import FixityResult, LedgerEntry, LedgerObject
 from storage.archive import BLOCKED_PREFIX, CAPTURES_PREFIX, SEALS_PREFIX, Archive, capture_of
 from storage.errors import is_missing
 from storage.ledger import CaptureCustody, custody
 
 __all__ = ["LEDGER_GROUP", "OTHER_RECORDS", "History", "account_of_group", "capture_of", "check_custody", "check_key",
-           "version_history"]
+           "is_other_record", "version_history"]
 
 LEDGER_GROUP = "(ledger)"  # the group of findings about the ledger itself
 # Records outside captures/ that the ledger knows, by ledger entry kind: never disposed of by the disposal flow,
@@ -189,12 +190,26 @@ def account_of_group(group: str) -> str | None:
     return group.split("/")[0]
 
 
-def check_key(archive: Archive, key: str, state: dict[str, CaptureCustody] | None = None) -> list[FixityResult]:
+def is_other_record(key: str) -> bool:
+    """Is *key* under the folder of one of OTHER_RECORDS (evidence, a case, a disclosure)?"""
+    return key.startswith(tuple(OTHER_RECORDS.values()))
+
+
+def check_key(archive: Archive, key: str, state: dict[str, CaptureCustody] | None = None,
+              entries: list[LedgerEntry] | None = None) -> list[FixityResult]:
     """The custody findings for one archived key (``somearkiv verify KEY``).
 
-    state: the custody already read from the ledger (default: read it fresh now)."""
-    capture_id = capture_of(key)
-    kept = (custody(archive.ledger.verify()[0]) if state is None else state).get(capture_id or "")
+    state, entries: the custody and the ledger entries already read (default: read them fresh now)."""
+    if is_other_record(key):
+        entries = archive.ledger.verify()[0] if entries is None else entries
+        entry = next((e for e in reversed(entries) if e.kind in OTHER_RECORDS and any(o.key == key for o in e.objects)),
+                     None)
+        kept = None if entry is None else CaptureCustody(entry, {(o.key, o.version_id): o for o in entry.objects},
+                                                         held=bool(entry.lock and entry.lock.legal_hold))
+    else:
+        if state is None:
+            state = custody(archive.ledger.verify()[0] if entries is None else entries)
+        kept = state.get(capture_of(key) or "")
     history = version_history(archive, (key,)).get(key, [])
     obj = None if kept is None else next((o for o in kept.objects.values() if o.key == key), None)
     if kept is None or obj is None:

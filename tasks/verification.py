@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict
 from somearkiv.models import FixityResult
 from storage import Archive, FixityError, ObjectMissing
 from storage.archive import RECORD_NAME, SEALS_PREFIX, capture_of
-from storage.custody import check_key
+from storage.custody import check_key, is_other_record
 from storage.ledger import CaptureCustody, custody
 from tasks.pdfcheck import CheckReport, check_pdf
 from tasks.timestamp import MANIFEST_NAME, TOKEN_NAME, build_manifest, verify_timestamp
@@ -48,8 +48,9 @@ class ArchivedCheck(BaseModel):
 
 def check_archived(archive: Archive, key: str, tsa_ca_file: Path | None) -> tuple[ArchivedCheck, CheckReport | None]:
     """Check *key* against the custody ledger; its PDF/A report when it is a PDF that could be read."""
-    state = custody(archive.ledger.verify()[0])  # read fresh, once, for every check below
-    findings = check_key(archive, key, state)
+    entries = archive.ledger.verify()[0]  # read fresh, once, for every check below
+    state = custody(entries)
+    findings = check_key(archive, key, state, entries)
     problems = [f for f in findings if f.status != "ok"]
     filed = findings[0]
     kept = state.get(capture_of(key) or "")
@@ -60,7 +61,7 @@ def check_archived(archive: Archive, key: str, tsa_ca_file: Path | None) -> tupl
             local = Path(tmp) / Path(key).name
             try:
                 archive.download(key, local, filed.version_id)
-                if _is_pdf(local):  # a record, token, PNG or WARC has its custody checked, not PDF/A
+                if key.lower().endswith(".pdf") or _is_pdf(local):  # a record, token, PNG: custody only
                     report = check_pdf(local)
             except FixityError as exc:
                 stored = f"mismatch: {exc}"
@@ -68,7 +69,9 @@ def check_archived(archive: Archive, key: str, tsa_ca_file: Path | None) -> tupl
     return ArchivedCheck(
         key=key, version_id=filed.version_id, sha256=filed.expected_sha256, custody=tuple(findings), stored=stored,
         record=_record_agrees(archive, kept, key, filed.expected_sha256),
-        timestamp=_timestamp(archive, kept, ca) if kept else "not in the custody ledger",
+        timestamp=_timestamp(archive, kept, ca) if kept else (
+            "not a capture: no manifest or timestamp of its own" if is_other_record(key) else
+            "not in the custody ledger"),
     ), report
 
 

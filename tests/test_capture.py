@@ -303,6 +303,45 @@ def test_a_crashed_browser_is_started_again(sample_site, tmp_path):
     assert record.status is CaptureStatus.captured and pool.launches == launches + 1
 
 
+def test_reading_scripts_run_only_in_a_world_of_their_own(sample_site):
+    """A context id that names nothing any more, or another world (ids repeat across renderer processes):
+    the read notices, makes a world of its own and reads the page; across a navigation to another site too."""
+    from tasks.capture import isolated
+
+    s = get_settings()
+    pool = get_pool(find_browser(s.browser_path), s.capture_concurrency, EgressPolicy(tuple(s.allowed_hosts)))
+    other_site = sample_site.url.replace("127.0.0.1", "localhost")
+
+    async def work(browser):
+        context = await browser.new_context()
+        try:
+            page = await context.new_page()
+            await page.goto(sample_site.url + "traps/broken-builtins.html")
+            title = "() => document.title"
+            first = await isolated.read(page, title)
+            reader = isolated._readers[page]
+            reader.context_id = 987654  # a context that does not exist
+            gone = await isolated.read(page, title)
+            tree = await reader.session.send("Page.getFrameTree")
+            foreign = await reader.session.send("Page.createIsolatedWorld",
+                                                {"frameId": tree["frameTree"]["frame"]["id"]})
+            await reader.session.send("Runtime.evaluate", {"expression": "document.title = 'fel värld'",
+                                                            "contextId": foreign["executionContextId"]})
+            await page.evaluate("() => { document.title = 'Perstorps kommun'; }")
+            reader.context_id = foreign["executionContextId"]  # a world that is not ours
+            foreign_read = await isolated.read(page, "() => [document.title, typeof window.__somearkivReader]")
+            await page.goto(other_site + "traps/broken-builtins.html")  # another site: another renderer process
+            moved = await isolated.read(page, "() => [location.hostname, document.querySelectorAll('h1').length]")
+            return first, gone, foreign_read, moved
+        finally:
+            await context.close()
+
+    first, gone, foreign_read, moved = pool.run(work, 60)
+    assert first.startswith("Perstorps kommun") and gone == first
+    assert foreign_read == ["Perstorps kommun", "string"]  # read again in a world of ours
+    assert moved == ["localhost", 1]
+
+
 def test_autoconsent_runs_only_in_views_that_look_for_consent(sample_site, tmp_path):
     from tasks.capture.steps import dismiss_consent, navigate
     from tasks.capture.views import run_view
@@ -332,6 +371,7 @@ def test_the_driver_runs_with_small_young_generation(sample_site, tmp_path):
     for proc in drivers:
         env = dict(line.split("=", 1) for line in (proc / "environ").read_bytes().decode().split("\0") if "=" in line)
         assert env.get("NODE_OPTIONS") == os.environ.get("NODE_OPTIONS", DRIVER_NODE_OPTIONS)
+    assert os.environ.get("NODE_OPTIONS") != DRIVER_NODE_OPTIONS  # only the driver's environment has it
 
 
 def _driver_of_this_process(proc) -> bool:

@@ -68,6 +68,13 @@ def test_a_slow_feed_is_waited_for_in_every_view(sample_site, tmp_path, query):
         assert "Inlägg 30 i det långsamma flödet" in text and "Det fanns inga fler inlägg." in text, view.name
 
 
+def test_a_page_that_pings_its_server_on_every_scroll_still_settles(sample_site, tmp_path):
+    """The grace after a fetch ends (for an answer to be drawn) never keeps a still page from being done."""
+    record, _ = capture(sample_site.url + "traps/pings.html", tmp_path)
+    settle = record.views[0].settle
+    assert settle.outcome == "complete" and settle.seconds < 6, settle
+
+
 def test_a_long_page_that_ends_is_taken_whole_and_an_endless_feed_is_bounded(sample_site, tmp_path):
     record, folder = capture(sample_site.url + "traps/tall-finite.html", tmp_path / "long")
     view = record.views[0]

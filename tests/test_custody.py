@@ -388,6 +388,11 @@ def test_fixity_covers_moderation_evidence_and_cases_too(own_bucket, s3_server, 
     assert {r.status for r in found[evidence_group]} == {"ok", "orphan"}
     assert len([r for r in found[evidence_group] if r.status == "ok"]) == len(intact.files) + 1  # and record.json
     assert "cases/mod-b/2026-03-02T060000Z" in found
+    runner = CliRunner()
+    good = runner.invoke(app, ["verify", intact.file("page.html").key, "--json"])
+    assert good.exit_code == 0 and json.loads(good.output)["fixity"]["stored"] == "intact", good.output
+    forged = runner.invoke(app, ["verify", case.record_key, "--json"])
+    assert forged.exit_code == 3 and "forged" in {f["status"] for f in json.loads(forged.output)["fixity"]["custody"]}
 
 
 def test_fixity_reports_a_storage_error_per_object_and_goes_on(own_bucket, s3_server, tmp_path, monkeypatch):

@@ -73,6 +73,18 @@ def default_pages() -> int:
     return max(2, 2 * (os.cpu_count() or 1))
 
 
+async def _start_driver() -> Playwright:
+    """Start Playwright's driver with DRIVER_NODE_OPTIONS in its environment (only in its: the
+    environment is put back once the driver has started)."""
+    if "NODE_OPTIONS" in os.environ:
+        return await async_playwright().start()
+    os.environ["NODE_OPTIONS"] = DRIVER_NODE_OPTIONS
+    try:
+        return await async_playwright().start()
+    finally:
+        os.environ.pop("NODE_OPTIONS", None)
+
+
 class BrowserPool:
     """One browser (and its Playwright driver) for the process, in a thread of its own.
 
@@ -117,8 +129,7 @@ class BrowserPool:
                 await self.proxy.start()
                 self._proxy_started = True
             if self._playwright is None:
-                os.environ.setdefault("NODE_OPTIONS", DRIVER_NODE_OPTIONS)  # read as the driver starts
-                self._playwright = await async_playwright().start()
+                self._playwright = await _start_driver()
             self._browser = await self._playwright.chromium.launch(
                 executable_path=self.executable_path, headless=True, args=LAUNCH_ARGS,
                 proxy=self.proxy.settings_for("browser"),

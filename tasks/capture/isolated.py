@@ -8,13 +8,20 @@ prototypes and globals. Playwright runs its own selectors in such a world but of
 ``evaluate``, so one is made over the Chrome DevTools Protocol (``Page.createIsolatedWorld``),
 once per document, and reused while the document stays.
 
-Only reading goes here. What must act as the visitor's browser would (scrolling, the scroll
-event a feed listens for) stays in the page's world.
+A world's execution-context id is only unique within one renderer process: after a navigation
+to another process the same number may name some other context there (the page's own world,
+a frame's). So each world is marked with a random token when it is made, and every script
+first checks it is in the world with that token; when not, a fresh world is made.
+
+What must act as the visitor's browser would does so from here too: a scroll, or a scroll event
+dispatched from this world, reaches the page's listeners like any other.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
+import secrets
 from typing import Any
 from weakref import WeakKeyDictionary
 
@@ -24,21 +31,31 @@ from playwright.async_api import Error as PlaywrightError
 __all__ = ["read"]
 
 _WORLD = "somearkiv-reader"
-_sessions: WeakKeyDictionary[Page, _Reader] = WeakKeyDictionary()
+_MARK = "__somearkivReader"
+_STALE = "somearkiv: not our world"
+_GONE = ("Cannot find context", "Execution context was destroyed", _STALE)
+_readers: WeakKeyDictionary[Page, _Reader] = WeakKeyDictionary()
 
 
 class _Reader:
     """One page's CDP session and the isolated world made in its current document."""
 
-    def __init__(self, session: CDPSession) -> None:
-        self.session = session
+    def __init__(self) -> None:
+        self.session: CDPSession | None = None
         self.context_id: int | None = None
+        self.token = secrets.token_hex(16)
+        self.lock = asyncio.Lock()  # one read at a time per page: one session, one world
 
-    async def world(self, fresh: bool = False) -> int:
+    async def world(self, page: Page, fresh: bool) -> int:
+        if self.session is None:
+            self.session = await page.context.new_cdp_session(page)
         if self.context_id is None or fresh:
             tree = await self.session.send("Page.getFrameTree")
             made = await self.session.send("Page.createIsolatedWorld", {
                 "frameId": tree["frameTree"]["frame"]["id"], "worldName": _WORLD, "grantUniveralAccess": False})
+            await self.session.send("Runtime.evaluate", {
+                "expression": f"globalThis[{json.dumps(_MARK)}] = {json.dumps(self.token)}",
+                "contextId": made["executionContextId"]})
             self.context_id = made["executionContextId"]
         return self.context_id
 
@@ -49,22 +66,28 @@ async def read(page: Page, function: str, arg: Any = None) -> Any:
     A promise is awaited. Raises playwright's Error when the script throws or the page is gone,
     as ``page.evaluate`` does.
     """
-    reader = _sessions.get(page)
+    reader = _readers.get(page)
     if reader is None:
-        reader = _sessions[page] = _Reader(await page.context.new_cdp_session(page))
-    expression = f"({function})({json.dumps(arg, ensure_ascii=False)})"
-    for fresh in (False, True):  # the world goes with its document: a new document needs a new one
-        try:
-            answer = await reader.session.send("Runtime.evaluate", {
-                "expression": expression, "contextId": await reader.world(fresh), "returnByValue": True,
-                "awaitPromise": True})
-        except PlaywrightError as exc:
-            if not fresh and "context" in str(exc).lower():
-                continue
-            raise
-        if "exceptionDetails" in answer:
-            details = answer["exceptionDetails"]
-            message = (details.get("exception") or {}).get("description") or details.get("text") or "script error"
-            raise PlaywrightError(f"reading the page failed: {message.splitlines()[0][:300]}")
-        return answer["result"].get("value")
-    raise AssertionError("unreachable")
+        reader = _readers[page] = _Reader()
+    expression = (f"(() => {{ if (globalThis[{json.dumps(_MARK)}] !== {json.dumps(reader.token)}) "
+                  f"throw new Error({json.dumps(_STALE)}); "
+                  f"return ({function})({json.dumps(arg, ensure_ascii=False)}); }})()")
+    async with reader.lock:
+        for fresh in (False, True):  # the world goes with its document: a new document needs a new one
+            try:
+                context_id = await reader.world(page, fresh)
+                assert reader.session is not None
+                answer = await reader.session.send("Runtime.evaluate", {
+                    "expression": expression, "contextId": context_id, "returnByValue": True, "awaitPromise": True})
+            except PlaywrightError as exc:
+                if not fresh and any(m in str(exc) for m in _GONE):
+                    continue
+                raise
+            if "exceptionDetails" in answer:
+                details = answer["exceptionDetails"]
+                message = (details.get("exception") or {}).get("description") or details.get("text") or "script error"
+                if not fresh and _STALE in message:
+                    continue
+                raise PlaywrightError(f"reading the page failed: {message.splitlines()[0][:300]}")
+            return answer["result"].get("value")
+    raise PlaywrightError("reading the page failed: no world of ours could be made in it")

@@ -44,7 +44,7 @@ class PageWatch:
     navigation_errors: list[str] = field(default_factory=list)
     documents: int = 0  # main-frame documents committed so far
     _in_flight: dict[Request, float] = field(default_factory=dict)
-    _last_done: float = 0.0  # when the last request ended (its answer may not be on the page yet)
+    _last_done: float = 0.0  # when the last fetch/XHR ended well (its answer may not be on the page yet)
     _pending: int | None = None  # the hop whose document is asked for but not yet shown
 
     @classmethod
@@ -69,14 +69,11 @@ class PageWatch:
             self._pending = len(self.hops) - 1
 
     def _on_done(self, request: Request) -> None:
-        self._ended(request)
-
-    def _ended(self, request: Request) -> None:
-        if self._in_flight.pop(request, None) is not None:
-            self._last_done = time.monotonic()
+        if self._in_flight.pop(request, None) is not None and request.resource_type in ("fetch", "xhr"):
+            self._last_done = time.monotonic()  # a feed's batch comes this way (not a beacon, image or font)
 
     def _on_failed(self, request: Request) -> None:
-        self._ended(request)
+        self._in_flight.pop(request, None)
         failure = request.failure or "failed"
         if request.is_navigation_request() and self._main(_frame(request)):
             self.navigation_errors.append(f"{request.url}: {failure}")
@@ -114,8 +111,8 @@ class PageWatch:
             self.refusals.append(Refusal(target, reason))
 
     def network_idle(self, grace_s: float = 0.0) -> bool:
-        """No request in flight, leaving out streams and long polls; and, with *grace_s*, none ended
-        that recently (a feed's answer is put on the page a moment after it arrives)."""
+        """No request in flight, leaving out streams and long polls; and, with *grace_s*, no fetch or
+        XHR ended that recently (a feed's answer is put on the page a moment after it arrives)."""
         now = time.monotonic()
         if grace_s and now - self._last_done < grace_s:
             return False

@@ -218,10 +218,11 @@ async def settle(state: CaptureState) -> None:
     """Scroll down until the page is done, within the bounds; back to the top.
 
     Done (``complete``) means: at the bottom, the page's height and number of elements stayed
-    the same for ``settle_quiet_s``, no request is in flight and none ended in the last
-    ``_RENDER_GRACE_S``: a feed that loads its next batch slowly gets it (the request in flight
-    keeps the page unsettled however long it takes, and its answer gets time to be drawn). A
-    page that grows when its bottom comes near is a feed: it is cut at ``max_page_height``
+    the same for ``settle_quiet_s``, no request is in flight and no fetch/XHR ended in the last
+    ``_RENDER_GRACE_S`` (that last until it has been still, with nothing seen loading, for three
+    quiet periods): a feed that loads its next batch slowly gets it (the request in flight keeps
+    the page unsettled however long it takes, and its answer gets time to be drawn). A page
+    that grows when its bottom comes near is a feed: it is cut at ``max_page_height``
     (``height-limit``); a long page that does not grow is taken whole up to
     ``max_whole_page_height``. ``time-limit`` when ``max_scroll_s`` ran out first.
     """
@@ -230,7 +231,7 @@ async def settle(state: CaptureState) -> None:
     await page.mouse.move(v.width / 2, v.height / 2)
     rounds = grew = stuck = 0
     last: tuple[int, int, int] | None = None
-    quiet_since = started
+    quiet_since = busy_at = started
     while True:
         rounds += 1
         bottom, height, items = await read(page, _PAGE_STATE)
@@ -241,11 +242,16 @@ async def settle(state: CaptureState) -> None:
             if (height, items) != last[1:]:
                 quiet_since = now
             stuck = stuck + 1 if bottom == last[0] and bottom < height - 2 else 0
+        if not state.watch.network_idle():
+            busy_at = now
         last = (bottom, height, items)
         limit = v.max_page_height if grew else v.max_whole_page_height
         outcome = None
         if bottom >= height - 2:
-            if now - quiet_since >= v.settle_quiet_s and state.watch.network_idle(grace_s=_RENDER_GRACE_S):
+            # the grace waits for an answer to be drawn, but never keeps a page that is still, with nothing
+            # seen loading, for three quiet periods from being done (one that pings on every scroll event)
+            grace = _RENDER_GRACE_S if now - max(quiet_since, busy_at) < 3 * v.settle_quiet_s else 0.0
+            if now - quiet_since >= v.settle_quiet_s and state.watch.network_idle(grace_s=grace):
                 outcome = "complete"
         elif bottom >= limit:
             outcome = "height-limit"
@@ -322,6 +328,7 @@ async def follow_late_navigation(state: CaptureState) -> None:
                     raise Blocked(wall)
             return
         state.notes.append(f"the page navigated after it loaded: to {state.page.url}")
+        state.consent_watcher.reset()  # what autoconsent said was of the document before
         await _loaded(state)
         await land(state)
         for step in (dismiss_consent, detect_wall, settle, clear_overlay):
