@@ -153,8 +153,7 @@ def check_custody(archive: Archive, *, account_id: str | None = None,
         group = _other_group(entry.objects[0].key)
         if not selected(group):
             continue
-        kept = CaptureCustody(entry, {(o.key, o.version_id): o for o in entry.objects},
-                              held=bool(entry.lock and entry.lock.legal_hold))
+        kept = CaptureCustody.filed(entry)
         results.setdefault(group, []).extend(
             finding for obj in entry.objects for finding in _guarded(obj, lambda obj=obj, kept=kept: _check_object(
                 archive, kept, obj, history.get(obj.key, []))))
@@ -164,7 +163,7 @@ def check_custody(archive: Archive, *, account_id: str | None = None,
         age = now - max(v.modified for v in versions)
         if age < orphan_grace:
             continue
-        group = capture_of(key) or (_other_group(key) if key.startswith(tuple(OTHER_RECORDS.values())) else key)
+        group = capture_of(key) or (_other_group(key) if is_other_record(key) else key)
         young = " (filed in the last 10 minutes: it may be a record being filed right now)" \
             if age < _YOUNG else ""
         for v in versions:
@@ -204,8 +203,7 @@ def check_key(archive: Archive, key: str, state: dict[str, CaptureCustody] | Non
         entries = archive.ledger.verify()[0] if entries is None else entries
         entry = next((e for e in reversed(entries) if e.kind in OTHER_RECORDS and any(o.key == key for o in e.objects)),
                      None)
-        kept = None if entry is None else CaptureCustody(entry, {(o.key, o.version_id): o for o in entry.objects},
-                                                         held=bool(entry.lock and entry.lock.legal_hold))
+        kept = None if entry is None else CaptureCustody.filed(entry)
     else:
         if state is None:
             state = custody(archive.ledger.verify()[0] if entries is None else entries)

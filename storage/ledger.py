@@ -200,6 +200,12 @@ class CaptureCustody:
     held: bool = False
     delivered: list[str] = field(default_factory=list)
 
+    @classmethod
+    def filed(cls, entry: LedgerEntry) -> CaptureCustody:
+        """The custody of what *entry* filed, as it filed it (held when its lock has a legal hold)."""
+        return cls(entry, {(o.key, o.version_id): o for o in entry.objects},
+                   held=bool(entry.lock and entry.lock.legal_hold))
+
     @property
     def capture_id(self) -> str:
         return self.entry.capture_id or ""
@@ -239,9 +245,7 @@ def custody(entries: Iterable[LedgerEntry]) -> Custody:
         if entry.capture_id is None:
             continue
         if entry.kind == "capture":
-            state[entry.capture_id] = CaptureCustody(
-                entry, {(o.key, o.version_id): o for o in entry.objects},
-                held=bool(entry.lock and entry.lock.legal_hold))
+            state[entry.capture_id] = CaptureCustody.filed(entry)
             continue
         known = state.get(entry.capture_id)
         if known is None:
