@@ -21,7 +21,7 @@ from somearkiv.log import get_logger
 from somearkiv.models import Account, Captured, CaptureRecord, CaptureStatus, FileRole, Trigger
 from somearkiv.sessions import SessionError, StoredSession, session_store
 from somearkiv.settings import Settings, get_settings
-from tasks.capture.browser import BrowserPool, find_browser, get_pool
+from tasks.capture.browser import BrowserPool, shared_pool
 from tasks.capture.claim import Claim, claim_capture, clean_stale_partials
 from tasks.capture.egress import EgressPolicy, protected_endpoints
 from tasks.capture.errors import CaptureError, DiskFullError, PageUnavailableError
@@ -56,8 +56,7 @@ def capture_account(
     clean_stale_partials(settings.data_dir / "captures" / account.id, settings.capture_timeout_s)
     claim = _claim(account, trigger, settings)
     with _abandoned_on_failure(claim, settings):
-        pool = get_pool(find_browser(settings.browser_path), settings.capture_concurrency, policy,
-                        settings.browser_pages)
+        pool = shared_pool(settings, policy)
         session = _session(account, settings)
         log.info("capture.start", url=str(account.url), capture_id=claim.capture_id,
                  logged_in=session.info.role if session else None)

@@ -16,12 +16,15 @@ import shutil
 import threading
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from playwright.async_api import Browser, Playwright, async_playwright
 from playwright.async_api import Error as PlaywrightError
 
 from tasks.capture.egress import EgressPolicy, EgressProxy
+
+if TYPE_CHECKING:
+    from somearkiv.settings import Settings
 
 __all__ = ["BrowserPool", "close_pool", "find_browser", "get_pool", "LAUNCH_ARGS"]
 
@@ -215,6 +218,11 @@ def get_pool(executable_path: str | None, max_concurrent: int, policy: EgressPol
             _pool = BrowserPool(executable_path, max_concurrent, policy, pages=pages)
         _pool.proxy.policy = policy
         return _pool
+
+
+def shared_pool(settings: Settings, policy: EgressPolicy) -> BrowserPool:
+    """The process's shared pool, made with *settings*' browser, concurrency and page budget."""
+    return get_pool(find_browser(settings.browser_path), settings.capture_concurrency, policy, settings.browser_pages)
 
 
 def close_pool() -> None:

@@ -32,7 +32,7 @@ from tasks.capture.state import CaptureState, Step
 from tasks.capture.walls import SIGNALS_JS, PageSignals, Wall, classify, same_site
 from tasks.watch.extract import EXTRACT_JS, rules_for
 
-__all__ = ["DESKTOP_STEPS", "MOBILE_STEPS", "clear_overlay", "detect_wall", "dismiss_consent",
+__all__ = ["DESKTOP_STEPS", "IMAGES_DONE", "MOBILE_STEPS", "clear_overlay", "detect_wall", "dismiss_consent",
            "follow_late_navigation", "land", "navigate", "print_pdf", "profile_elements", "read_elements",
            "read_words", "save_dom", "screenshot", "settle"]
 
@@ -205,7 +205,7 @@ async def detect_wall(state: CaptureState) -> None:
 
 _PAGE_STATE = ("() => [window.scrollY + window.innerHeight, document.documentElement.scrollHeight, "
                "document.getElementsByTagName('*').length]")
-_IMAGES_DONE = """(ms) => Promise.race([
+IMAGES_DONE = """(ms) => Promise.race([
   Promise.all(Array.from(document.images).filter(i => !i.complete)
     .map(i => new Promise(r => { i.addEventListener('load', r); i.addEventListener('error', r); }))),
   new Promise(r => setTimeout(r, ms))])"""
@@ -271,7 +271,7 @@ async def settle(state: CaptureState) -> None:
         else:
             await page.mouse.wheel(0, int(v.height * 0.9))
             await page.wait_for_timeout(120)
-    await read(page, _IMAGES_DONE, 5000)
+    await read(page, IMAGES_DONE, 5000)
     await read(page, "() => window.scrollTo(0, 0)")
     await _network_quiet(state, 3.0)
     state.page_height = await read(page, "() => document.documentElement.scrollHeight")

@@ -34,7 +34,7 @@ from somearkiv.models import (
 )
 from somearkiv.settings import Settings, get_settings
 from tasks.capture.account import _session  # the saved login, exactly as a capture uses it
-from tasks.capture.browser import find_browser, get_pool
+from tasks.capture.browser import shared_pool
 from tasks.capture.claim import Claim
 from tasks.capture.egress import EgressPolicy, protected_endpoints
 from tasks.capture.errors import CaptureError, PageUnavailableError
@@ -43,6 +43,7 @@ from tasks.capture.record import build_record
 from tasks.capture.state import CaptureState, Step, View
 from tasks.capture.steps import (
     ELEMENTS_NAME,
+    IMAGES_DONE,
     clear_overlay,
     detect_wall,
     dismiss_consent,
@@ -64,12 +65,6 @@ __all__ = ["ELEMENTS_NAME", "TEXT_NAME", "WATCH_STEPS", "light_capture", "watch_
 TEXT_NAME = "page-text.txt"  # the page's text (innerText)
 IMAGE_ELEMENTS = ("avatar", "banner")
 
-_IMAGES_DONE = """(ms) => Promise.race([
-  Promise.all(Array.from(document.images).filter(i => !i.complete)
-    .map(i => new Promise(r => { i.addEventListener('load', r); i.addEventListener('error', r); }))),
-  new Promise(r => setTimeout(r, ms))])"""
-
-
 async def glance(state: CaptureState) -> None:
     """Scroll once over the top of the page the watch keeps (so its lazy images load), and back up.
 
@@ -84,7 +79,7 @@ async def glance(state: CaptureState) -> None:
         await page.mouse.wheel(0, step)
         await page.wait_for_timeout(80)
         y, rounds = y + step, rounds + 1
-    await read(page, _IMAGES_DONE, 3000)
+    await read(page, IMAGES_DONE, 3000)
     await read(page, "() => window.scrollTo(0, 0)")
     deadline = time.monotonic() + 2.0
     while not state.watch.network_idle() and time.monotonic() < deadline:
@@ -150,8 +145,7 @@ def light_capture(account: Account, *, municipality: str, config: WatchConfig, r
         raise PageUnavailableError(f"the start page's address is refused by the egress guard: {decision.reason}")
     claim = _claim(settings.data_dir / "watch", account.id, dt.datetime.now(dt.UTC).replace(microsecond=0))
     try:
-        pool = get_pool(find_browser(settings.browser_path), settings.capture_concurrency, policy,
-                        settings.browser_pages)
+        pool = shared_pool(settings, policy)
         session = _session(account, settings)
         view = watch_view(settings, config)
         states = pool.run(lambda browser: capture_views(browser, account, [(view, WATCH_STEPS)], claim.partial,

@@ -27,7 +27,7 @@ from somearkiv.models import (
 )
 from somearkiv.settings import Settings, get_settings
 from storage import Archive
-from tasks.capture.browser import find_browser, get_pool
+from tasks.capture.browser import shared_pool
 from tasks.capture.egress import EgressPolicy, protected_endpoints
 from tasks.capture.steps import ELEMENTS_NAME
 from tasks.watch.capture import light_capture
@@ -101,7 +101,7 @@ def _rendered_elements(page: Path, record: CaptureRecord, settings: Settings) ->
     """The profile's elements of a saved DOM, rendered offline in the shared browser."""
     html = re.sub(r"<script\b.*?</script\s*>", "", page.read_text(encoding="utf-8"), flags=re.S | re.I)
     policy = EgressPolicy(tuple(settings.allowed_hosts), protected=protected_endpoints(settings))
-    pool = get_pool(find_browser(settings.browser_path), settings.capture_concurrency, policy, settings.browser_pages)
+    pool = shared_pool(settings, policy)
 
     async def render(browser):
         context = await browser.new_context(java_script_enabled=False, service_workers="block",
