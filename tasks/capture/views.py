@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import secrets
 import time
 from collections.abc import Sequence
@@ -146,9 +147,7 @@ async def capture_views(browser: Browser, account: Account, views: Sequence[tupl
     removed; a view that fails fails the capture, and the others are stopped.
     """
     async def run(view: View, steps: Sequence[Step]) -> CaptureState:
-        if pages is None:
-            return await run_view(browser, account, view, out_dir, proxy, steps, session)
-        async with pages:
+        async with pages or contextlib.nullcontext():
             return await run_view(browser, account, view, out_dir, proxy, steps, session)
 
     runs = [asyncio.ensure_future(run(view, steps)) for view, steps in views]
