@@ -46,40 +46,41 @@ def _tree(pid: int) -> list[int]:
     return [pid, *descendants(pid)]
 
 
-def _usage(pid: int, pss: bool = False) -> tuple[float, int, int]:
-    """(CPU seconds, RSS bytes, PSS bytes) summed over the process tree of *pid*; CPU includes each
-    process's reaped children (utime, stime, cutime, cstime), so a process that ended is still counted.
+@dataclass
+class Usage:
+    """One reading of a process tree: CPU seconds including reaped children, RSS and PSS bytes
+    summed, and each process's own CPU seconds by (pid, start time)."""
+
+    cpu: float = 0.0
+    rss: int = 0
+    pss: int = 0
+    own: dict[tuple[int, int], float] = field(default_factory=dict)
+
+
+def _usage(pid: int, pss: bool = False) -> Usage:
+    """The process tree of *pid*, each /proc/<pid>/stat read once. Its CPU includes each process's
+    reaped children (utime, stime, cutime, cstime), so a process that ended is still counted if
+    one in the tree reaped it; ``own`` is each process's utime+stime alone.
 
     RSS counts a page shared by several processes once per process (Chromium's renderers share
     most of theirs), so the sum overstates; PSS divides each shared page among its sharers, so
     the sum is the tree's real share of memory. PSS is read only when asked (smaps_rollup costs).
     """
-    cpu, rss, proportional = 0.0, 0, 0
+    usage = Usage()
     for p in _tree(pid):
         try:
             fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
-            cpu += sum(int(x) for x in fields[11:15]) / _TICK
-            rss += int(fields[21]) * os.sysconf("SC_PAGE_SIZE")
+            usage.cpu += sum(int(x) for x in fields[11:15]) / _TICK
+            usage.own[(p, int(fields[19]))] = (int(fields[11]) + int(fields[12])) / _TICK
+            usage.rss += int(fields[21]) * os.sysconf("SC_PAGE_SIZE")
             if pss:
                 for line in Path(f"/proc/{p}/smaps_rollup").read_text().splitlines():
                     if line.startswith("Pss:"):
-                        proportional += int(line.split()[1]) * 1024
+                        usage.pss += int(line.split()[1]) * 1024
                         break
         except (OSError, IndexError, ValueError):
             continue
-    return cpu, rss, proportional
-
-
-def _own_cpu(pids: list[int]) -> dict[tuple[int, int], float]:
-    """Each process's own CPU seconds (utime+stime, its children left out), keyed by (pid, start time)."""
-    own = {}
-    for p in pids:
-        try:
-            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
-            own[(p, int(fields[19]))] = (int(fields[11]) + int(fields[12])) / _TICK
-        except (OSError, IndexError, ValueError):
-            continue
-    return own
+    return usage
 
 
 @dataclass
@@ -126,20 +127,19 @@ def measure(phase: Phase):
     stop = threading.Event()
     peak = [0, 0]
     sampler_cpu = [0.0]
-    start = _own_cpu(_tree(os.getpid()))
-    seen = dict(start)
+    before = _usage(os.getpid())
+    seen = dict(before.own)
 
     def sample():
         began = time.thread_time()
         while not stop.is_set():
-            _, rss, pss = _usage(os.getpid(), pss=True)
-            peak[0], peak[1] = max(peak[0], rss), max(peak[1], pss)
-            seen.update(_own_cpu(_tree(os.getpid())))
+            now = _usage(os.getpid(), pss=True)
+            peak[0], peak[1] = max(peak[0], now.rss), max(peak[1], now.pss)
+            seen.update(now.own)
             stop.wait(0.25)
         sampler_cpu[0] = time.thread_time() - began
 
     sampler = threading.Thread(target=sample, daemon=True)
-    cpu_before = _usage(os.getpid())[0]
     began = time.monotonic()
     sampler.start()
     try:
@@ -148,9 +148,10 @@ def measure(phase: Phase):
         phase.seconds = time.monotonic() - began
         stop.set()
         sampler.join()
-        seen.update(_own_cpu(_tree(os.getpid())))
-        reaped = _usage(os.getpid())[0] - cpu_before
-        own = sum(cpu - start.get(key, 0.0) for key, cpu in seen.items())
+        after = _usage(os.getpid())
+        seen.update(after.own)
+        reaped = after.cpu - before.cpu
+        own = sum(cpu - before.own.get(key, 0.0) for key, cpu in seen.items())
         phase.cpu_seconds = round(max(reaped, own) - sampler_cpu[0], 2)
         phase.peak_rss_mb = round(peak[0] / 2**20, 1)
         phase.peak_pss_mb = round(peak[1] / 2**20, 1)
