@@ -387,17 +387,28 @@ def verify(
     """
     from storage import ArchiveError
     from tasks.pdfcheck import check_pdf, format_report
+    from tasks.pdfcheck.ceiling import MAX_CHECK_MEMORY
     from tasks.verification import check_archived, exit_code
 
     custody = None
-    if Path(target).is_file():
-        report = check_pdf(Path(target))
+    local = Path(target)
+    if not target.strip():
+        raise _fail(f"{target!r} is neither a file nor an object's key: name one (`somearkiv captures` lists them)")
+    if local.is_file():
+        report = check_pdf(local, max_memory=MAX_CHECK_MEMORY)
+    elif local.exists() or local.is_symlink():
+        raise _fail(f"{target!r} is not a regular file: verify reads a PDF file, or an archived object's key", 7)
+    elif target.endswith("/"):
+        raise _fail(f"{target!r} is neither a file nor an object's key: name one (`somearkiv captures` lists them)")
     else:
         settings = _settings()
         try:
-            custody, report = check_archived(_archive("auditor"), target, settings.tsa_ca_file)
+            custody, report = check_archived(_archive("auditor"), target, settings.tsa_ca_file, MAX_CHECK_MEMORY)
         except ArchiveError as exc:
             raise _fail(str(exc)) from None
+        if custody.custody[0].status == "absent":
+            raise _fail(f"{target!r}: no such file here, and nothing was filed under that key in the archive "
+                        "(`somearkiv captures` lists the keys)", 7)
     if as_json:
         typer.echo(json.dumps({"pdf": report.as_dict() if report else None,
                                "fixity": custody.model_dump(mode="json") if custody else {}},

@@ -511,7 +511,7 @@ class AuditEvent(_Model):
 
 
 FixityStatus = Literal["ok", "mismatch", "missing", "unlocked", "hidden", "forged", "orphan", "broken-chain",
-                      "error"]
+                      "error", "absent"]
 
 
 class FixityResult(_Model):
@@ -522,6 +522,7 @@ class FixityResult(_Model):
     hidden: a delete marker lies over a filed key. forged: a version the ledger does not know
     lies over a filed key. orphan: an object under captures/ or blocked/ of no ledgered capture.
     broken-chain: the ledger itself was altered. error: the storage could not answer for it.
+    absent: nothing was ever filed or stored under the key (a mistyped key, not a finding).
     """
 
     key: str

@@ -6,6 +6,8 @@ communicators and archivists, and "line 14, accounts[2].url: ..." is what they n
 
 from __future__ import annotations
 
+import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -13,7 +15,7 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
-__all__ = ["ConfigError", "Problem", "load_model", "line_of", "validation_problems"]
+__all__ = ["ConfigError", "Problem", "load_model", "line_of", "read_config_text", "validation_problems"]
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -108,34 +110,80 @@ def _expanded_size(node: yaml.Node) -> int:
     return sizes[id(node)]
 
 
+def read_config_text(path: Path | str, max_bytes: int | None = None) -> str:
+    """The file's text, read only if it is a regular UTF-8 file of at most *max_bytes* (MAX_BYTES):
+    a device, a FIFO or a directory would block or never end, so the file is opened without
+    blocking and checked once open. Raise ConfigError naming the file (and line) otherwise."""
+    limit = MAX_BYTES if max_bytes is None else max_bytes
+    shown = str(path)
+
+    def refused(message: str) -> ConfigError:
+        return ConfigError([Problem(shown, None, "", message)])
+
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except FileNotFoundError:
+        raise refused("file not found") from None
+    except OSError as exc:
+        raise refused(f"cannot read: {exc.strerror or exc}") from None
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):
+        os.close(fd)
+        raise refused("not a regular file: not read (name the register or retention file itself)")
+    with os.fdopen(fd, "rb") as f:
+        if info.st_size > limit:
+            raise refused(f"larger than {_size(limit)}: not read (a configuration file is far smaller)")
+        try:
+            data = f.read(limit + 1)
+        except OSError as exc:
+            raise refused(f"cannot read: {exc.strerror or exc}") from None
+    if len(data) > limit:  # it grew while we looked
+        raise refused(f"larger than {_size(limit)}: not read")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise ConfigError([Problem(shown, line, "", f"not UTF-8 text (byte 0x{data[exc.start]:02x}): save the file "
+                                                    "as UTF-8")]) from None
+
+
+def _size(limit: int) -> str:
+    return f"{limit // (1024 * 1024)} MB" if limit >= 1024 * 1024 else f"{limit // 1024} KB"
+
+
+def _yaml_problem(shown: str, text: str, exc: yaml.YAMLError) -> Problem:
+    """One line for any YAML error, with the line it is on."""
+    if isinstance(exc, yaml.reader.ReaderError):  # a character YAML does not allow (NUL, most control codes)
+        return Problem(shown, text.count("\n", 0, exc.position) + 1, "",
+                       f"not valid YAML: character #x{exc.character:04x} is not allowed in YAML text")
+    mark = getattr(exc, "problem_mark", None)
+    message = " ".join(filter(None, (getattr(exc, "context", None), getattr(exc, "problem", None)))) \
+        or str(exc).splitlines()[0]
+    return Problem(shown, mark.line + 1 if mark else None, "", f"not valid YAML: {message}")
+
+
 def load_model(path: Path, model: type[M], **context: Any) -> tuple[M, yaml.Node]:
     """Parse *path* and validate it as *model*; raise ConfigError listing every problem.
 
-    Bounded on any input: a file over MAX_BYTES, or whose aliases expand past MAX_NODES values,
-    is refused before anything walks it."""
+    Bounded on any input: a file over MAX_BYTES, anything but a regular file, values nested deeper
+    than Python's stack, or aliases that expand past MAX_NODES values are refused before anything
+    walks them."""
     shown = str(path)
-    try:
-        if Path(path).stat().st_size > MAX_BYTES:
-            raise ConfigError([Problem(shown, None, "", f"larger than {MAX_BYTES // (1024 * 1024)} MB: not read "
-                                                        "(a register or retention file is far smaller)")])
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError([Problem(shown, None, "", "file not found")]) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError([Problem(shown, None, "", f"cannot read: {exc}")]) from None
+    text = read_config_text(path)
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         if node is not None and _expanded_size(node) > MAX_NODES:
             raise ConfigError([Problem(shown, None, "", f"its aliases expand to more than {MAX_NODES} values: "
                                                         "not read (write the values out, or use fewer aliases)")])
         data = yaml.safe_load(text)
+        problems = _duplicate_keys(node, shown) if isinstance(data, dict) else []
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        message = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError([Problem(shown, mark.line + 1 if mark else None, "", f"not valid YAML: {message}")]) from None
+        raise ConfigError([_yaml_problem(shown, text, exc)]) from None
+    except RecursionError:
+        raise ConfigError([Problem(shown, None, "", "values nested too deeply: not read (a register or retention "
+                                                    "file is a few levels deep)")]) from None
     if not isinstance(data, dict):
         raise ConfigError([Problem(shown, 1, "", "expected a mapping at the top of the file")])
-    problems = _duplicate_keys(node, shown)
     if problems:
         raise ConfigError(problems)
     try:

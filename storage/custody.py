@@ -211,6 +211,9 @@ def check_key(archive: Archive, key: str, state: dict[str, CaptureCustody] | Non
     history = version_history(archive, (key,)).get(key, [])
     obj = None if kept is None else next((o for o in kept.objects.values() if o.key == key), None)
     if kept is None or obj is None:
+        if not history:
+            return [FixityResult(key=key, version_id=None, expected_sha256="", status="absent",
+                                 detail="nothing was filed or stored under this key")]
         return [FixityResult(key=key, version_id=None, expected_sha256="", status="orphan",
                              detail="the custody ledger knows no filed object with this key")]
     return _guarded(obj, lambda: _check_object(archive, kept, obj, history))

@@ -15,7 +15,7 @@ from prefect import task
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from somearkiv.models import Account, Register
-from somearkiv.yamlfile import ConfigError, Problem, line_of, load_model, validation_problems
+from somearkiv.yamlfile import ConfigError, Problem, line_of, load_model, read_config_text, validation_problems
 
 __all__ = ["read_register", "load_register", "select_accounts", "UnknownAccountError"]
 
@@ -99,7 +99,7 @@ def close_in_file(path: Path | str, account_id: str, closed: dt.date) -> None:
     import yaml
 
     path = Path(path)
-    text = path.read_text(encoding="utf-8")
+    text = read_config_text(path)
     node = yaml.compose(text, Loader=yaml.SafeLoader)
     accounts = next(v for k, v in node.value if k.value == "accounts")
     for entry in accounts.value:

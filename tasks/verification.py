@@ -46,8 +46,10 @@ class ArchivedCheck(BaseModel):
         return self.stored == "intact" and self.record != "DIFFERS" and not self.timestamp.startswith("INVALID")
 
 
-def check_archived(archive: Archive, key: str, tsa_ca_file: Path | None) -> tuple[ArchivedCheck, CheckReport | None]:
-    """Check *key* against the custody ledger; its PDF/A report when it is a PDF that could be read."""
+def check_archived(archive: Archive, key: str, tsa_ca_file: Path | None,
+                   max_memory: int | None = None) -> tuple[ArchivedCheck, CheckReport | None]:
+    """Check *key* against the custody ledger; its PDF/A report when it is a PDF that could be read
+    (under *max_memory*, see ``check_pdf``)."""
     entries = archive.ledger.verify()[0]  # read fresh, once, for every check below
     state = custody(entries)
     findings = check_key(archive, key, state, entries)
@@ -62,7 +64,7 @@ def check_archived(archive: Archive, key: str, tsa_ca_file: Path | None) -> tupl
             try:
                 archive.download(key, local, filed.version_id)
                 if key.lower().endswith(".pdf") or _is_pdf(local):  # a record, token, PNG: custody only
-                    report = check_pdf(local)
+                    report = check_pdf(local, max_memory=max_memory)
             except FixityError as exc:
                 stored = f"mismatch: {exc}"
     ca = tsa_ca_file.read_bytes() if tsa_ca_file else None

@@ -43,3 +43,71 @@ def test_blank_reasons_are_refused():
     for args in (["hold", "some-account", "--reason", "   "], ["before-change", "some-account", "--reason", ""]):
         result = runner.invoke(app, args)
         assert result.exit_code == 2 and "--reason must say why" in result.output, result.output
+
+
+def _check(path) -> tuple[int, str]:
+    result = CliRunner().invoke(app, ["register", "check", str(path)])
+    return result.exit_code, result.output
+
+
+def test_what_is_not_a_regular_file_is_refused_without_reading_it(tmp_path):
+    """A FIFO would block the open, a device never ends: neither is opened for a read that waits."""
+    import os
+
+    fifo = tmp_path / "accounts.yaml"
+    os.mkfifo(fifo)
+    loop = tmp_path / "loop.yaml"
+    loop.symlink_to(loop)
+    for path in (fifo, "/dev/zero", tmp_path):
+        started = time.monotonic()
+        code, output = _check(path)
+        assert time.monotonic() - started < 10
+        assert code == 1 and "not a regular file: not read" in output and output.count("\n") == 1, output
+    code, output = _check(loop)
+    assert code == 1 and "cannot read: Too many levels of symbolic links" in output, output
+
+
+def test_nesting_deeper_than_the_stack_is_refused_in_one_line(tmp_path):
+    for name, text in (("flow.yaml", "a: " + "[" * 50_000 + "]" * 50_000 + "\n"),
+                       ("block.yaml", "".join(" " * i + f"k{i}:\n" for i in range(3000)) + " " * 3000 + "v: 1\n")):
+        path = tmp_path / name
+        path.write_text(text, encoding="utf-8")
+        code, output = _check(path)
+        assert code == 1 and "values nested too deeply: not read" in output and output.count("\n") == 1, output
+        assert "Traceback" not in output and "RecursionError" not in output
+
+
+def test_characters_yaml_forbids_and_other_encodings_are_named_with_their_line(tmp_path):
+    nul = tmp_path / "nul.yaml"
+    nul.write_bytes(b"register_version: 1\nmunicipality: a\x00b\n")
+    code, output = _check(nul)
+    assert code == 1 and output == f"{nul}:2: not valid YAML: character #x0000 is not allowed in YAML text\n", output
+    latin1 = tmp_path / "latin1.yaml"
+    latin1.write_bytes("register_version: 1\n\nmunicipality: Malmö\n".encode("latin-1"))
+    code, output = _check(latin1)
+    assert code == 1 and output == f"{latin1}:3: not UTF-8 text (byte 0xf6): save the file as UTF-8\n", output
+    two = tmp_path / "two.yaml"
+    two.write_text("register_version: 1\n---\nregister_version: 2\n", encoding="utf-8")
+    code, output = _check(two)
+    assert code == 1 and "expected a single document in the stream but found another document" in output
+    assert output.count("\n") == 1, output
+
+
+def test_verify_names_what_it_cannot_read_and_touches_no_storage(tmp_path, monkeypatch):
+    """A directory, a FIFO or a symlink loop is not an object's key: one line, exit 7, without asking S3."""
+    import os
+
+    from deployments import cli
+
+    monkeypatch.setattr(cli, "_archive", lambda *a: (_ for _ in ()).throw(AssertionError("asked the archive")))
+    fifo = tmp_path / "startpage.pdf"
+    os.mkfifo(fifo)
+    loop = tmp_path / "loop.pdf"
+    loop.symlink_to(loop)
+    for target in (tmp_path, fifo, loop, "/dev/zero"):
+        result = CliRunner().invoke(app, ["verify", str(target)])
+        assert result.exit_code == 7 and "is not a regular file" in result.output, result.output
+        assert result.output.count("\n") == 1
+    for blank in ("", "  ", "captures/nowhere/"):
+        result = CliRunner().invoke(app, ["verify", blank])
+        assert result.exit_code == 2 and "neither a file nor an object's key" in result.output, result.output

@@ -350,6 +350,13 @@ def test_fixity_finds_hidden_forged_orphan_unlocked_and_missing(own_bucket, s3_s
         result = runner.invoke(app, ["verify", key, "--json"])
         assert result.exit_code == 3, result.output
         assert status in {f["status"] for f in json.loads(result.output)["fixity"]["custody"]}
+    # a planted object is an orphan, a finding; a key nothing was ever stored under is a mistyped key
+    orphan = runner.invoke(app, ["verify", "captures/probe-orphan/2026-01-01T000000Z-manual/page.html"])
+    assert orphan.exit_code == 3 and "orphan" in orphan.output, orphan.output
+    for typo in ("captures/probe-orphan/2026-01-01T000000Z-manual/page.htm", "captures/nobody/x.pdf"):
+        result = runner.invoke(app, ["verify", typo])
+        assert result.exit_code == 7, result.output
+        assert result.output.strip().count("\n") == 0 and "nothing was filed under that key" in result.output
     result = runner.invoke(app, ["fixity", "--json"])
     assert result.exit_code == 3
     problems = json.loads([line for line in result.output.splitlines() if line.startswith('{"ok"')][-1])["problems"]

@@ -6,6 +6,7 @@ re-saving with pikepdf after a change to the objects.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import random
@@ -653,9 +654,12 @@ def _content_bomb(decoded: int) -> bytes:
 
     packer = zlib.compressobj(9)
     data = b"".join(packer.compress(b" " * (1 << 22)) for _ in range(decoded >> 22)) + packer.flush()
-    objects = [b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-               b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 100 100] /Contents 4 0 R >>",
-               b"<< /Length %d /Filter /FlateDecode >>\nstream\n" % len(data) + data + b"\nendstream"]
+    return _one_page_pdf(b"<< /Length %d /Filter /FlateDecode >>\nstream\n" % len(data) + data + b"\nendstream")
+
+
+def _one_page_pdf(contents: bytes, catalog_extra: bytes = b"") -> bytes:
+    objects = [b"<< /Type /Catalog /Pages 2 0 R %s>>" % catalog_extra, b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+               b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 100 100] /Contents 4 0 R >>", contents]
     out, offsets = bytearray(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n"), []
     for number, body in enumerate(objects, 1):
         offsets.append(len(out))
@@ -676,3 +680,49 @@ def test_a_decompression_bomb_is_not_handed_to_pikepdf():
     assert not any(f.source == "pikepdf" and f.rule != "somearkiv:limit" for f in report.findings)
     small = check_pdf(_content_bomb(4 << 20))  # the same shape under the limit is checked by pikepdf
     assert not any(f.rule == "somearkiv:limit" for f in small.findings)
+
+
+def _resident() -> int:
+    return int(next(line for line in open("/proc/self/status") if line.startswith("VmRSS:")).split()[1]) * 1024
+
+
+def test_a_file_whose_check_outgrows_the_memory_ceiling_is_not_checked_and_the_process_survives(tmp_path):
+    """No structural limit bounds every file (one array of 2 million zeros is ~300 MB in qpdf), so
+    `verify` checks under a ceiling on resident memory. qpdf 'repairs' what it could not allocate,
+    so the report must say the check was incomplete rather than pass on pikepdf's findings."""
+    import resource
+
+    from tasks.pdfcheck.ceiling import memory_ceiling
+
+    limit = _resident() + (160 << 20)
+    wide = tmp_path / "wide.pdf"
+    wide.write_bytes(_one_page_pdf(b"<< /Length 0 >>\nstream\n\nendstream", b"/X [" + b"0 " * 2_000_000 + b"] "))
+    before = resource.getrlimit(resource.RLIMIT_DATA)
+    report = check_pdf(wide, max_memory=limit)
+    assert resource.getrlimit(resource.RLIMIT_DATA) == before  # the ceiling is lifted again
+    limit_found = [f for f in report.findings if f.rule == "somearkiv:limit"]
+    assert limit_found and "needs more than" in limit_found[0].message and limit_found[0].kind == "unsupported"
+    assert not any(f.source == "pikepdf" for f in report.findings) and report.verdict != "valid"
+    unbounded = check_pdf(wide)  # without the ceiling the same file is checked by pikepdf as well
+    assert not any(f.rule == "somearkiv:limit" for f in unbounded.findings)
+    assert any(f.source == "pikepdf" for f in unbounded.findings)
+    with memory_ceiling(_resident() + (64 << 20)) as reached:  # the ceiling itself: an allocation past it fails
+        with pytest.raises(MemoryError):
+            bytearray(256 << 20)
+    assert not reached()  # a failed allocation is not resident memory; qpdf's repairs are what reached() is for
+
+
+def test_a_well_formed_file_under_the_ceiling_is_checked_completely(ours, tmp_path):
+    path = tmp_path / "ours.pdf"
+    path.write_bytes(ours)
+    report = check_pdf(path, max_memory=_resident() + (160 << 20))
+    assert report.verdict == "valid", report.findings
+    assert report.sha256 == check_pdf(ours).sha256
+
+
+def test_a_file_too_large_for_the_ceiling_is_hashed_but_not_read_whole(tmp_path):
+    big = tmp_path / "big.pdf"
+    big.write_bytes(_content_bomb(4 << 20) + b"%" + b"x" * (8 << 20) + b"\n")
+    report = check_pdf(big, max_memory=16 << 20)
+    assert report.verdict == "not checked" and [f.rule for f in report.findings] == ["somearkiv:limit"]
+    assert report.size == big.stat().st_size and report.sha256 == hashlib.sha256(big.read_bytes()).hexdigest()

@@ -126,7 +126,7 @@ def test_missing_and_binary_files(tmp_path):
         read_register(tmp_path / "nope.yaml")
     binary = tmp_path / "bin.yaml"
     binary.write_bytes(b"\xff\xfe\x00garbage")
-    with pytest.raises(ConfigError, match="cannot read"):
+    with pytest.raises(ConfigError, match="not UTF-8 text"):
         read_register(binary)
 
 

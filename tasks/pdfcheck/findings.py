@@ -72,7 +72,8 @@ RULES: dict[str, str] = {
                          "startxref and /Prev point at an xref table or xref stream; /Size is right",
     "ISO_32000_1:7.5.8": "xref streams are well-formed and point at their objects",
     "somearkiv:internal": "a check could not run (the file was not checked on that point)",
-    "somearkiv:limit": "a part of the file is too large to check safely (a decompression bomb?): not checked",
+    "somearkiv:limit": "a part of the file is too large to check safely (a decompression bomb?), or checking it "
+                       "needs more memory than allowed: not checked",
 }
 MAX_FINDINGS_PER_CHECK = 25
 

@@ -6,6 +6,7 @@ import dataclasses
 import hashlib
 import json
 from collections.abc import Callable, Iterable
+from contextlib import nullcontext
 from importlib import resources
 from os import PathLike, fspath
 from pathlib import Path
@@ -14,30 +15,61 @@ from typing import Any
 import pikepdf
 import pikepdf.pdfa
 
+from tasks.pdfcheck.ceiling import memory_ceiling
 from tasks.pdfcheck.checks import CHECKS, Check
 from tasks.pdfcheck.dispositions import NOT_CHECKED
 from tasks.pdfcheck.findings import MAX_FINDINGS_PER_CHECK, RULES, CheckReport, Finding, verdict_of
 from tasks.pdfcheck.reader import PdfFile
 
+VALIDATOR = f"somearkiv pdfcheck + pikepdf {pikepdf.__version__}"
+MEMORY_PER_FILE_BYTE = 5  # measured: a file of long strings took about five times its size to check
+
 
 def check_pdf(path_or_bytes: str | PathLike[str] | bytes | bytearray | memoryview, flavour: str = "2b",
-              checks: Iterable[Check] = CHECKS) -> CheckReport:
+              checks: Iterable[Check] = CHECKS, max_memory: int | None = None) -> CheckReport:
     """Validate a PDF/A-2b (or -3b) file; never raises on a bad file, only on a bad *flavour*.
 
     The file is read once; pikepdf and the byte checks look at exactly those bytes, whose SHA-256
-    the report records.
+    the report records. *max_memory*: check under that ceiling on the process's resident memory
+    (a file from outside: see ``ceiling``); a file too large for it, or whose check came near it,
+    is reported as not completely checked instead of exhausting the machine.
     """
     flavour = str(pikepdf.pdfa.Flavour(flavour))
     if flavour not in ("2b", "3b"):
         raise ValueError(f"flavour {flavour!r}: the byte-level checks use PDF/A-2/-3 rule ids; use '2b' or '3b'")
-    data = bytes(path_or_bytes) if isinstance(path_or_bytes, bytes | bytearray | memoryview) \
-        else Path(fspath(path_or_bytes)).read_bytes()
-    pdf = PdfFile(data, flavour)
-    findings = [found for check in checks for found in _run(check, pdf)]
-    return CheckReport(passed=not findings, verdict=verdict_of(findings), claimed=_safely(lambda: pdf.claimed),
-                       flavour=flavour,
+    if max_memory is not None and not isinstance(path_or_bytes, bytes | bytearray | memoryview):
+        too_large = _too_large(Path(fspath(path_or_bytes)), flavour, max_memory)
+        if too_large is not None:
+            return too_large
+    with memory_ceiling(max_memory) if max_memory else nullcontext(lambda: False) as reached:
+        data = bytes(path_or_bytes) if isinstance(path_or_bytes, bytes | bytearray | memoryview) \
+            else Path(fspath(path_or_bytes)).read_bytes()
+        pdf = PdfFile(data, flavour)
+        findings = [found for check in checks for found in _run(check, pdf)]
+        claimed = _safely(lambda: pdf.claimed)
+    if reached():  # qpdf "repaired" what it could not allocate: its findings describe another file
+        findings = [f for f in findings if f.source != "pikepdf"] + [_memory_finding(max_memory or 0)]
+    return CheckReport(passed=not findings, verdict=verdict_of(findings), claimed=claimed, flavour=flavour,
                        findings=findings, sha256=hashlib.sha256(data).hexdigest(), size=len(data),
-                       validator=f"somearkiv pdfcheck + pikepdf {pikepdf.__version__}")
+                       validator=VALIDATOR)
+
+
+def _memory_finding(max_memory: int) -> Finding:
+    return Finding("somearkiv:limit", "file", f"checking it needs more than {max_memory >> 20} MB of memory: not "
+                   "completely checked (pikepdf's findings are left out; the byte checks that ran are kept)",
+                   "bytes", "unsupported")
+
+
+def _too_large(path: Path, flavour: str, max_memory: int) -> CheckReport | None:
+    """A report without reading the file into memory, when checking it could not fit under *max_memory*."""
+    size = path.stat().st_size
+    if size * MEMORY_PER_FILE_BYTE <= max_memory:
+        return None
+    with path.open("rb") as f:
+        sha256 = hashlib.file_digest(f, "sha256").hexdigest()
+    findings = [_memory_finding(max_memory)]
+    return CheckReport(passed=False, verdict=verdict_of(findings), claimed=None, flavour=flavour, findings=findings,
+                       sha256=sha256, size=size, validator=VALIDATOR)
 
 
 def _run(check: Check, pdf: PdfFile) -> list[Finding]:

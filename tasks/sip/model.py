@@ -136,9 +136,9 @@ def load_profile(path: Path) -> SipProfile:
     """The profile in the YAML file *path*; a YAML alias (a "billion laughs" risk) or a huge file is refused."""
     import yaml
 
-    text = Path(path).read_text(encoding="utf-8")
-    if len(text) > 65536:
-        raise ValueError(f"{path}: a SIP profile of {len(text)} characters is not plausible")
+    from somearkiv.yamlfile import read_config_text
+
+    text = read_config_text(path, 65536)  # a profile is a page of text
     if any(isinstance(event, yaml.AliasEvent) for event in yaml.parse(text, Loader=yaml.SafeLoader)):
         raise ValueError(f"{path}: YAML aliases are not allowed in the SIP profile")
     return SipProfile(**(yaml.safe_load(text) or {}))
