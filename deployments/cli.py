@@ -1017,7 +1017,9 @@ def _one_line(exc: BaseException) -> tuple[int, str]:
                               "PREFECT_API_AUTH_STRING right? `somearkiv doctor` checks)")
     if isinstance(exc, OSError):
         where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
-        return EXIT_FILE, f"{where}{exc.strerror or text}"
+        if isinstance(exc, FileExistsError | NotADirectoryError):
+            return EXIT_FILE, f"{where}exists and is not a folder (choose another path)"
+        return EXIT_FILE, f"{where}{exc.strerror or text} (check the path and its permissions)"
     return EXIT_FAILED, f"{type(exc).__name__}: {text}"
 
 

@@ -187,6 +187,9 @@ def test_cli_errors_are_one_line_with_their_own_exit_status(run: SnapshotSummary
         (_cli("get", key, "-o", "/proc/self/mem"), 7, "cannot write /proc/self/mem"),
         (_cli("get", key, "-o", "/dev/null"), 7, "not a regular file"),
         (_cli("get", key, "-o", "/proc/no-such-dir/x.pdf"), 7, "cannot write /proc/no-such-dir/x.pdf"),
+        (_cli("register", "publish", "--out", "/dev/null", "--register", "accounts.example.yaml"), 7,
+         "/dev/null: exists and is not a folder (choose"),
+        (_cli("verify", str(tmp_path)), 7, "is not a regular file"),
         (_cli("captures", SOMEARKIV_S3_EMBEDDED="false", SOMEARKIV_S3_ENDPOINT_URL="http://127.0.0.1:9",
               AWS_ACCESS_KEY_ID="x", AWS_SECRET_ACCESS_KEY="y", AWS_MAX_ATTEMPTS="1"), 5, "the archive's S3 storage"),
     ]
