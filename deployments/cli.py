@@ -15,7 +15,7 @@ import typer
 
 from somearkiv.models import AccountOutcome, CaptureStatus, SnapshotSummary, Trigger
 from somearkiv.runstate import run_result
-from somearkiv.settings import Settings, get_settings
+from somearkiv.settings import Settings, SettingsError, UnknownSetting, get_settings
 from somearkiv.yamlfile import ConfigError
 
 if TYPE_CHECKING:
@@ -48,11 +48,28 @@ def _date(value: str | None, option: str) -> dt.date | None:
         raise _fail(f"{option} {value!r} is not a date (YYYY-MM-DD)") from None
 
 
+MAX_REASON = 2000  # characters: a reason, a ground, a name is a sentence or two
+_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
 def _reason(value: str, option: str = "--reason") -> str:
-    """A reason that says something: empty or blank ones are refused (they go into the audit trail)."""
-    if not value.strip():
-        raise _fail(f"{option} must say why, in words (it is kept in the records)")
-    return value.strip()
+    """Text for the records (a reason, a ground, who decided): one line of words. Blank text, control
+    characters and line breaks (which would forge lines in the audit trail as printed) and text
+    that reorders itself on screen are refused."""
+    text = value.strip()
+    what = "say who (a name or a role)" if option in ("--by", "--as") else "say why, in words"
+    if not text:
+        raise _fail(f"{option} must {what} (it is kept in the records)")
+    if any(ord(c) < 32 or 127 <= ord(c) < 160 or c in _BIDI_CONTROLS for c in text):
+        raise _fail(f"{option} may not hold line breaks or control characters: write it as one line of text")
+    if len(text) > MAX_REASON:
+        raise _fail(f"{option} is {len(text)} characters: at most {MAX_REASON} (say the rest in the case file)")
+    return text
+
+
+def _who(by: str | None) -> str | None:
+    """--by, when given: who decided or asked, checked like a reason."""
+    return None if by is None else _reason(by, "--by")
 
 
 def _fail(message: str, code: int = 2) -> typer.Exit:
@@ -124,7 +141,7 @@ def register_close(
     """Take the final capture (trigger before-close), then mark the account closed in the register."""
     from tasks.register import close_in_file
 
-    reason = _reason(reason)
+    reason, by = _reason(reason), _who(by)
     path = register or _settings().register_path
     day = _date(date, "--date")
     summary = _run_snapshot([account], path, Trigger.before_close, reason, by)
@@ -225,7 +242,7 @@ def snapshot(
     if all_accounts == bool(account):
         raise _fail("say either --all or --account ID")
     summary = _run_snapshot(account, register or _settings().register_path, trigger,
-                            None if reason is None else _reason(reason), by)
+                            None if reason is None else _reason(reason), _who(by))
     _print_summary(summary, _ui_url())
     raise typer.Exit(1 if summary.failed or summary.blocked else 0)
 
@@ -324,7 +341,11 @@ def metrics(
         return
     import csv
 
+    if as_csv and as_json:
+        raise _fail("--csv and --json: choose one")
     fmt = "csv" if as_csv else "json" if as_json else fmt
+    if fmt not in ("table", "csv", "json"):
+        raise _fail(f"--format {fmt!r}: use table, csv or json")
     from tasks.review import metrics_rows
 
     rows = metrics_rows(_archive("auditor").list_captures(account))
@@ -436,8 +457,18 @@ def export_sip_command(
     """Hand over to the e-archive: one validated E-ARK SIP (CSIP 2.1, METS + PREMIS) per account and period."""
 
     from flows.export import export_sip
+    from tasks.sip import load_profile
 
     begin, until = _date(start, "--from"), _date(end, "--to")
+    if begin and until and until <= begin:
+        raise _fail(f"--to {until} is not after --from {begin} (--to is the first day left out)")
+    if out.exists() and not out.is_dir():
+        raise _fail(f"{out} exists and is not a folder: choose another --out", 7)
+    settings = _settings()
+    try:  # read before a flow run is started, so a broken profile is one line
+        load_profile(settings.sip_profile)
+    except (ConfigError, ValueError, OSError) as exc:
+        raise _fail(f"the SIP profile (SOMEARKIV_SIP_PROFILE): {' '.join(str(exc).split())}") from None
     with _prefect_server():
         state = export_sip(out_dir=str(out), account_id=account, start=begin, end=until, zip_package=zip_package,
                            return_state=True)
@@ -459,7 +490,7 @@ def hold(
     from tasks.holds import HoldRefused, set_hold
     from tasks.retention import read_retention_schedule
 
-    reason = _reason(reason)
+    reason, by = _reason(reason), _who(by)
     settings = _settings()
     archive = _archive("archivist")
     records = archive.captures_named(target)
@@ -822,7 +853,7 @@ def before_change(
         wait_for_triggered_runs,
     )
 
-    reason = _reason(reason)
+    reason, by = _reason(reason), _who(by)
     known = _configured_register(register)
     if account not in {a.id for a in known.accounts}:
         raise _fail(f"unknown account {account!r} in {known.source}; nothing was announced")
@@ -894,7 +925,8 @@ def login(
             raise _fail("say as whom you log in: --as 'redaktör för sidan' (it goes into every record)")
         display = os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
         headless = remote if remote is not None else not display
-        outcome = asyncio.run(log_in(known[account], settings, _reason(role, "--as"), by, remote=headless, port=port,
+        role, by = _reason(role, "--as"), _who(by)
+        outcome = asyncio.run(log_in(known[account], settings, role, by, remote=headless, port=port,
                                      on_ready=lambda text: typer.echo(
                                          f"Open {text} in your browser and log in; press Klar when done."
                                          if text.startswith("http") else text)))
@@ -1031,12 +1063,19 @@ def main() -> None:
     if debug:
         sys.argv.remove("--debug")
     os.umask(0o077)  # everything somearkiv writes (local copies, servers' data) is its owner's only
-    configure_logging()
+    try:
+        configure_logging()
+    except ValueError as exc:
+        typer.secho(f"configuration error: {exc}", err=True, fg=typer.colors.RED)
+        sys.exit(EXIT_USAGE)
     _local_login()
     try:
         app()
     except ConfigError as exc:
         typer.secho(str(exc), err=True, fg=typer.colors.RED)
+        sys.exit(EXIT_USAGE)
+    except (SettingsError, UnknownSetting) as exc:
+        typer.secho(f"configuration error: {exc}", err=True, fg=typer.colors.RED)
         sys.exit(EXIT_USAGE)
     except KeyboardInterrupt:
         typer.secho("interrupted", err=True, fg=typer.colors.RED)

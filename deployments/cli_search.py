@@ -39,7 +39,8 @@ def search(
     Exit 0 with or without hits; 2 for a search that cannot be read.
     """
     from deployments.cli import _archive, _date, _fail, _settings
-    from tasks.search import QueryError, default_index_path, parse_query, search_archive
+    from tasks.search import NotAnIndex, QueryError, default_index_path, parse_query, search_archive
+    from tasks.search.index import check_index_path
 
     if query is None and not reindex:
         raise _fail('say what to look for, e.g. somearkiv search "nya skolan" (or --reindex to rebuild the index)')
@@ -54,10 +55,13 @@ def search(
     settings = _settings()
     path = index or default_index_path(settings.data_dir)
     try:
+        check_index_path(path)  # before the archive is asked anything
         result, update = search_archive(settings, _archive("auditor"), query, account=account, start=day_from,
                                         end=day_to, limit=limit, reindex=reindex, index_path=path)
     except QueryError as exc:
         raise _fail(f"search: {exc}") from None
+    except NotAnIndex as exc:
+        raise _fail(f"{exc}, not a somearkiv search index: left as it is (name another --index)", 7) from None
     except sqlite3.Error as exc:
         raise _fail(f"the search index {path}: {exc}; rebuild it with `somearkiv search --reindex` "
                     "(it is derived from the archive)", 7) from None

@@ -143,7 +143,12 @@ def configure_logging(fmt: str | None = None, level: str | None = None) -> None:
     """
     global _configured
     fmt = fmt or os.environ.get("SOMEARKIV_LOG_FORMAT") or ("console" if sys.stderr.isatty() else "json")
-    level_no = _LEVELS[(level or os.environ.get("SOMEARKIV_LOG_LEVEL", "info")).lower()]
+    if fmt not in ("json", "console"):
+        raise ValueError(f"SOMEARKIV_LOG_FORMAT={fmt!r}: use json or console")
+    named = (level or os.environ.get("SOMEARKIV_LOG_LEVEL", "info")).lower()
+    if named not in _LEVELS:
+        raise ValueError(f"SOMEARKIV_LOG_LEVEL={named!r}: use one of {', '.join(_LEVELS)}")
+    level_no = _LEVELS[named]
     renderer: Any = (
         structlog.processors.JSONRenderer(ensure_ascii=False)
         if fmt == "json"

@@ -11,12 +11,13 @@ import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
-__all__ = ["API_PLATFORMS", "PROJECT_ROOT", "Settings", "UnknownSetting", "check_environment", "get_settings",
-           "known_settings"]
+__all__ = ["API_PLATFORMS", "PROJECT_ROOT", "Settings", "SettingsError", "UnknownSetting", "check_environment",
+           "get_settings", "known_settings"]
 
 # Platforms whose APIs somearkiv reads, each with SOMEARKIV_<PLATFORM>_API_BASE and _TOKEN (README,
 # "Platform APIs"). An account's own token, where one account needs another, is named in the
@@ -50,7 +51,7 @@ def _config_file() -> Path:
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="SOMEARKIV_", extra="forbid")
+    model_config = SettingsConfigDict(env_prefix="SOMEARKIV_", extra="forbid", allow_inf_nan=False)
 
     municipality: str = "Perstorps kommun"
     data_dir: Path = Field(default=Path("data"), description="Local copies, embedded S3 data, logs.")
@@ -65,8 +66,10 @@ class Settings(BaseSettings):
     s3_embedded: bool | None = Field(
         default=None, description="Run the embedded SeaweedFS. Default: yes when no endpoint is set."
     )
-    s3_embedded_port: int = Field(default=18330, description="First of ten loopback ports SeaweedFS uses.")
-    s3_bucket: str = "somearkiv"
+    s3_embedded_port: int = Field(default=18330, ge=1024, le=65535 - 10008,
+                                  description="First of the loopback ports SeaweedFS uses (up to this + 10008).")
+    s3_bucket: str = Field(default="somearkiv", pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$",
+                           description="An S3 bucket name: 3-63 lowercase letters, digits, dots and dashes.")
     s3_region: str | None = None
     s3_archivist_profile: str | None = Field(
         default=None, description="AWS profile of the archivist identity (holds, the approved disposal's deletions).")
@@ -74,18 +77,19 @@ class Settings(BaseSettings):
 
     # Browser
     browser_path: str | None = Field(default=None, description="Chromium binary; default: auto-detect.")
-    viewport_width: int = 1366
-    viewport_height: int = 900
-    navigation_timeout_s: float = 30.0
-    capture_timeout_s: float = Field(default=180.0, description="Hard limit for one whole capture.")
+    viewport_width: int = Field(default=1366, ge=200, le=10000)
+    viewport_height: int = Field(default=900, ge=200, le=10000)
+    navigation_timeout_s: float = Field(default=30.0, gt=0)
+    capture_timeout_s: float = Field(default=180.0, gt=0, description="Hard limit for one whole capture.")
     max_page_height: int = Field(default=30000, description="A feed that keeps growing is cut here (px).")
     max_whole_page_height: int = Field(
         default=100000, description="A long page that does not grow is taken whole up to this safety limit (px).")
-    max_scroll_s: float = Field(default=30.0, description="Stop scrolling a page after this (s).")
+    max_scroll_s: float = Field(default=30.0, ge=0, description="Stop scrolling a page after this (s).")
     settle_quiet_s: float = Field(
-        default=0.75, description="A page is settled when, at its bottom, its height and items stayed the same this "
-                                  "long (s) and no request is in flight (a slow request is waited for, however long).")
-    capture_concurrency: int = Field(default=2, ge=1, description="Captures at once in one process.")
+        default=0.75, ge=0,
+        description="A page is settled when, at its bottom, its height and items stayed the same this "
+                    "long (s) and no request is in flight (a slow request is waited for, however long).")
+    capture_concurrency: int = Field(default=2, ge=1, le=256, description="Captures at once in one process.")
     browser_pages: int = Field(
         default=0, ge=0, description="Pages open at once in the browser, across captures (a capture's views run "
                                      "side by side while pages are free); 0 = two per core.")
@@ -93,7 +97,7 @@ class Settings(BaseSettings):
         default=0, ge=0, description="Split a round into child runs of this many accounts on the work pool "
                                      "(`snapshot-batch` deployment), so every worker takes a share; 0 = one run.")
     batch_timeout_s: float | None = Field(
-        default=None, description="A batch run still going after this is presumed lost and its accounts run "
+        default=None, gt=0, description="A batch run still going after this is presumed lost and its accounts run "
                                   "again; default from the batch size and capture_timeout_s.")
     tile_height: int = Field(default=8192, ge=1024, description="Pages taller than two tiles are shot in tiles.")
     mobile_view: bool = Field(default=True, description="Also capture the page in a phone's viewport.")
@@ -102,7 +106,7 @@ class Settings(BaseSettings):
     mobile_scale: float = Field(default=2.0, description="Device scale factor of the mobile view.")
     record_warc: bool = Field(default=True, description="Record the desktop page load as a WARC file.")
     pdf_text_layer: bool = Field(default=True, description="Make the archival PDF searchable (the page's words).")
-    consent_timeout_s: float = Field(default=4.0, description="How long to look for a consent popup.")
+    consent_timeout_s: float = Field(default=4.0, ge=0, description="How long to look for a consent popup.")
     consent_look_s: float = Field(
         default=1.0, description="How long at most to look for a consent platform after load, before scrolling; "
                                  "the look ends sooner when autoconsent found none and nothing is loading.")
@@ -151,7 +155,18 @@ class Settings(BaseSettings):
         default=None, description="A Prefect global concurrency limit that bounds captures across workers.")
 
     keep_local: bool = Field(default=True, description="Keep a local copy of each capture in data_dir.")
-    prefect_port: int = Field(default=4200, description="Port of the local Prefect server (demo, serve).")
+    prefect_port: int = Field(default=4200, ge=1, le=65535,
+                              description="Port of the local Prefect server (demo, serve).")
+
+    @field_validator("s3_endpoint_url", "tsa_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("must be an http:// or https:// URL with a host")
+        return value
 
     @property
     def use_embedded_s3(self) -> bool:
@@ -173,9 +188,39 @@ class Settings(BaseSettings):
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    """The process's settings, read once; unknown SOMEARKIV_* variables are refused."""
+    """The process's settings, read once; unknown SOMEARKIV_* variables and bad values are refused
+    (SettingsError: one line naming each variable or the TOML file)."""
     check_environment()
-    return Settings()
+    config = _config_file()
+    if config.exists() and not config.is_file():  # a FIFO would block, a device never end
+        raise SettingsError(f"{config}: not a regular file, not read (SOMEARKIV_CONFIG names the TOML file)")
+    if config.is_file() and config.stat().st_size > 1 << 20:
+        raise SettingsError(f"{config}: larger than 1 MB, not read (a settings file is a page of text)")
+    try:
+        return Settings()
+    except ValidationError as exc:
+        raise SettingsError(_one_line(exc, config)) from None
+    except ValueError as exc:  # the TOML file itself does not parse
+        raise SettingsError(f"{config}: {' '.join(str(exc).split())}") from None
+
+
+class SettingsError(ValueError):
+    """A setting's value is refused; the message is one line naming where it came from."""
+
+
+def _one_line(exc: ValidationError, config: Path) -> str:
+    problems = []
+    for err in exc.errors(include_url=False):
+        field = str(err["loc"][0]) if err["loc"] else ""
+        env = f"SOMEARKIV_{field.upper()}"
+        where = env if env in os.environ else f"{field} in {config}" if config.is_file() else env
+        given = err.get("input")
+        shown = f"={given!r}" if isinstance(given, str | int | float) and len(str(given)) <= 80 else ""
+        message = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "string_pattern_mismatch" and field in Settings.model_fields:
+            message = Settings.model_fields[field].description or message
+        problems.append(f"{where}{shown}: {message}")
+    return "; ".join(problems)
 
 
 def known_settings() -> frozenset[str]:

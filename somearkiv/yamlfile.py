@@ -162,6 +162,24 @@ def _yaml_problem(shown: str, text: str, exc: yaml.YAMLError) -> Problem:
     return Problem(shown, mark.line + 1 if mark else None, "", f"not valid YAML: {message}")
 
 
+def _unbuildable(shown: str, node: yaml.Node | None, exc: ValueError) -> Problem:
+    """The value safe_load could not build, with its line (dates are the ones YAML builds itself)."""
+    loader = yaml.SafeLoader("")
+    stack = [node] if node is not None else []
+    while stack:
+        current = stack.pop()
+        if isinstance(current, yaml.ScalarNode) and current.tag == "tag:yaml.org,2002:timestamp":
+            try:
+                loader.construct_yaml_timestamp(current)
+            except ValueError as bad:
+                return Problem(shown, current.start_mark.line + 1, "", f"{current.value!r} is not a date: {bad}")
+        elif isinstance(current, yaml.MappingNode):
+            stack += [part for pair in current.value for part in pair]
+        elif isinstance(current, yaml.SequenceNode):
+            stack += current.value
+    return Problem(shown, None, "", f"a value cannot be read: {exc}")
+
+
 def load_model(path: Path, model: type[M], **context: Any) -> tuple[M, yaml.Node]:
     """Parse *path* and validate it as *model*; raise ConfigError listing every problem.
 
@@ -179,6 +197,8 @@ def load_model(path: Path, model: type[M], **context: Any) -> tuple[M, yaml.Node
         problems = _duplicate_keys(node, shown) if isinstance(data, dict) else []
     except yaml.YAMLError as exc:
         raise ConfigError([_yaml_problem(shown, text, exc)]) from None
+    except ValueError as exc:  # a value the loader could not build: a date that does not exist (2026-02-30)
+        raise ConfigError([_unbuildable(shown, node, exc)]) from None
     except RecursionError:
         raise ConfigError([Problem(shown, None, "", "values nested too deeply: not read (a register or retention "
                                                     "file is a few levels deep)")]) from None

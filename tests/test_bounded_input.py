@@ -43,6 +43,16 @@ def test_blank_reasons_are_refused():
     for args in (["hold", "some-account", "--reason", "   "], ["before-change", "some-account", "--reason", ""]):
         result = runner.invoke(app, args)
         assert result.exit_code == 2 and "--reason must say why" in result.output, result.output
+    for args, says in ((["hold", "a", "--reason", "ok\n2026-01-01 release a by x"], "may not hold line breaks"),
+                       (["hold", "a", "--reason", "\x01\x02"], "may not hold line breaks or control characters"),
+                       (["hold", "a", "--reason", "beslut \u202eslutgiltigt"], "control characters"),
+                       (["hold", "a", "--reason", "x" * 5000], "at most 2000"),
+                       (["hold", "a", "--reason", "rättstvist", "--by", " "], "--by must say who"),
+                       (["before-change", "a", "--reason", "ny bild", "--by", "Kim\nAdmin"], "--by may not hold")):
+        result = runner.invoke(app, args)
+        assert result.exit_code == 2 and says in result.output and result.output.count("\n") == 1, (args, result.output)
+    result = runner.invoke(app, ["metrics", "--format", "xml"])
+    assert result.exit_code == 2 and "use table, csv or json" in result.output
 
 
 def _check(path) -> tuple[int, str]:
@@ -86,6 +96,11 @@ def test_characters_yaml_forbids_and_other_encodings_are_named_with_their_line(t
     latin1.write_bytes("register_version: 1\n\nmunicipality: Malmö\n".encode("latin-1"))
     code, output = _check(latin1)
     assert code == 1 and output == f"{latin1}:3: not UTF-8 text (byte 0xf6): save the file as UTF-8\n", output
+    impossible = tmp_path / "date.yaml"
+    impossible.write_text("register_version: 1\nmunicipality: a\naccounts:\n  - id: a\n    opened: 2026-02-30\n",
+                          encoding="utf-8")
+    code, output = _check(impossible)
+    assert code == 1 and output == f"{impossible}:5: '2026-02-30' is not a date: day is out of range for month\n", output
     two = tmp_path / "two.yaml"
     two.write_text("register_version: 1\n---\nregister_version: 2\n", encoding="utf-8")
     code, output = _check(two)
@@ -111,3 +126,73 @@ def test_verify_names_what_it_cannot_read_and_touches_no_storage(tmp_path, monke
     for blank in ("", "  ", "captures/nowhere/"):
         result = CliRunner().invoke(app, ["verify", blank])
         assert result.exit_code == 2 and "neither a file nor an object's key" in result.output, result.output
+
+
+def test_export_sip_refuses_what_it_cannot_do_before_a_flow_runs(tmp_path, monkeypatch):
+    import os
+
+    runner = CliRunner()
+    existing = tmp_path / "notes.txt"
+    existing.write_text("x", encoding="utf-8")
+    for out in ("/dev/null", str(existing)):
+        result = runner.invoke(app, ["export-sip", "--out", out])
+        assert result.exit_code == 7 and "exists and is not a folder" in result.output, result.output
+    result = runner.invoke(app, ["export-sip", "--out", str(tmp_path / "d"), "--from", "2026-05-01",
+                                 "--to", "2026-01-01"])
+    assert result.exit_code == 2 and "is not after --from" in result.output, result.output
+    fifo = tmp_path / "sip.yaml"
+    os.mkfifo(fifo)
+    from somearkiv.settings import get_settings
+
+    monkeypatch.setenv("SOMEARKIV_SIP_PROFILE", str(fifo))
+    get_settings.cache_clear()
+    started = time.monotonic()
+    try:
+        result = runner.invoke(app, ["export-sip", "--out", str(tmp_path / "d")])
+    finally:
+        monkeypatch.undo()
+        get_settings.cache_clear()
+    assert time.monotonic() - started < 10
+    assert result.exit_code == 2 and "SIP profile" in result.output and "not a regular file" in result.output
+    assert result.output.count("\n") == 1 and not (tmp_path / "d").exists(), result.output
+
+
+def test_bad_settings_are_one_line_naming_the_variable_or_file(tmp_path, monkeypatch):
+    """A value that would misbehave later (a port that wraps, NaN timeouts, a bucket S3 refuses with a
+    regex dump, a config file that is not there) is refused when the settings are read."""
+    import os
+
+    import pytest
+
+    from somearkiv.settings import SettingsError, get_settings
+
+    fifo = tmp_path / "somearkiv.toml"
+    os.mkfifo(fifo)
+    wrong_type = tmp_path / "wrong.toml"
+    wrong_type.write_text('capture_concurrency = "many"\n', encoding="utf-8")
+    cases = [({"SOMEARKIV_S3_EMBEDDED_PORT": "-1"}, "SOMEARKIV_S3_EMBEDDED_PORT='-1': Input should be greater"),
+             ({"SOMEARKIV_S3_EMBEDDED_PORT": "60000"}, "less than or equal to 55527"),
+             ({"SOMEARKIV_S3_ENDPOINT_URL": "notaurl"}, "must be an http:// or https:// URL with a host"),
+             ({"SOMEARKIV_S3_BUCKET": "../.."}, "SOMEARKIV_S3_BUCKET='../..': An S3 bucket name"),
+             ({"SOMEARKIV_NAVIGATION_TIMEOUT_S": "nan"}, "finite number"),
+             ({"SOMEARKIV_CAPTURE_TIMEOUT_S": "-5"}, "greater than 0"),
+             ({"SOMEARKIV_CONFIG": str(fifo)}, "not a regular file, not read"),
+             ({"SOMEARKIV_CONFIG": str(wrong_type)}, f"capture_concurrency in {wrong_type}='many'")]
+    try:
+        for env, says in cases:
+            with monkeypatch.context() as patch:
+                for name, value in env.items():
+                    patch.setenv(name, value)
+                get_settings.cache_clear()
+                with pytest.raises(SettingsError) as raised:
+                    get_settings()
+                assert says in str(raised.value) and "\n" not in str(raised.value), (env, str(raised.value))
+    finally:
+        get_settings.cache_clear()
+    from tests.test_e2e import _cli
+
+    done = _cli("captures", SOMEARKIV_LOG_LEVEL="loud")
+    assert done.returncode == 2 and done.stderr.strip().splitlines() == [
+        "configuration error: SOMEARKIV_LOG_LEVEL='loud': use one of debug, info, warning, error, critical"]
+    done = _cli("captures", SOMEARKIV_S3_BUCKET="../..")
+    assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1 and "Traceback" not in done.stderr

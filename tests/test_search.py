@@ -9,6 +9,7 @@ import json
 import os
 import stat
 import time
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -327,12 +328,47 @@ def test_the_command(archive, tmp_path):
         assert bad.exit_code == 2, (args, bad.output)
         assert says in bad.output and "Traceback" not in bad.output and len(bad.output.strip().splitlines()) == 1
 
-    broken = tmp_path / "broken.sqlite"
-    broken.write_bytes(b"this is not a database" * 100)
+    broken = tmp_path / "broken.sqlite"  # a damaged index: the header, then garbage
+    broken.write_bytes(b"SQLite format 3\x00" + b"this is not a database" * 100)
     bad = runner.invoke(app, ["search", "skolan", "--index", str(broken)])
     assert bad.exit_code == 7 and "--reindex" in bad.output and len(bad.output.strip().splitlines()) == 1
     rebuilt = runner.invoke(app, ["search", "skolan", "-a", "sok-cli", "--reindex", "--index", str(broken)])
     assert rebuilt.exit_code == 0 and "1 hit for" in rebuilt.stdout
+
+
+def test_only_an_index_is_ever_changed_or_replaced(tmp_path):
+    """--index names a file somearkiv may rebuild at will; pointed at anything else (a document, another
+    program's database, a device, a directory) it leaves it exactly as it was."""
+    import os
+    import sqlite3
+
+    from tasks.search.index import NotAnIndex, check_index_path
+
+    notes = tmp_path / "notes.txt"
+    notes.write_text("minnesanteckningar\n" * 100, encoding="utf-8")
+    foreign = tmp_path / "foreign.db"
+    with sqlite3.connect(foreign) as db:
+        db.execute("CREATE TABLE invoices (id INTEGER PRIMARY KEY, amount INTEGER)")
+        db.execute("INSERT INTO invoices VALUES (1, 500)")
+    db.close()
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    link = tmp_path / "link.sqlite"
+    link.symlink_to(notes)
+    for path in (notes, foreign, fifo, tmp_path, link, Path("/dev/null")):  # the guard's decision, /dev/null untouched
+        with pytest.raises(NotAnIndex):
+            check_index_path(path)
+    before = {p: p.read_bytes() for p in (notes, foreign)}
+    runner = CliRunner()
+    for path in (notes, foreign, fifo, tmp_path, link):
+        for extra in ([], ["--reindex"]):
+            result = runner.invoke(app, ["search", "skolan", *extra, "--index", str(path)])
+            assert result.exit_code == 7 and "not a somearkiv search index: left as it is" in result.output, \
+                (path, extra, result.output)
+    assert {p: p.read_bytes() for p in (notes, foreign)} == before and fifo.is_fifo() and link.is_symlink()
+    check_index_path(tmp_path / "new.sqlite")  # a free path, an empty file and a damaged SQLite file are fine
+    (tmp_path / "empty.sqlite").touch()
+    check_index_path(tmp_path / "empty.sqlite")
 
 
 def test_the_results_artifact_and_the_run_form(small_index):

@@ -18,12 +18,12 @@ from pathlib import Path
 
 from somearkiv.settings import Settings
 from storage import Archive
-from tasks.search.index import Hit, SearchIndex, SearchResult, default_index_path
+from tasks.search.index import Hit, NotAnIndex, SearchIndex, SearchResult, default_index_path
 from tasks.search.query import Query, QueryError, parse_query
 from tasks.search.stemmer import stem, tokens
 from tasks.search.sync import IndexUpdate, day_range, rebuild_index, update_index
 
-__all__ = ["Hit", "IndexUpdate", "Query", "QueryError", "SearchIndex", "SearchResult", "day_range",
+__all__ = ["Hit", "IndexUpdate", "NotAnIndex", "Query", "QueryError", "SearchIndex", "SearchResult", "day_range",
            "default_index_path", "parse_query", "rebuild_index", "search_archive", "stem", "tokens",
            "update_index"]
 

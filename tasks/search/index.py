@@ -22,6 +22,7 @@ import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.request import pathname2url
 from zoneinfo import ZoneInfo
 
 from tasks.search.query import Query
@@ -106,12 +107,44 @@ def _utc(moment: dt.datetime) -> str:
     return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+class NotAnIndex(Exception):
+    """The path holds something else than a somearkiv search index: it is neither changed nor replaced."""
+
+
+def check_index_path(path: Path) -> None:
+    """Raise NotAnIndex unless *path* is free, an empty file, a somearkiv search index (of any
+    version) or a damaged SQLite file. The index is derived data that may be rebuilt at will, but only ever *our* file:
+    `--index /dev/null --reindex`, run as root, would otherwise replace the device."""
+    path = Path(path)
+    if not path.exists() and not path.is_symlink():
+        return
+    if path.is_symlink() or not path.is_file():
+        raise NotAnIndex(f"{path} is not a regular file")
+    if path.stat().st_size == 0:
+        return
+    with path.open("rb") as f:
+        if f.read(16) != b"SQLite format 3\x00":
+            raise NotAnIndex(f"{path} is not an SQLite file")
+    try:
+        db = sqlite3.connect(f"file:{pathname2url(str(path.resolve()))}?mode=ro", uri=True)
+        try:
+            tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            keys = {row[0] for row in db.execute("SELECT key FROM meta")} if "meta" in tables else set()
+        finally:
+            db.close()
+    except sqlite3.Error:
+        return  # a damaged SQLite file where an index was asked for: what --reindex is for
+    if not {"schema", "stemmer", "bucket"} <= keys:
+        raise NotAnIndex(f"{path} is an SQLite database of something else")
+
+
 class SearchIndex:
     """One index file. Use as a context manager, or close()."""
 
     def __init__(self, path: Path, bucket: str):
         self.path = Path(path)
         self.bucket = bucket
+        check_index_path(self.path)
         self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         os.chmod(self.path.parent, 0o700)
         if not self.path.exists():

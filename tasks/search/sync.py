@@ -25,7 +25,7 @@ from pathlib import Path
 from somearkiv.models import CaptureRecord, CaptureStatus, LedgerEntry, LedgerObject
 from storage import Archive, ArchiveError
 from storage.ledger import LEDGER_PREFIX, custody
-from tasks.search.index import IndexedCapture, SearchIndex, Source
+from tasks.search.index import IndexedCapture, SearchIndex, Source, check_index_path
 from tasks.search.text import dom_text, words_text
 
 __all__ = ["IndexUpdate", "SOURCE_NAMES", "rebuild_index", "update_index"]
@@ -180,6 +180,7 @@ def update_index(index: SearchIndex, archive: Archive) -> IndexUpdate:
 def rebuild_index(path: Path, archive: Archive) -> IndexUpdate:
     """A new index from the bucket alone: the whole ledger read afresh (its chain recomputed), every
     capture in custody read and indexed into a new file, which then replaces the old one."""
+    check_index_path(path)  # only ever our own file is replaced
     began = time.perf_counter()
     update = IndexUpdate(rebuilt=True)
     entries, problems = archive.ledger.verify(fresh=True)
