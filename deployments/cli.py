@@ -408,7 +408,7 @@ def verify(
     """
     from storage import ArchiveError
     from tasks.pdfcheck import check_pdf, format_report
-    from tasks.pdfcheck.ceiling import MAX_CHECK_MEMORY
+    from tasks.pdfcheck.ceiling import CHECK_MEMORY_BUDGET
     from tasks.verification import check_archived, exit_code
 
     custody = None
@@ -416,7 +416,7 @@ def verify(
     if not target.strip():
         raise _fail(f"{target!r} is neither a file nor an object's key: name one (`somearkiv captures` lists them)")
     if local.is_file():
-        report = check_pdf(local, max_memory=MAX_CHECK_MEMORY)
+        report = check_pdf(local, max_memory=CHECK_MEMORY_BUDGET)
     elif local.exists() or local.is_symlink():
         raise _fail(f"{target!r} is not a regular file: verify reads a PDF file, or an archived object's key", 7)
     elif target.endswith("/"):
@@ -424,7 +424,7 @@ def verify(
     else:
         settings = _settings()
         try:
-            custody, report = check_archived(_archive("auditor"), target, settings.tsa_ca_file, MAX_CHECK_MEMORY)
+            custody, report = check_archived(_archive("auditor"), target, settings.tsa_ca_file, CHECK_MEMORY_BUDGET)
         except ArchiveError as exc:
             raise _fail(str(exc)) from None
         if custody.custody[0].status == "absent":

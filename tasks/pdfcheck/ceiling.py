@@ -18,11 +18,12 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-__all__ = ["MAX_CHECK_MEMORY", "memory_ceiling"]
+__all__ = ["CHECK_MEMORY_BUDGET", "memory_ceiling"]
 
-MAX_CHECK_MEMORY = 896 << 20  # the whole process's resident memory while it checks one file: under 1 GB
-NEAR = 0.85  # a check whose peak came this close to the ceiling is taken to have hit it
-SLACK = 32 << 20  # file pages and stack that may still become resident during the check
+# What checking one file may add to the process: `somearkiv verify` holds ~130 MB before it checks,
+# so it stays under 1 GB resident whatever the file.
+CHECK_MEMORY_BUDGET = 768 << 20
+NEAR = 0.85  # a check whose peak came this close to its budget is taken to have hit it
 
 _STATUS = Path("/proc/self/status")
 
@@ -38,13 +39,12 @@ def _status_kb(field: str) -> int | None:
 
 
 @contextmanager
-def memory_ceiling(limit: int = MAX_CHECK_MEMORY) -> Iterator[Callable[[], bool]]:
-    """Run the block with at most *limit* bytes resident in the process; yield ``reached()``,
-    true once the block came near the ceiling (its results may then be incomplete).
+def memory_ceiling(budget: int = CHECK_MEMORY_BUDGET) -> Iterator[Callable[[], bool]]:
+    """Run the block with at most *budget* more bytes of private memory than the process maps now;
+    yield ``reached()``, true once the block came near that (its results may then be incomplete).
 
     Single-threaded use: the limit is the process's, restored on leaving the block."""
     data, rss = _status_kb("VmData"), _status_kb("VmRSS")
-    mapped = (_status_kb("RssFile") or 0) + (_status_kb("RssShmem") or 0)
     if data is None or rss is None:
         yield lambda: False
         return
@@ -52,17 +52,12 @@ def memory_ceiling(limit: int = MAX_CHECK_MEMORY) -> Iterator[Callable[[], bool]
         Path("/proc/self/clear_refs").write_text("5")
     except OSError:
         pass
-    # resident = anonymous (at most the private data mapped) + file pages (the libraries, mostly
-    # loaded by now; SLACK for the rest and the stack)
-    ceiling = max(data, limit - mapped - SLACK)
-    headroom = max(ceiling - data, 1)
     before = resource.getrlimit(resource.RLIMIT_DATA)
-    if before[0] != resource.RLIM_INFINITY:
-        ceiling = min(before[0], ceiling)
+    ceiling = data + budget if before[0] == resource.RLIM_INFINITY else min(before[0], data + budget)
     resource.setrlimit(resource.RLIMIT_DATA, (ceiling, before[1]))
 
     def reached() -> bool:
-        return (_status_kb("VmHWM") or 0) - rss >= NEAR * headroom
+        return (_status_kb("VmHWM") or 0) - rss >= NEAR * budget
 
     try:
         yield reached

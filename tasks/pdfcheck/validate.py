@@ -30,9 +30,9 @@ def check_pdf(path_or_bytes: str | PathLike[str] | bytes | bytearray | memoryvie
     """Validate a PDF/A-2b (or -3b) file; never raises on a bad file, only on a bad *flavour*.
 
     The file is read once; pikepdf and the byte checks look at exactly those bytes, whose SHA-256
-    the report records. *max_memory*: check under that ceiling on the process's resident memory
-    (a file from outside: see ``ceiling``); a file too large for it, or whose check came near it,
-    is reported as not completely checked instead of exhausting the machine.
+    the report records. *max_memory*: the memory the check may add to the process (a file from
+    outside: see ``ceiling``); a file too large for it, or whose check came near it, is reported
+    as not completely checked instead of exhausting the machine.
     """
     flavour = str(pikepdf.pdfa.Flavour(flavour))
     if flavour not in ("2b", "3b"):
