@@ -24,7 +24,8 @@ def search(
     start: Annotated[str | None, typer.Option("--from", help="Captured on or after this day (YYYY-MM-DD, "
                                                               "Swedish time).")] = None,
     end: Annotated[str | None, typer.Option("--to", help="... up to and including this day (YYYY-MM-DD).")] = None,
-    limit: Annotated[int, typer.Option("--limit", "-n", help="Show at most this many hits, best first.")] = 50,
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=100_000,
+                                       help="Show at most this many hits, best first.")] = 50,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     reindex: Annotated[bool, typer.Option("--reindex", help="Rebuild the search index from the bucket first "
                                                             "(the whole custody ledger read afresh).")] = False,
