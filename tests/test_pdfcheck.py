@@ -718,7 +718,14 @@ def test_a_well_formed_file_under_the_ceiling_is_checked_completely(ours, tmp_pa
 
 def test_a_file_too_large_for_the_ceiling_is_hashed_but_not_read_whole(tmp_path):
     big = tmp_path / "big.pdf"
-    big.write_bytes(_content_bomb(4 << 20) + b"%" + b"x" * (8 << 20) + b"\n")
+    data = _content_bomb(4 << 20)
+    after_comment = data.index(b"\n", data.index(b"\n") + 1) + 1  # header and binary comment as they were
+    big.write_bytes(data[:after_comment] + b"%" + b"x" * (8 << 20) + b"\n" + data[after_comment:])
     report = check_pdf(big, max_memory=16 << 20)
     assert report.verdict == "not checked" and [f.rule for f in report.findings] == ["somearkiv:limit"]
     assert report.size == big.stat().st_size and report.sha256 == hashlib.sha256(big.read_bytes()).hexdigest()
+    bare = tmp_path / "zeros.pdf"  # a header, then 40 MB of zeros: no trailer, no %%EOF, no binary comment
+    bare.write_bytes(b"%PDF-1.4\n" + bytes(40 << 20))
+    report = check_pdf(bare, max_memory=16 << 20)
+    assert report.verdict == "invalid", report.findings
+    assert {f.rule for f in report.findings} == {"ISO_32000_1:7.5.5", "6.1.2-2", "somearkiv:limit"}

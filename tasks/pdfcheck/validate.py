@@ -16,7 +16,7 @@ import pikepdf
 import pikepdf.pdfa
 
 from tasks.pdfcheck.ceiling import memory_ceiling
-from tasks.pdfcheck.checks import CHECKS, Check
+from tasks.pdfcheck.checks import CHECKS, Check, check_binary_comment, check_header
 from tasks.pdfcheck.dispositions import NOT_CHECKED
 from tasks.pdfcheck.findings import MAX_FINDINGS_PER_CHECK, RULES, CheckReport, Finding, verdict_of
 from tasks.pdfcheck.reader import PdfFile
@@ -66,8 +66,18 @@ def _too_large(path: Path, flavour: str, max_memory: int) -> CheckReport | None:
     if size * MEMORY_PER_FILE_BYTE <= max_memory:
         return None
     with path.open("rb") as f:
+        head = f.read(1024)
+        f.seek(max(0, size - 1024))
+        tail = f.read()
+        f.seek(0)
         sha256 = hashlib.file_digest(f, "sha256").hexdigest()
-    findings = [_memory_finding(max_memory)]
+    # what can be seen without reading the file: the header lines and the end, where readers look
+    seen = PdfFile(head, flavour)
+    findings = [found for check in (check_header, check_binary_comment) for found in _run(check, seen)]
+    if b"%%EOF" not in tail:
+        findings.append(Finding("ISO_32000_1:7.5.5", "end of file", "no %%EOF marker in the last 1024 bytes", "bytes",
+                                "violation"))
+    findings.append(_memory_finding(max_memory))
     return CheckReport(passed=False, verdict=verdict_of(findings), claimed=None, flavour=flavour, findings=findings,
                        sha256=sha256, size=size, validator=VALIDATOR)
 
