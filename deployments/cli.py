@@ -413,14 +413,12 @@ def verify(
 
     custody = None
     local = Path(target)
-    if not target.strip():
+    if not target.strip() or (target.endswith("/") and not local.exists()):  # Path("") is "."
         raise _fail(f"{target!r} is neither a file nor an object's key: name one (`somearkiv captures` lists them)")
     if local.is_file():
         report = check_pdf(local, max_memory=CHECK_MEMORY_BUDGET)
     elif local.exists() or local.is_symlink():
         raise _fail(f"{target!r} is not a regular file: verify reads a PDF file, or an archived object's key", 7)
-    elif target.endswith("/"):
-        raise _fail(f"{target!r} is neither a file nor an object's key: name one (`somearkiv captures` lists them)")
     else:
         settings = _settings()
         try:

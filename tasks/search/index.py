@@ -113,8 +113,9 @@ class NotAnIndex(Exception):
 
 def check_index_path(path: Path) -> None:
     """Raise NotAnIndex unless *path* is free, an empty file, a somearkiv search index (of any
-    version) or a damaged SQLite file. The index is derived data that may be rebuilt at will, but only ever *our* file:
-    `--index /dev/null --reindex`, run as root, would otherwise replace the device."""
+    version) or a damaged SQLite file. The index is derived data that may be rebuilt at will, but
+    only ever *our* file: `--index /dev/null --reindex`, run as root, would otherwise replace the
+    device."""
     path = Path(path)
     if not path.exists() and not path.is_symlink():
         return
