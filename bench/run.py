@@ -396,6 +396,7 @@ def main(argv: list[str] | None = None) -> int:
     levels = [int(c) for c in args.concurrency.split(",") if c]
 
     work = Path(tempfile.mkdtemp(prefix="somearkiv-bench-"))
+    (work / "none.toml").write_text("# no settings: the defaults and the variables set here\n", encoding="utf-8")
     os.environ.update({"SOMEARKIV_DATA_DIR": str(work / "data"), "SOMEARKIV_S3_EMBEDDED_PORT": "18700",
                        "SOMEARKIV_S3_BUCKET": "somearkiv-bench", "SOMEARKIV_ALLOWED_HOSTS": '["127.0.0.1"]',
                        "SOMEARKIV_CONFIG": str(work / "none.toml")})

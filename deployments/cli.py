@@ -18,6 +18,11 @@ from somearkiv.runstate import run_result
 from somearkiv.settings import Settings, SettingsError, UnknownSetting, get_settings
 from somearkiv.yamlfile import ConfigError
 
+try:  # newer Typer carries its own copy of click
+    from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError
+except ImportError:  # pragma: no cover - older Typer on plain click
+    from click.exceptions import ClickException, NoArgsIsHelpError, UsageError
+
 if TYPE_CHECKING:
     from storage import Archive
 
@@ -73,8 +78,17 @@ def _who(by: str | None) -> str | None:
 
 
 def _fail(message: str, code: int = 2) -> typer.Exit:
-    typer.secho(message, err=True, fg=typer.colors.RED)
+    typer.secho(_printable(message), err=True, fg=typer.colors.RED)
     return typer.Exit(code)
+
+
+def _printable(text: str) -> str:
+    """An error line as the terminal should show it: a control or bidi character that came in with a
+    key or a path is written as an escape, so it cannot break the line or hide what follows."""
+    if not any(ord(c) < 32 or 127 <= ord(c) < 160 or c in _BIDI_CONTROLS for c in text):
+        return text
+    return "".join(c.encode("unicode_escape").decode("ascii") if ord(c) < 32 or 127 <= ord(c) < 160
+                   or c in _BIDI_CONTROLS else c for c in text)
 
 
 def _settings() -> Settings:
@@ -82,6 +96,26 @@ def _settings() -> Settings:
         return get_settings()
     except Exception as exc:  # pydantic's message names the variable or the TOML key
         raise _fail(f"configuration error: {exc}") from None
+
+
+def _nothing_for(what: str, account: str | None, err: bool = False) -> None:
+    """Say that a listing is empty and, when an account was named, whether the register knows it at
+    all: a mistyped id is the usual reason, and without this the command printed nothing."""
+    line = what + (f" for {account}" if account else "")
+    if account and not _known_account(account):
+        line += f"; {account} is not in the register either (its ids: somearkiv register check)"
+    typer.echo(line, err=err)
+
+
+def _known_account(account: str) -> bool:
+    """Whether the configured register lists the account (open or closed); True when it cannot be read,
+    so that a missing register never makes a real account look unknown."""
+    from tasks.register import read_register
+
+    try:
+        return any(a.id == account for a in read_register(_settings().register_path).accounts)
+    except (ConfigError, OSError, ValueError, typer.Exit):
+        return True
 
 
 # -- register ---------------------------------------------------------------------------------
@@ -279,9 +313,11 @@ def captures(
     records = archive.list_captures(account, state=state)
     if as_json:
         typer.echo(json.dumps([r.model_dump(mode="json") for r in records], indent=2, ensure_ascii=False))
+        if not records:
+            _nothing_for("no captures filed", account, err=True)
         return
     if not records:
-        typer.echo("no captures filed" + (f" for {account}" if account else ""))
+        _nothing_for("no captures filed", account)
         return
     for r in records:
         lock = r.lock
@@ -349,6 +385,8 @@ def metrics(
     from tasks.review import metrics_rows
 
     rows = metrics_rows(_archive("auditor").list_captures(account))
+    if not rows:
+        _nothing_for("no metrics recorded", account, err=fmt != "table")
     if fmt == "json":
         typer.echo(json.dumps(rows, indent=2, ensure_ascii=False))
     elif fmt == "csv":
@@ -475,6 +513,8 @@ def export_sip_command(
         raise _fail(f"export failed: {state.message}", 1)
     for r in results:
         typer.echo(f"{r['account']}: {r['captures']} captures → {r['package'] or 'nothing in the period'}")
+    if not results:
+        _nothing_for("no captures to export", account)
 
 
 @app.command()
@@ -572,15 +612,19 @@ def audit(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON lines.")] = False,
 ) -> None:
     """The audit trail: captures, holds, releases, fixity checks, disposal reviews and deletions."""
+    shown = 0
     for event in _archive("auditor").read_audit():
         if account and event.account_id != account:
             continue
+        shown += 1
         if as_json:
             typer.echo(event.model_dump_json())
         else:
             people = ", ".join(a.removeprefix("person:") for a in event.agents if a.startswith("person:"))
             typer.echo(f"{event.event_datetime:%Y-%m-%d %H:%M:%S}Z {event.event_type:17} {event.outcome:8} "
                        f"{event.detail}" + (f" [{people}]" if people else ""))
+    if not shown:
+        _nothing_for("no audit events", account, err=as_json)
 
 
 # -- services ---------------------------------------------------------------------------------
@@ -1053,6 +1097,12 @@ def _one_line(exc: BaseException) -> tuple[int, str]:
     return EXIT_FAILED, f"{type(exc).__name__}: {text}"
 
 
+def _usage_line(exc: UsageError) -> str:
+    """Click's usage error as one line, in place of Typer's boxed usage block."""
+    command = exc.ctx.command_path if exc.ctx else "somearkiv"
+    return f"{command}: {' '.join(exc.format_message().split())}  (try '{command} --help')"
+
+
 def main() -> None:
     """The `somearkiv` command: every error is one line and an exit status; --debug shows the traceback."""
     from somearkiv.log import configure_logging
@@ -1068,7 +1118,19 @@ def main() -> None:
         sys.exit(EXIT_USAGE)
     _local_login()
     try:
-        app()
+        code = app(standalone_mode=False, prog_name="somearkiv")
+    except NoArgsIsHelpError as exc:  # `somearkiv register` alone: the group's help, as before
+        exc.show()
+        sys.exit(exc.exit_code)
+    except UsageError as exc:  # unknown option, missing argument, a value of the wrong type
+        typer.secho(_printable(_usage_line(exc)), err=True, fg=typer.colors.RED)
+        sys.exit(exc.exit_code)
+    except ClickException as exc:
+        typer.secho(" ".join(exc.format_message().split()), err=True, fg=typer.colors.RED)
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        typer.secho("aborted", err=True, fg=typer.colors.RED)
+        sys.exit(1)
     except ConfigError as exc:
         typer.secho(str(exc), err=True, fg=typer.colors.RED)
         sys.exit(EXIT_USAGE)
@@ -1082,7 +1144,11 @@ def main() -> None:
         if debug:
             raise
         code, line = _one_line(exc)
-        typer.secho(f"error: {line}  (--debug shows the traceback)", err=True, fg=typer.colors.RED)
+        typer.secho(_printable(f"error: {line}  (--debug shows the traceback)"), err=True, fg=typer.colors.RED)
+        sys.exit(code)
+    if code == EXIT_INTERRUPTED:  # Typer turns Ctrl-C inside a command into Exit(130)
+        typer.secho("interrupted", err=True, fg=typer.colors.RED)
+    if isinstance(code, int) and code:  # typer.Exit(n) comes back as n outside standalone mode
         sys.exit(code)
 
 

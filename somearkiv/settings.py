@@ -192,6 +192,9 @@ def get_settings() -> Settings:
     (SettingsError: one line naming each variable or the TOML file)."""
     check_environment()
     config = _config_file()
+    if "SOMEARKIV_CONFIG" in os.environ and not config.exists():  # named on purpose: a typo must not pass
+        raise SettingsError(f"SOMEARKIV_CONFIG={config}: no such file "
+                            "(unset it to read ./somearkiv.toml if there is one)")
     if config.exists() and not config.is_file():  # a FIFO would block, a device never end
         raise SettingsError(f"{config}: not a regular file, not read (SOMEARKIV_CONFIG names the TOML file)")
     if config.is_file() and config.stat().st_size > 1 << 20:

@@ -79,6 +79,7 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def _environment(data_dir: Path):
     """Point the settings at the test data dir and the test S3 server for the whole session."""
     saved = dict(os.environ)
+    (data_dir / "none.toml").write_text("# no settings: the defaults and the variables below\n", encoding="utf-8")
     os.environ.update({
         "SOMEARKIV_DATA_DIR": str(data_dir),
         "SOMEARKIV_S3_EMBEDDED_PORT": str(TEST_S3_PORT),

@@ -194,5 +194,48 @@ def test_bad_settings_are_one_line_naming_the_variable_or_file(tmp_path, monkeyp
     done = _cli("captures", SOMEARKIV_LOG_LEVEL="loud")
     assert done.returncode == 2 and done.stderr.strip().splitlines() == [
         "configuration error: SOMEARKIV_LOG_LEVEL='loud': use one of debug, info, warning, error, critical"]
+    done = _cli("captures", SOMEARKIV_CONFIG=str(tmp_path / "somearkiv.tmol"))  # a typo is not "no settings"
+    assert done.returncode == 2 and done.stderr.strip().splitlines() == [
+        f"configuration error: SOMEARKIV_CONFIG={tmp_path / 'somearkiv.tmol'}: no such file "
+        "(unset it to read ./somearkiv.toml if there is one)"]
     done = _cli("captures", SOMEARKIV_S3_BUCKET="../..")
     assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1 and "Traceback" not in done.stderr
+
+
+def test_usage_errors_are_one_line_naming_the_command_and_its_help():
+    """Click's own errors (unknown option, missing argument, a value of the wrong type) used to be
+    Typer's boxed block of five or six lines."""
+    from tests.test_e2e import _cli
+
+    cases = [(("captures", "--bogus"),
+              "somearkiv captures: No such option: --bogus  (try 'somearkiv captures --help')"),
+             (("get",), "somearkiv get: Missing argument 'key'.  (try 'somearkiv get --help')"),
+             (("search", "-n", "abc", "x"), "somearkiv search: Invalid value for '--limit' / '-n'"),
+             (("nosuchcommand",), "somearkiv: No such command 'nosuchcommand'.  (try 'somearkiv --help')"),
+             (("register", "nosub"), "somearkiv register: No such command 'nosub'.")]
+    for args, says in cases:
+        done = _cli(*args)
+        lines = done.stderr.strip().splitlines()
+        assert done.returncode == 2 and len(lines) == 1 and lines[0].startswith(says), (args, done.stderr)
+    group = _cli("register")  # a group without its command still shows the group's help
+    assert group.returncode == 2 and "publish" in group.stdout + group.stderr
+    helped = _cli("captures", "--help")
+    assert helped.returncode == 0 and "--account" in helped.stdout
+
+
+def test_ctrl_c_while_the_cli_starts_is_one_line_not_a_traceback():
+    """The console script guards the CLI's import (about a second) as well as the command."""
+    import signal
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(sys.executable).with_name("somearkiv")
+    for delay in (0.15, 0.5):
+        started = subprocess.Popen([str(script), "captures"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                   text=True)
+        time.sleep(delay)
+        started.send_signal(signal.SIGINT)
+        _, err = started.communicate(timeout=60)
+        assert "Traceback" not in err, err
+        assert started.returncode in (130, -signal.SIGINT), (started.returncode, err)  # -2: before Python's handler

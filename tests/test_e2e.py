@@ -179,7 +179,7 @@ def _cli(*args: str, **env: str) -> subprocess.CompletedProcess:
                           timeout=120, env={**os.environ, **env})
 
 
-def test_cli_errors_are_one_line_with_their_own_exit_status(run: SnapshotSummary, tmp_path):
+def test_cli_errors_are_one_line_with_their_own_exit_status(run: SnapshotSummary, sample_register, tmp_path):
     key = next(k for o in run.outcomes for k in o.object_keys if k.endswith("startpage.pdf"))
     cases = [
         (_cli("get", "", "-o", str(tmp_path / "x")), 2, "is not an object's key"),
@@ -190,6 +190,8 @@ def test_cli_errors_are_one_line_with_their_own_exit_status(run: SnapshotSummary
         (_cli("register", "publish", "--out", "/dev/null", "--register", "accounts.example.yaml"), 7,
          "/dev/null: exists and is not a folder (choose"),
         (_cli("verify", str(tmp_path)), 7, "is not a regular file"),
+        (_cli("get", "captures/x\n\x1b[2KFORGED\u202e/a.pdf", "-o", str(tmp_path / "x")), 2,
+         "captures/x\\n\\x1b[2KFORGED\\u202e/a.pdf"),  # a key's control characters are shown, not obeyed
         (_cli("captures", SOMEARKIV_S3_EMBEDDED="false", SOMEARKIV_S3_ENDPOINT_URL="http://127.0.0.1:9",
               AWS_ACCESS_KEY_ID="x", AWS_SECRET_ACCESS_KEY="y", AWS_MAX_ATTEMPTS="1"), 5, "the archive's S3 storage"),
     ]
@@ -197,6 +199,12 @@ def test_cli_errors_are_one_line_with_their_own_exit_status(run: SnapshotSummary
         lines = done.stderr.strip().splitlines()
         assert done.returncode == status, (done.args, done.returncode, done.stderr[-2000:])
         assert len(lines) == 1 and says in lines[0] and "Traceback" not in done.stderr, done.stderr[-2000:]
+    unknown = {"SOMEARKIV_REGISTER_PATH": str(sample_register)}
+    for command in ("captures", "metrics", "audit"):
+        done = _cli(command, "-a", "demo-youtub", **unknown)  # a mistyped account: said in words, not an empty screen
+        assert done.returncode == 0 and "for demo-youtub; demo-youtub is not in the register" in done.stdout, done
+    known = _cli("audit", "-a", "demo-youtube", **unknown)
+    assert "not in the register" not in known.stdout + known.stderr and "capture" in known.stdout
     debug = _cli("--debug", "captures", SOMEARKIV_S3_EMBEDDED="false", SOMEARKIV_S3_ENDPOINT_URL="http://127.0.0.1:9",
                  AWS_ACCESS_KEY_ID="x", AWS_SECRET_ACCESS_KEY="y", AWS_MAX_ATTEMPTS="1")
     assert debug.returncode != 0 and "Traceback" in debug.stderr
