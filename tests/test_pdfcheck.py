@@ -703,8 +703,8 @@ def test_a_file_whose_check_outgrows_the_memory_ceiling_is_not_checked_and_the_p
     assert not any(f.rule == "somearkiv:limit" for f in unbounded.findings)
     assert any(f.source == "pikepdf" for f in unbounded.findings)
     with memory_ceiling(64 << 20) as reached:  # the ceiling itself: an allocation past it fails
-        with pytest.raises(MemoryError):
-            bytearray(256 << 20)
+        with pytest.raises(MemoryError):  # (2 GB: more than the heap the checks above freed but kept mapped)
+            bytearray(2 << 30)
     assert not reached()  # a failed allocation is not resident memory; qpdf's repairs are what reached() is for
 
 
@@ -729,3 +729,57 @@ def test_a_file_too_large_for_the_ceiling_is_hashed_but_not_read_whole(tmp_path)
     report = check_pdf(bare, max_memory=16 << 20)
     assert report.verdict == "invalid", report.findings
     assert {f.rule for f in report.findings} == {"ISO_32000_1:7.5.5", "6.1.2-2", "somearkiv:limit"}
+
+
+def test_arrays_read_in_runs_keep_numbers_references_and_errors_as_written():
+    """The lexer reads runs of plain numbers many at a time; what it returns is the same as one token
+    at a time: a `num gen R` becomes a Ref wherever the run ends, a comment between still counts."""
+    from tasks.pdfcheck.lexer import Lexer, PdfSyntaxError, Ref
+
+    cases = {b"[1 0 R 2.5 -3 +4 .5 -.5 2. 7]": [Ref(1, 0), 2.5, -3, 4, 0.5, -0.5, 2.0, 7],
+             b"[5 1 0 R]": [5, Ref(1, 0)], b"[1 2 3 R]": [1, Ref(2, 3)], b"[1 %c\n 0 R]": [Ref(1, 0)],
+             b"[1.0 0 R" + b"]": None, b"[0 R]": None, b"[1 0R]": None, b"[/a 0 R]": None,
+             b"[" + b"0 " * 5000 + b"4 0 R]": [0] * 5000 + [Ref(4, 0)],  # the ref spans two runs
+             b"[1 0 R 0 R]": None, b"[[1] 0 R]": None, b"[1 2a]": None, b"[12 0 obj]": None,
+             b"[ 3 << /A 1 0 R >> 4 ]": [3, {"/A": Ref(1, 0)}, 4], b"[1 +2 R 3 2.0 R]": None}
+    for source, expected in cases.items():
+        if expected is None:
+            with pytest.raises(PdfSyntaxError):
+                Lexer(source).object()
+        else:
+            value = Lexer(source).object()
+            assert value == expected and [type(v) for v in value] == [type(v) for v in expected], source
+    assert Lexer(b"12" + b" \x00" * 100_000 + b"5 x").object() == 12  # no backtracking over a long gap
+
+
+def test_objects_that_outgrow_the_ceiling_are_read_once_and_the_other_checks_still_run(tmp_path, monkeypatch):
+    """A million small objects ran out of memory in every check that needed them, each reading the file
+    again (97 s); now the first MemoryError is remembered and the byte checks that need no objects report."""
+    from tasks.pdfcheck.reader import PdfFile as Reader
+
+    objs = [b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 10 10] >>"] + [b"[1]"] * 400_000
+    parts, offsets, pos = [b"%PDF-1.7\n"], [], 9
+    for number, body in enumerate(objs, 1):
+        offsets.append(pos)
+        parts.append(b"%d 0 obj\n%s\nendobj\n" % (number, body))
+        pos += len(parts[-1])
+    parts.append(b"xref\n0 %d\n0000000000 65535 f \n" % (len(objs) + 1) + b"".join(b"%010d 00000 n \n" % o for o in offsets))
+    parts.append(b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objs) + 1, pos))
+    many = tmp_path / "many.pdf"
+    many.write_bytes(b"".join(parts))
+    reads = []
+    original = Reader._load_objects
+    monkeypatch.setattr(Reader, "_load_objects",  # counted when it would read, not when it refuses at once
+                        lambda self: (None if self._out_of_memory else reads.append(1)) or original(self))
+    chains = []
+    original_chain = Reader._read_chain
+    monkeypatch.setattr(Reader, "_read_chain",
+                        lambda self: (None if self._out_of_memory else chains.append(1)) or original_chain(self))
+    report = check_pdf(many, max_memory=96 << 20)  # above 5x the file, below what its objects take
+    rules = {f.rule for f in report.findings}
+    assert "somearkiv:limit" in rules and "somearkiv:internal" not in rules, report.findings
+    assert "6.1.2-2" in rules  # no binary comment: found without the objects
+    assert len(reads) <= 1 and len(chains) == 1  # (the xref chain alone may already be too much)
+    reads.clear()
+    assert not any(f.rule == "somearkiv:limit" for f in check_pdf(many).findings) and len(reads) == 1

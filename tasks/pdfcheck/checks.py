@@ -398,7 +398,8 @@ def _dicts(value: Any, path: str, depth: int = 0) -> Iterator[tuple[str, dict[st
             yield from _dicts(item, f"{path} {key}", depth + 1)
     elif isinstance(value, list):
         for index, item in enumerate(value):
-            yield from _dicts(item, f"{path}[{index}]", depth + 1)
+            if isinstance(item, dict | list):  # a number or a name holds no dictionary
+                yield from _dicts(item, f"{path}[{index}]", depth + 1)
 
 
 def check_output_intent(pdf: PdfFile) -> Iterator[Finding]:
@@ -488,7 +489,8 @@ def _device_spaces(value: Any, depth: int = 0) -> set[str]:
                 found |= _device_spaces(item, depth + 1)
     elif isinstance(value, list):
         for item in value:
-            found |= _device_spaces(item, depth + 1)
+            if isinstance(item, dict | list) or (isinstance(item, str) and item in _DEVICE_RULES):
+                found |= _device_spaces(item, depth + 1)
     return found
 
 

@@ -9,9 +9,17 @@ from typing import Any, NamedTuple
 _WS = rb"\x00\t\n\x0c\r "
 _REGULAR = re.compile(rb"[^\x00\t\n\x0c\r ()<>\[\]{}/%]+")
 _SKIP = re.compile(rb"(?:[\x00\t\n\x0c\r ]+|%[^\r\n]*)*")
+_REF_TAIL = re.compile(  # "<gen> R" after an object number, with the whitespace and comments allowed around them
+    rb"(?:[\x00\t\n\x0c\r ]++|%[^\r\n]*+)*+([+-]?+\d++)(?![^\x00\t\n\x0c\r ()<>\[\]{}/%])"
+    rb"(?:[\x00\t\n\x0c\r ]++|%[^\r\n]*+)*+R(?![^\x00\t\n\x0c\r ()<>\[\]{}/%])")  # possessive: linear
+_NUMBER_RUN = re.compile(  # up to 4096 plain numbers separated by whitespace, read in one match
+    rb"(?:[\x00\t\n\x0c\r ]*+[+-]?(?>\d+\.?\d*|\.\d+)(?![^\x00\t\n\x0c\r ()<>\[\]{}/%])){1,4096}")
 _NUMBER = re.compile(rb"[+-]?(?:\d+\.?\d*|\.\d+)\Z")
 _OBJ_HEAD = re.compile(rb"(\d{1,10})[\x00\t\n\x0c\r ]+(\d{1,5})[\x00\t\n\x0c\r ]+obj(?![^\x00\t\n\x0c\r ()<>\[\]{}/%])")
 _LINE_START_OBJ = re.compile(rb"(?:(?<=[\r\n])|\A)(\d{1,10})[ ]+(\d{1,5})[ ]+obj\b")
+_NAME_ESCAPE = re.compile(rb"#([0-9A-Fa-f]{2})")
+_HEX_WS = re.compile(rb"[\x00\t\n\x0c\r ]")
+_OCTAL = re.compile(rb"[0-7]{1,3}")
 _ESCAPES = {ord("n"): 10, ord("r"): 13, ord("t"): 9, ord("b"): 8, ord("f"): 12,
             ord("("): 40, ord(")"): 41, ord("\\"): 92}
 MAX_DEPTH = 64
@@ -104,22 +112,33 @@ class Lexer:
         return tok
 
     def _maybe_ref(self, num: int) -> int | Ref:
-        saved = self.pos
-        try:
-            gen, keyword = self.token(), self.token()
-        except PdfSyntaxError:
-            gen = keyword = None
-        if type(gen) is int and keyword == "R" and isinstance(keyword, Keyword):
-            return Ref(num, gen)
-        self.pos = saved
-        return num
+        """`num gen R` is a reference, else num is a number; one match instead of lexing two tokens
+        and backing up (which read every number in an array three times)."""
+        tail = _REF_TAIL.match(self.data, self.pos)
+        if tail is None:
+            return num
+        self.pos = tail.end()
+        return Ref(num, int(tail[1]))
 
     def _array(self, depth: int) -> list[Any]:
-        items = []
+        """An array's items; runs of plain numbers (a /Widths or a coordinate list, or a hostile
+        million zeros) are read many at a time, and `num gen R` is folded into a Ref at its R."""
+        items: list[Any] = []
+        data = self.data
         while True:
+            run = _NUMBER_RUN.match(data, self.pos)
+            if run is not None:
+                words = run[0].split()
+                items.extend(map(int, words) if b"." not in run[0] else
+                             (float(w) if b"." in w else int(w) for w in words))
+                self.pos = run.end()
             tok = self.token()
-            if isinstance(tok, Punct) and tok == "]":
+            if type(tok) is Punct and tok == "]":
                 return items
+            if type(tok) is Keyword and tok == "R" and len(items) > 1 and type(items[-1]) is int \
+                    and type(items[-2]) is int:
+                items[-2:] = [Ref(items[-2], items[-1])]
+                continue
             items.append(self._object_from(tok, depth + 1))
 
     def _dict(self, depth: int) -> dict[str, Any]:
@@ -151,7 +170,7 @@ class Lexer:
         end = self.data.find(b">", self.pos)
         if end < 0:
             raise PdfSyntaxError(f"unterminated hex string at byte {self.pos}")
-        digits = re.sub(rb"[\x00\t\n\x0c\r ]", b"", self.data[self.pos + 1:end])
+        digits = _HEX_WS.sub(b"", self.data[self.pos + 1:end])
         try:
             value = binascii.unhexlify(digits + b"0" * (len(digits) % 2))
         except (binascii.Error, ValueError):
@@ -161,7 +180,9 @@ class Lexer:
 
 
 def _unescape_name(raw: bytes) -> str:
-    return re.sub(rb"#([0-9A-Fa-f]{2})", lambda m: bytes([int(m[1], 16)]), raw).decode("latin-1")
+    if b"#" not in raw:  # nearly every name: no pattern to run
+        return raw.decode("latin-1")
+    return _NAME_ESCAPE.sub(lambda m: bytes([int(m[1], 16)]), raw).decode("latin-1")
 
 
 def _unescape_into(out: bytearray, data: bytes, pos: int) -> int:
@@ -172,7 +193,7 @@ def _unescape_into(out: bytearray, data: bytes, pos: int) -> int:
     if byte in _ESCAPES:
         out.append(_ESCAPES[byte])
         return pos + 1
-    octal = re.match(rb"[0-7]{1,3}", data[pos:pos + 3])
+    octal = _OCTAL.match(data, pos, pos + 3)
     if octal:
         out.append(int(octal.group(), 8) & 0xFF)
         return pos + len(octal.group())

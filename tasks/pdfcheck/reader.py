@@ -7,8 +7,9 @@ import binascii
 import re
 import zlib
 from dataclasses import dataclass, field
-from functools import cached_property
-from typing import Any, Literal
+from collections.abc import Callable
+from functools import cached_property, wraps
+from typing import Any, Literal, TypeVar
 
 from tasks.pdfcheck.findings import Finding, Kind
 from tasks.pdfcheck.lexer import (
@@ -20,6 +21,8 @@ from tasks.pdfcheck.lexer import (
     Ref,
 )
 from tasks.pdfcheck.xmp import XmpPacket, read_xmp
+
+T = TypeVar("T")
 
 # -- streams and filters ----------------------------------------------------------------------
 
@@ -180,6 +183,22 @@ _SUBSECTION = re.compile(rb"(\d+)([ \t]+)(\d+)[ \t]*(?:\r\n|\r|\n)?")
 _ENTRY = re.compile(rb"[ \t]*(\d+)[ \t]+(\d+)[ \t]+([nf])[ \t]*(?:\r\n|\r|\n)?")
 
 
+def _whole_file_read(read: Callable[[PdfFile], T]) -> Callable[[PdfFile], T]:
+    """For what reads the whole file (the xref chain, every object): a MemoryError under `verify`'s
+    memory ceiling is remembered, so the next check that asks gets it at once instead of reading the
+    file again (cached_property keeps only results; a million objects were read fifteen times)."""
+    @wraps(read)
+    def once(self: PdfFile) -> T:
+        if self._out_of_memory:
+            raise MemoryError("the file's structure did not fit in the memory allowed")
+        try:
+            return read(self)
+        except MemoryError:
+            self._out_of_memory = True
+            raise
+    return once
+
+
 class PdfFile:
     """The file as its bytes say, read tolerantly: problems are recorded, never raised."""
 
@@ -188,6 +207,7 @@ class PdfFile:
         self.flavour = flavour
         self.part = int(flavour[0])
         self._reading: set[Ref] = set()
+        self._out_of_memory = False  # reading the whole file ran out of memory (see _whole_file_read)
 
     # -- locating the cross-reference data
 
@@ -209,6 +229,10 @@ class PdfFile:
 
     @cached_property
     def _chain(self) -> tuple[list[XrefSection], list[tuple[str, int]]]:
+        return self._read_chain()
+
+    @_whole_file_read
+    def _read_chain(self) -> tuple[list[XrefSection], list[tuple[str, int]]]:
         sections: list[XrefSection] = []
         broken: list[tuple[str, int]] = []
         pending: list[tuple[str, int | None]] = [("startxref", self.startxref)]
@@ -389,6 +413,11 @@ class PdfFile:
 
     @cached_property
     def _loaded(self) -> tuple[dict[Ref, IndirectObject], list[tuple[str, str]]]:
+        return self._load_objects()
+
+    @_whole_file_read
+    def _load_objects(self) -> tuple[dict[Ref, IndirectObject], list[tuple[str, str]]]:
+        """Every listed object, read once."""
         problems: list[tuple[str, str]] = []
         objects: dict[Ref, IndirectObject] = {}
         if self.reconstructed:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
+import gc
 import hashlib
 import json
-from collections.abc import Callable, Iterable
-from contextlib import nullcontext
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager, nullcontext
 from importlib import resources
 from os import PathLike, fspath
 from pathlib import Path
@@ -45,9 +46,16 @@ def check_pdf(path_or_bytes: str | PathLike[str] | bytes | bytearray | memoryvie
         data = bytes(path_or_bytes) if isinstance(path_or_bytes, bytes | bytearray | memoryview) \
             else Path(fspath(path_or_bytes)).read_bytes()
         pdf = PdfFile(data, flavour)
-        findings = [found for check in checks for found in _run(check, pdf)]
-        claimed = _safely(lambda: pdf.claimed)
-    if reached():  # qpdf "repaired" what it could not allocate: its findings describe another file
+        findings: list[Finding] = []
+        ran_out = False
+        with _no_cyclic_gc():
+            for check in checks:
+                try:
+                    findings += _run(check, pdf)
+                except MemoryError:  # the file's objects did not fit; the checks that need none still run
+                    ran_out = True
+            claimed = None if ran_out else _safely(lambda: pdf.claimed)
+    if ran_out or reached():  # qpdf "repaired" what it could not allocate: its findings describe another file
         findings = [f for f in findings if f.source != "pikepdf"] + [_memory_finding(max_memory or 0)]
     return CheckReport(passed=not findings, verdict=verdict_of(findings), claimed=claimed, flavour=flavour,
                        findings=findings, sha256=hashlib.sha256(data).hexdigest(), size=len(data),
@@ -82,10 +90,26 @@ def _too_large(path: Path, flavour: str, max_memory: int) -> CheckReport | None:
                        sha256=sha256, size=size, validator=VALIDATOR)
 
 
+@contextmanager
+def _no_cyclic_gc() -> Iterator[None]:
+    """Python's cyclic collector off while a file's objects are read: the reader makes no cycles, and
+    with a million objects in the file the collector's repeated passes over them took 40 % of the time."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def _run(check: Check, pdf: PdfFile) -> list[Finding]:
-    """One check's findings, capped; a check that fails itself becomes an 'unsupported' finding."""
+    """One check's findings, capped; a check that fails itself becomes an 'unsupported' finding.
+    MemoryError is raised on: the memory budget ends the whole check, not just this one."""
     try:
         findings = list(check(pdf))
+    except MemoryError:
+        raise
     except Exception as exc:  # noqa: BLE001 - a damaged file must give findings, not a traceback
         return [Finding("somearkiv:internal", check.__name__, f"{type(exc).__name__}: {exc}", "bytes", "unsupported")]
     if len(findings) > MAX_FINDINGS_PER_CHECK:
@@ -98,6 +122,8 @@ def _run(check: Check, pdf: PdfFile) -> list[Finding]:
 def _safely(get: Callable[[], str | None]) -> str | None:
     try:
         return get()
+    except MemoryError:
+        raise
     except Exception:  # noqa: BLE001
         return None
 
