@@ -83,7 +83,8 @@ def test_nesting_deeper_than_the_stack_is_refused_in_one_line(tmp_path):
         path = tmp_path / name
         path.write_text(text, encoding="utf-8")
         code, output = _check(path)
-        assert code == 1 and "values nested too deeply: not read" in output and output.count("\n") == 1, output
+        assert code == 1 and "values nested more than 100 levels deep: not read" in output, output
+        assert output.count("\n") == 1 and f"{name}:" in output, output
         assert "Traceback" not in output and "RecursionError" not in output
 
 
