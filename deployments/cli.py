@@ -1126,7 +1126,7 @@ def main() -> None:
         typer.secho(_printable(_usage_line(exc)), err=True, fg=typer.colors.RED)
         sys.exit(exc.exit_code)
     except ClickException as exc:
-        typer.secho(" ".join(exc.format_message().split()), err=True, fg=typer.colors.RED)
+        typer.secho(_printable(" ".join(exc.format_message().split())), err=True, fg=typer.colors.RED)
         sys.exit(exc.exit_code)
     except typer.Abort:
         typer.secho("aborted", err=True, fg=typer.colors.RED)

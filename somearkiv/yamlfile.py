@@ -87,7 +87,7 @@ MAX_BYTES = 16 * 1024 * 1024  # a national register of 15 000 accounts is about 
 MAX_DEPTH = 100  # levels of nesting; the register is four deep
 TOO_DEEP = (f"values nested more than {MAX_DEPTH} levels deep: not read "
             "(a register or retention file is a few levels deep)")
-_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml (PyYAML's wheels carry it): the same YAML, 3x faster
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml, in PyYAML's wheels: the same YAML, 3x faster
 MAX_NODES = 2_000_000  # values once aliases are expanded (15 000 accounts: ~330 000); a 'billion laughs'
                        # document (hundreds of millions) is refused, not walked
 

@@ -56,16 +56,16 @@ def check_pdf(path_or_bytes: str | PathLike[str] | bytes | bytearray | memoryvie
                     ran_out = True
             claimed = None if ran_out else _safely(lambda: pdf.claimed)
     if ran_out or reached():  # qpdf "repaired" what it could not allocate: its findings describe another file
-        findings = [f for f in findings if f.source != "pikepdf"] + [_memory_finding(max_memory or 0)]
+        findings = [f for f in findings if f.source != "pikepdf"] + [_memory_finding(max_memory)]
     return CheckReport(passed=not findings, verdict=verdict_of(findings), claimed=claimed, flavour=flavour,
                        findings=findings, sha256=hashlib.sha256(data).hexdigest(), size=len(data),
                        validator=VALIDATOR)
 
 
-def _memory_finding(max_memory: int) -> Finding:
-    return Finding("somearkiv:limit", "file", f"checking it needs more than {max_memory >> 20} MB of memory: not "
-                   "completely checked (pikepdf's findings are left out; the byte checks that ran are kept)",
-                   "bytes", "unsupported")
+def _memory_finding(max_memory: int | None) -> Finding:
+    needs = f"more than {max_memory >> 20} MB of memory" if max_memory else "more memory than the machine gave"
+    return Finding("somearkiv:limit", "file", f"checking it needs {needs}: not completely checked "
+                   "(pikepdf's findings are left out; the byte checks that ran are kept)", "bytes", "unsupported")
 
 
 def _too_large(path: Path, flavour: str, max_memory: int) -> CheckReport | None:
@@ -105,7 +105,7 @@ def _no_cyclic_gc() -> Iterator[None]:
 
 def _run(check: Check, pdf: PdfFile) -> list[Finding]:
     """One check's findings, capped; a check that fails itself becomes an 'unsupported' finding.
-    MemoryError is raised on: the memory budget ends the whole check, not just this one."""
+    A MemoryError is passed on: check_pdf reports the file as not completely checked."""
     try:
         findings = list(check(pdf))
     except MemoryError:
@@ -122,9 +122,7 @@ def _run(check: Check, pdf: PdfFile) -> list[Finding]:
 def _safely(get: Callable[[], str | None]) -> str | None:
     try:
         return get()
-    except MemoryError:
-        raise
-    except Exception:  # noqa: BLE001
+    except Exception:  # noqa: BLE001 - MemoryError included: the claim is then unknown
         return None
 
 
