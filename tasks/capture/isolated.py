@@ -69,6 +69,9 @@ async def read(page: Page, function: str, arg: Any = None) -> Any:
     reader = _readers.get(page)
     if reader is None:
         reader = _readers[page] = _Reader()
+        # the reader's CDP session leads back to the page (session -> context -> pages), so the weak key
+        # alone never let go: every page read so far, with its context, stayed in memory (~1 MB per capture)
+        page.once("close", lambda closed: _readers.pop(closed, None))
     expression = (f"(() => {{ if (globalThis[{json.dumps(_MARK)}] !== {json.dumps(reader.token)}) "
                   f"throw new Error({json.dumps(_STALE)}); "
                   f"return ({function})({json.dumps(arg, ensure_ascii=False)}); }})()")
