@@ -57,6 +57,11 @@ MAX_REASON = 2000  # characters: a reason, a ground, a name is a sentence or two
 _BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
 
+def _unsafe(c: str) -> bool:
+    """A character that breaks a printed line or reorders it on screen: C0/C1 controls, bidi overrides."""
+    return ord(c) < 32 or 127 <= ord(c) < 160 or c in _BIDI_CONTROLS
+
+
 def _reason(value: str, option: str = "--reason") -> str:
     """Text for the records (a reason, a ground, who decided): one line of words. Blank text, control
     characters and line breaks (which would forge lines in the audit trail as printed) and text
@@ -65,7 +70,7 @@ def _reason(value: str, option: str = "--reason") -> str:
     what = "say who (a name or a role)" if option in ("--by", "--as") else "say why, in words"
     if not text:
         raise _fail(f"{option} must {what} (it is kept in the records)")
-    if any(ord(c) < 32 or 127 <= ord(c) < 160 or c in _BIDI_CONTROLS for c in text):
+    if any(map(_unsafe, text)):
         raise _fail(f"{option} may not hold line breaks or control characters: write it as one line of text")
     if len(text) > MAX_REASON:
         raise _fail(f"{option} is {len(text)} characters: at most {MAX_REASON} (say the rest in the case file)")
@@ -85,10 +90,9 @@ def _fail(message: str, code: int = 2) -> typer.Exit:
 def _printable(text: str) -> str:
     """An error line as the terminal should show it: a control or bidi character that came in with a
     key or a path is written as an escape, so it cannot break the line or hide what follows."""
-    if not any(ord(c) < 32 or 127 <= ord(c) < 160 or c in _BIDI_CONTROLS for c in text):
+    if not any(map(_unsafe, text)):
         return text
-    return "".join(c.encode("unicode_escape").decode("ascii") if ord(c) < 32 or 127 <= ord(c) < 160
-                   or c in _BIDI_CONTROLS else c for c in text)
+    return "".join(c.encode("unicode_escape").decode("ascii") if _unsafe(c) else c for c in text)
 
 
 def _settings() -> Settings:
