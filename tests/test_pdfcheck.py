@@ -251,6 +251,22 @@ def test_damaged_image_data_is_reported(ours, where):
     rejected(damaged, "ISO_32000_1:7.4.4")
 
 
+@pytest.mark.parametrize("piece", [1, 7, 1 << 18])
+def test_flate_data_is_inflated_whole_in_small_pieces(monkeypatch, piece):
+    """However small the pieces the output is made in, a sound stream inflates to its end, and a
+    damaged or cut one is found; counting stops just past its limit."""
+    import zlib
+
+    from tasks.pdfcheck import checks
+
+    monkeypatch.setattr(checks, "_INFLATE_OUT", piece)
+    plain = bytes(range(256)) * 40 + bytes(300_000)
+    packed = zlib.compress(plain, 9)
+    assert checks._inflate(memoryview(packed)) == (len(plain), None)
+    assert checks._inflate(memoryview(packed[:-6]))[1] == "the data ends before the end of the compressed stream"
+    assert "invalid" in checks._inflate(memoryview(packed[:2] + b"\xff" * 40 + packed[42:]))[1]
+    assert len(plain) > checks._inflate(memoryview(packed), stop_after=20_000)[0] > 20_000
+
 def image_length(data: bytes) -> int:
     return int(re.search(rb"/Subtype /Image[^>]*/Length (\d+)", data)[1])
 

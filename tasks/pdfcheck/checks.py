@@ -89,26 +89,36 @@ def _oversized_content_stream(pdf: PdfFile) -> str | None:
         if first not in ("/FlateDecode", "/Fl") or obj.value.get("/Subtype") == "/Image" or pdf.encrypted:
             continue
         assert obj.stream is not None
-        if _inflated_size(memoryview(pdf.data)[obj.stream.start:obj.stream.end], MAX_CONTENT_STREAM) \
-                > MAX_CONTENT_STREAM:
+        inflated, _ = _inflate(memoryview(pdf.data)[obj.stream.start:obj.stream.end], MAX_CONTENT_STREAM)
+        if inflated > MAX_CONTENT_STREAM:
             return _where(obj)
     return None
 
 
-def _inflated_size(raw: memoryview, stop_after: int) -> int:
-    """How many bytes *raw* inflates to, counting no further than just past *stop_after* (damage ends it early)."""
+_INFLATE_IN = 1 << 20  # compressed bytes fed to zlib at a time
+# inflated bytes made at a time and thrown away; measured on archival PDFs: pieces of 256 KB
+# (which stay in the CPU's cache) took two thirds of the time of 16 MB ones, and far less memory
+_INFLATE_OUT = 1 << 18
+
+
+def _inflate(raw: memoryview, stop_after: int | None = None) -> tuple[int, str | None]:
+    """Inflate *raw* in bounded pieces, throwing the output away: (the bytes it inflates to, the
+    damage found or None). Counting stops just past *stop_after* (damage found later is not seen)."""
     inflater, total = zlib.decompressobj(), 0
     try:
-        for at in range(0, len(raw), 1 << 20):
-            pending = bytes(raw[at:at + (1 << 20)])
-            while pending and not inflater.eof:
-                total += len(inflater.decompress(pending, 1 << 24))
-                if total > stop_after:
-                    return total
+        for at in range(0, len(raw), _INFLATE_IN):
+            pending = bytes(raw[at:at + _INFLATE_IN])
+            while not inflater.eof:
+                made = len(inflater.decompress(pending, _INFLATE_OUT))
+                total += made
+                if stop_after is not None and total > stop_after:
+                    return total, None
                 pending = inflater.unconsumed_tail
-    except zlib.error:
-        pass  # check_flate_streams reports damage
-    return total
+                if not pending and made < _INFLATE_OUT:
+                    break  # this piece is used up (a full piece may leave output inside zlib: asked again)
+    except zlib.error as exc:
+        return total, str(exc)
+    return total, None if inflater.eof else "the data ends before the end of the compressed stream"
 
 
 def _short_rule(rule: str) -> str:
@@ -308,22 +318,9 @@ def check_flate_streams(pdf: PdfFile) -> Iterator[Finding]:
         first = filters[0] if isinstance(filters, list) and filters else filters
         if first in ("/FlateDecode", "/Fl") and not pdf.encrypted:
             assert obj.stream is not None
-            problem = _inflate_problem(memoryview(pdf.data)[obj.stream.start:obj.stream.end])
+            _, problem = _inflate(memoryview(pdf.data)[obj.stream.start:obj.stream.end])
             if problem:
                 yield pdf.finding("ISO_32000_1:7.4.4", _where(obj), f"the FlateDecode data is damaged: {problem}")
-
-
-def _inflate_problem(raw: memoryview) -> str | None:
-    inflater = zlib.decompressobj()
-    try:
-        for at in range(0, len(raw), 1 << 20):
-            pending = bytes(raw[at:at + (1 << 20)])
-            while pending and not inflater.eof:
-                inflater.decompress(pending, 1 << 24)
-                pending = inflater.unconsumed_tail
-    except zlib.error as exc:
-        return str(exc)
-    return None if inflater.eof else "the data ends before the end of the compressed stream"
 
 
 def check_stream_keywords(pdf: PdfFile) -> Iterator[Finding]:
