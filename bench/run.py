@@ -92,7 +92,7 @@ class Phase:
     cpu_seconds: float = 0.0
     peak_rss_mb: float = 0.0
     peak_pss_mb: float = 0.0
-    pss_p90_mb: float = 0.0  # the PSS the tree held or exceeded for a tenth of the phase (see measure)
+    pss_p90_mb: float = 0.0  # the tree's PSS was at or under this 90 % of the phase (see measure)
     bytes_per_capture: float = 0.0
 
     @property
@@ -125,8 +125,8 @@ def measure(phase: Phase):
     sampler thread's own CPU (reading smaps_rollup of every process four times a second) is the
     measurement's, not the phase's: it is taken off.
 
-    Memory: the peak PSS, and the 90th percentile of the readings (the level the tree held or
-    exceeded a tenth of the time). The peak is one instant's: the renderers' and GPU's share swings
+    Memory: the peak PSS, and the 90th percentile of the readings (the tree was at or under it
+    90 % of the time, above it a tenth). The peak is one instant's: the renderers' and GPU's share swings
     by 300 MB with the pages open at that moment (measured over a 150-account round, with no trend),
     so a longer phase, read more often, finds a higher peak of the same memory. Growth with the
     number of accounts is compared on the percentile.
@@ -476,7 +476,7 @@ def main(argv: list[str] | None = None) -> int:
               if label.startswith("scaling-")}
     if len(scaled) >= 2:  # --scaling: memory flat in the number of accounts, both cores busy
         low, high = min(scaled), max(scaled)
-        targets[f"memory (PSS held 90 % of the round) at {high} accounts ≤ 1.05× at {low} (c=2)"] = (
+        targets[f"memory (90th percentile of PSS over the round) at {high} accounts ≤ 1.05× at {low} (c=2)"] = (
             _ratio(scaled[high].pss_p90_mb, scaled[low].pss_p90_mb), 1.05, "≤")
     for count, phase in sorted(scaled.items()):
         if count >= 50:

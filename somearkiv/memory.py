@@ -4,9 +4,9 @@ glibc's malloc serves an allocation of 128 KB or more with a mapping of its own 
 the system when it is freed, but after the first such free it raises that threshold to the freed
 size (up to 32 MB). A capture's screenshots, PDFs and uploads are buffers of a few MB: after the
 first, they came from the heap, where freed space is kept and scattered among what stays. With
-the threshold fixed (mallopt(3): setting it turns the raising off), measured over a 60-account
-round at concurrency 2, the main process held 23 MB less and grew by 0.2 instead of 0.34 MB per
-capture.
+the threshold fixed (mallopt(3): setting it turns the raising off), measured over one 60-account
+round at concurrency 2 against one without, the main process held 23 MB less and grew by about
+0.2 instead of 0.34 MB per capture.
 """
 
 from __future__ import annotations
