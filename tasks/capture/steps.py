@@ -313,6 +313,11 @@ async def clear_overlay(state: CaptureState) -> None:
 _MAX_LATE_NAVIGATIONS = 3
 
 
+def _same_origin(a: str, b: str) -> bool:
+    one, other = urlsplit(a), urlsplit(b)
+    return (one.scheme, one.netloc) == (other.scheme, other.netloc)
+
+
 async def follow_late_navigation(state: CaptureState) -> None:
     """The page moved on after it loaded (script, meta refresh, history): the shot is of where it went.
 
@@ -321,8 +326,17 @@ async def follow_late_navigation(state: CaptureState) -> None:
     """
     for _ in range(_MAX_LATE_NAVIGATIONS):
         if state.watch.documents == state.landed:
-            if state.page.url != state.final_url and not state.page.url.startswith(BROWSER_ERROR_SCHEMES):
-                state.final_url = state.page.url  # history change (pushState): same document
+            url = state.page.url
+            if url != state.final_url and not url.startswith(BROWSER_ERROR_SCHEMES) \
+                    and not _same_origin(url, state.final_url):
+                # history.pushState cannot change the origin: a navigation is under way, its document
+                # not yet in (a refused one ends on the browser's error page): wait for it, then look again
+                await _loaded(state)
+                if state.watch.documents == state.landed:
+                    return  # no new document came in: the page that is in is the one to take
+                continue
+            if url != state.final_url and not url.startswith(BROWSER_ERROR_SCHEMES):
+                state.final_url = url  # history change (pushState): same document
                 wall = classify(PageSignals(str(state.account.url), state.final_url, state.http_status))
                 if wall is not None:
                     raise Blocked(wall)

@@ -104,7 +104,8 @@ def _expired_session(state: CaptureState, wall: Wall) -> Wall:
 async def _wall_page(state: CaptureState) -> None:
     """Where the wall stood and what it called itself, for the record (bounded, best effort)."""
     url = state.page.url
-    if url.startswith(BROWSER_ERROR_SCHEMES) or url == "about:blank":  # the browser's page: not the wall's
+    refused = state.wall is not None and state.wall.kind == "unsafe-target"  # where it was sent, never reached
+    if refused or url.startswith(BROWSER_ERROR_SCHEMES) or url == "about:blank":  # the browser's page: not the wall's
         state.final_url = state.final_url or next((h.url for h in reversed(state.watch.hops) if h.kind != "error"), "")
         return
     state.final_url = url
