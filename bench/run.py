@@ -132,8 +132,8 @@ def measure(phase: Phase):
     number of accounts is compared on the percentile.
     """
     stop = threading.Event()
-    peak = [0, 0]
-    held: list[int] = []  # every PSS reading, for the level the tree keeps (not one instant's)
+    peak_rss = [0]
+    held: list[int] = []  # every PSS reading: its peak, and the level the tree keeps (not one instant's)
     sampler_cpu = [0.0]
     before = _usage(os.getpid())
     seen = dict(before.own)
@@ -142,7 +142,7 @@ def measure(phase: Phase):
         began = time.thread_time()
         while not stop.is_set():
             now = _usage(os.getpid(), pss=True)
-            peak[0], peak[1] = max(peak[0], now.rss), max(peak[1], now.pss)
+            peak_rss[0] = max(peak_rss[0], now.rss)
             held.append(now.pss)
             seen.update(now.own)
             stop.wait(0.25)
@@ -162,8 +162,8 @@ def measure(phase: Phase):
         reaped = after.cpu - before.cpu
         own = sum(cpu - before.own.get(key, 0.0) for key, cpu in seen.items())
         phase.cpu_seconds = round(max(reaped, own) - sampler_cpu[0], 2)
-        phase.peak_rss_mb = round(peak[0] / 2**20, 1)
-        phase.peak_pss_mb = round(peak[1] / 2**20, 1)
+        phase.peak_rss_mb = round(peak_rss[0] / 2**20, 1)
+        phase.peak_pss_mb = round(max(held, default=0) / 2**20, 1)
         phase.pss_p90_mb = round(statistics.quantiles(held, n=10)[-1] / 2**20, 1) if len(held) > 1 else \
             phase.peak_pss_mb
 
@@ -474,8 +474,10 @@ def main(argv: list[str] | None = None) -> int:
     }
     scaled = {int(label.split("-")[1]): phase for label, phase in zip(results["phases"], phases)
               if label.startswith("scaling-")}
+    peak_growth = None
     if len(scaled) >= 2:  # --scaling: memory flat in the number of accounts, both cores busy
         low, high = min(scaled), max(scaled)
+        peak_growth = _ratio(scaled[high].peak_pss_mb, scaled[low].peak_pss_mb)  # shown beside it (see measure)
         targets[f"memory (90th percentile of PSS over the round) at {high} accounts ≤ 1.05× at {low} (c=2)"] = (
             _ratio(scaled[high].pss_p90_mb, scaled[low].pss_p90_mb), 1.05, "≤")
     for count, phase in sorted(scaled.items()):
@@ -488,9 +490,8 @@ def main(argv: list[str] | None = None) -> int:
     results["ratios"] = {"full_over_b_time": targets[next(iter(targets))][0],
                          "full_over_b_cpu": targets["CPU: full pipeline ≤ 1.3× B's CPU seconds per capture (c=1)"][0],
                          "somearkiv_over_a_per_minute": _ratio(stage[first].per_minute, a.per_minute)}
-    if len(scaled) >= 2:  # shown beside the target, not as one (see measure)
-        results["ratios"]["peak_pss_high_over_low"] = _ratio(scaled[max(scaled)].peak_pss_mb,
-                                                            scaled[min(scaled)].peak_pss_mb)
+    if peak_growth is not None:
+        results["ratios"]["peak_pss_high_over_low"] = peak_growth
 
     print(f"\n{'phase':58} {'cap/min':>8} {'median s':>9} {'p95 s':>7} {'CPU s/cap':>9} {'busy':>5} {'RSS MB':>8} "
           f"{'PSS MB':>8} {'PSS p90':>8} {'KB/cap':>8}")
@@ -503,10 +504,9 @@ def main(argv: list[str] | None = None) -> int:
     print("\ntargets (memory: PSS summed over the process tree; RSS shown beside it overstates):")
     for name, t in results["targets"].items():
         print(f"  {'met    ' if t['met'] else 'NOT MET'}  {name}: {t['value']}")
-    if "peak_pss_high_over_low" in results["ratios"]:
-        print(f"  (beside it: the peak PSS at {max(scaled)} accounts is "
-              f"{results['ratios']['peak_pss_high_over_low']}× that at {min(scaled)}; a longer round meets more "
-              "instants)")
+    if peak_growth is not None:
+        print(f"  (beside it: the peak PSS at {high} accounts is {peak_growth}× that at {low}; a longer round "
+              "meets more instants)")
     out_file = ROOT / "bench" / "results" / f"{dt.datetime.now(dt.UTC):%Y-%m-%dT%H%M%SZ}.json"
     out_file.parent.mkdir(exist_ok=True)
     out_file.write_text(json.dumps(results, indent=2, ensure_ascii=False))

@@ -230,7 +230,6 @@ def test_ctrl_c_while_the_cli_starts_is_one_line_not_a_traceback():
     import subprocess
     import sys
     from pathlib import Path
-    from pathlib import Path
 
     script = Path(sys.executable).with_name("somearkiv")
     for delay in (0.15, 0.5):

@@ -267,6 +267,7 @@ def test_flate_data_is_inflated_whole_in_small_pieces(monkeypatch, piece):
     assert "invalid" in checks._inflate(memoryview(packed[:2] + b"\xff" * 40 + packed[42:]))[1]
     assert len(plain) > checks._inflate(memoryview(packed), stop_after=20_000)[0] > 20_000
 
+
 def image_length(data: bytes) -> int:
     return int(re.search(rb"/Subtype /Image[^>]*/Length (\d+)", data)[1])
 

@@ -327,19 +327,19 @@ async def follow_late_navigation(state: CaptureState) -> None:
     for _ in range(_MAX_LATE_NAVIGATIONS):
         if state.watch.documents == state.landed:
             url = state.page.url
-            if url != state.final_url and not url.startswith(BROWSER_ERROR_SCHEMES) \
-                    and not _same_origin(url, state.final_url):
+            if url == state.final_url or url.startswith(BROWSER_ERROR_SCHEMES):
+                return
+            if not _same_origin(url, state.final_url):
                 # history.pushState cannot change the origin: a navigation is under way, its document
                 # not yet in (a refused one ends on the browser's error page): wait for it, then look again
                 await _loaded(state)
                 if state.watch.documents == state.landed:
                     return  # no new document came in: the page that is in is the one to take
                 continue
-            if url != state.final_url and not url.startswith(BROWSER_ERROR_SCHEMES):
-                state.final_url = url  # history change (pushState): same document
-                wall = classify(PageSignals(str(state.account.url), state.final_url, state.http_status))
-                if wall is not None:
-                    raise Blocked(wall)
+            state.final_url = url  # history change (pushState): same document
+            wall = classify(PageSignals(str(state.account.url), state.final_url, state.http_status))
+            if wall is not None:
+                raise Blocked(wall)
             return
         state.notes.append(f"the page navigated after it loaded: to {state.page.url}")
         state.consent_watcher.reset()  # what autoconsent said was of the document before
