@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import base64
 import datetime as dt
-import json
 import os
 import signal
 import subprocess
@@ -39,6 +37,7 @@ from somearkiv.settings import PROJECT_ROOT, get_settings
 from tasks.approval import Answer, ask_person
 from tasks.review import artifact_key, capture_markdown
 
+from . import prefect_api
 from .factories import record
 from .processes import worker_port
 
@@ -194,14 +193,7 @@ _LOGIN: dict[str, str | None] = {"auth": None}  # the served server's login (PRE
 
 
 def _api(url: str, body: object | None = None, method: str = "POST", login: bool = True):
-    data = json.dumps(body).encode() if body is not None else None
-    headers = {"Content-Type": "application/json"}
-    if login and _LOGIN["auth"]:
-        headers["Authorization"] = "Basic " + base64.b64encode(_LOGIN["auth"].encode()).decode()
-    request = urllib.request.Request(url, data=data, method=method, headers=headers)
-    with urllib.request.urlopen(request, timeout=10) as response:
-        raw = response.read()
-        return json.loads(raw) if raw else None
+    return prefect_api.call(url, body, method, _LOGIN["auth"] if login else None, timeout=10)
 
 
 def _wait_for_deployments(api: str, timeout: float) -> None:

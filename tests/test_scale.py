@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import base64
-import json
 import os
 import signal
 import subprocess
 import sys
 import time
-import urllib.request
 
 import pytest
 from prefect.deployments.runner import EntrypointType
@@ -19,6 +16,7 @@ from flows.snapshot import snapshot_accounts, snapshot_batch
 from somearkiv.models import CaptureStatus
 from tasks.fanout import BATCH_ARTIFACT_TYPE, split
 
+from . import prefect_api
 from .processes import worker_port
 
 TEST_PORT = worker_port(18560)
@@ -73,12 +71,7 @@ def pool(tmp_path_factory, s3_server, sample_register):
 
 
 def _api(server: LocalPrefectServer, path: str, body: object | None = None):
-    request = urllib.request.Request(server.api_url + path, data=json.dumps(body).encode() if body is not None else None,
-                                     method="POST" if body is not None else "GET",
-                                     headers={"Content-Type": "application/json", "Authorization": "Basic " +
-                                              base64.b64encode(server.auth_string.encode()).decode()})
-    with urllib.request.urlopen(request, timeout=15) as answer:
-        return json.loads(answer.read() or b"null")
+    return prefect_api.call(server.api_url + path, body, auth=server.auth_string)
 
 
 def test_one_round_is_shared_by_both_workers_and_every_account_filed_once(pool, archive):

@@ -1,0 +1,34 @@
+"""Prefect's REST API called the way Prefect's own client calls it, for tests that talk HTTP to it directly."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+import urllib.error
+import urllib.request
+
+# Prefect's server answers 503 when SQLite is busy (another writer holds the lock) and expects the client
+# to try again: its own client retries 429 and 503 up to 5 times with growing waits (PREFECT_CLIENT_MAX_RETRIES).
+RETRIED = (429, 503)
+TRIES = 6
+
+
+def call(url: str, body: object | None = None, method: str | None = None, auth: str | None = None,
+         timeout: float = 15) -> object:
+    """*body* as JSON to *url* (POST, or GET without one); the answer's JSON. HTTP errors but 429/503 raise."""
+    headers = {"Content-Type": "application/json"}
+    if auth:
+        headers["Authorization"] = "Basic " + base64.b64encode(auth.encode()).decode()
+    data = json.dumps(body).encode() if body is not None else None
+    for attempt in range(TRIES):
+        request = urllib.request.Request(url, data=data, method=method or ("POST" if body is not None else "GET"),
+                                         headers=headers)
+        try:
+            with urllib.request.urlopen(request, timeout=timeout) as answer:
+                return json.loads(answer.read() or b"null")
+        except urllib.error.HTTPError as error:
+            if error.code not in RETRIED or attempt == TRIES - 1:
+                raise
+            time.sleep(min(2**attempt, 10))
+    raise AssertionError("unreachable")
