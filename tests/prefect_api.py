@@ -16,7 +16,9 @@ TRIES = 6
 
 def call(url: str, body: object | None = None, method: str | None = None, auth: str | None = None,
          timeout: float = 15) -> object:
-    """*body* as JSON to *url* (POST, or GET without one); the answer's JSON. HTTP errors but 429/503 raise."""
+    """*body* as JSON to *url* (POST, or GET without one); the answer's JSON.
+
+    429 and 503 are tried again (up to TRIES times); any other HTTP error raises HTTPError."""
     headers = {"Content-Type": "application/json"}
     if auth:
         headers["Authorization"] = "Basic " + base64.b64encode(auth.encode()).decode()
