@@ -22,15 +22,15 @@ def call(url: str, body: object | None = None, method: str | None = None, auth: 
     headers = {"Content-Type": "application/json"}
     if auth:
         headers["Authorization"] = "Basic " + base64.b64encode(auth.encode()).decode()
-    data = json.dumps(body).encode() if body is not None else None
-    for attempt in range(TRIES):
-        request = urllib.request.Request(url, data=data, method=method or ("POST" if body is not None else "GET"),
-                                         headers=headers)
+    request = urllib.request.Request(url, data=json.dumps(body).encode() if body is not None else None,
+                                     method=method or ("POST" if body is not None else "GET"), headers=headers)
+    attempt = 0
+    while True:
         try:
             with urllib.request.urlopen(request, timeout=timeout) as answer:
                 return json.loads(answer.read() or b"null")
         except urllib.error.HTTPError as error:
-            if error.code not in RETRIED or attempt == TRIES - 1:
+            attempt += 1
+            if error.code not in RETRIED or attempt == TRIES:
                 raise
-            time.sleep(min(2**attempt, 10))
-    raise AssertionError("unreachable")
+            time.sleep(min(2 ** (attempt - 1), 10))
