@@ -28,7 +28,7 @@ from playwright.async_api import Page, async_playwright
 from somearkiv.models import Account
 from somearkiv.sessions import session_store
 from somearkiv.settings import Settings
-from tasks.capture.browser import LAUNCH_ARGS, find_browser
+from tasks.capture.browser import find_browser, launch_args
 from tasks.capture.egress import EgressPolicy, EgressProxy, protected_endpoints
 from tasks.capture.state import LOCALE, TIMEZONE
 from tasks.capture.walls import SIGNALS_JS, PageSignals, classify
@@ -77,7 +77,7 @@ async def log_in(account: Account, settings: Settings, role: str, saved_by: str 
     try:
         async with async_playwright() as playwright:
             browser = await playwright.chromium.launch(
-                executable_path=find_browser(settings.browser_path), headless=remote, args=LAUNCH_ARGS,
+                executable_path=find_browser(settings.browser_path), headless=remote, args=launch_args(),
                 proxy=proxy.settings_for("browser"))
             context = await browser.new_context(
                 viewport={"width": settings.viewport_width, "height": settings.viewport_height},

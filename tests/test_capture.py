@@ -12,6 +12,7 @@ import threading
 import time
 import warnings
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 from PIL import Image
@@ -407,6 +408,83 @@ def _driver_of_this_process(proc) -> bool:
     except OSError:
         return False
     return b"run-driver" in cmdline and parent == os.getpid()
+
+
+def _browser_command_lines() -> list[list[str]]:
+    """The command lines of the Chromium browsers (not their helpers) started below this process."""
+    from tests.processes import descendants
+
+    found = []
+    for pid in descendants(os.getpid()):
+        try:
+            args = Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")
+        except OSError:
+            continue
+        if "--remote-debugging-pipe" in args and not any(a.startswith("--type=") for a in args):
+            found.append(args)
+    return found
+
+
+def _disabled_features(args: list[str]) -> list[set[str]]:
+    return [set(a.split("=", 1)[1].split(",")) for a in args if a.startswith("--disable-features=")]
+
+
+def test_chromium_keeps_playwrights_disabled_features_beside_ours(sample_site):
+    """Chromium keeps only the last --disable-features, and Playwright puts its own first: ours, the
+    last, must carry Playwright's list too (http:// pages kept on HTTP, paint holding and third-party storage
+    partitioning off, no calls to Google at start-up). Playwright's list is read from a bare launch."""
+    from playwright.sync_api import sync_playwright
+
+    from tasks.capture.browser import OWN_DISABLED_FEATURES, BrowserPool
+
+    executable = find_browser(get_settings().browser_path)
+    with sync_playwright() as p:
+        bare = p.chromium.launch(executable_path=executable)
+        try:
+            playwrights = [args for args in _browser_command_lines()
+                           if not any(a.startswith("--host-resolver-rules=") for a in args)]
+        finally:
+            bare.close()
+    assert len(playwrights) == 1 and len(_disabled_features(playwrights[0])) == 1
+    expected = _disabled_features(playwrights[0])[0] | set(OWN_DISABLED_FEATURES)
+    assert "HttpsUpgrades" in expected
+
+    pool = BrowserPool(executable, 1, EgressPolicy(("127.0.0.1",)))
+
+    async def version(browser):
+        return browser.version
+
+    try:
+        assert pool.run(version, 60)
+        ours = [args for args in _browser_command_lines() if any(a.startswith("--host-resolver-rules=") for a in args)]
+        assert ours
+        for args in ours:
+            in_effect = _disabled_features(args)[-1]  # Chromium's reading: the last switch only
+            assert expected <= in_effect, f"turned back on: {sorted(expected - in_effect)}"
+    finally:
+        pool.close()
+
+
+def test_playwrights_list_is_read_from_its_driver_in_either_form(tmp_path, monkeypatch):
+    """The list as a plain array (1.65's bundle) or as an arrow function (older drivers), comments
+    dropped; a driver without it gives the known list of 1.65."""
+    from tasks.capture import browser
+
+    forms = {"lib/coreBundle.js": ('x = 1;\n    disabledFeatures = [\n      // See "https://x"\n      "A1",\n'
+                                   '      "B2"\n    ].filter(Boolean);'),
+             "lib/server/chromium/chromiumSwitches.js": 'const disabledFeatures = assistantMode => [\n  "C3",\n'
+                                                        '  assistantMode ? "" : "D4",\n].filter(Boolean);'}
+    monkeypatch.setattr(browser, "_DRIVER_PACKAGE", tmp_path)
+    for name, source in forms.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(source, encoding="utf-8")
+        browser.playwright_disabled_features.cache_clear()
+        assert browser.playwright_disabled_features() == (("A1", "B2") if "core" in name else ("C3", "D4"))
+        (tmp_path / name).unlink()
+    browser.playwright_disabled_features.cache_clear()
+    assert browser.playwright_disabled_features() == browser._PLAYWRIGHT_1_65_DISABLED_FEATURES
+    monkeypatch.undo()
+    browser.playwright_disabled_features.cache_clear()
 
 
 def test_the_browser_and_its_driver_are_started_afresh_after_a_number_of_works(sample_site):

@@ -12,12 +12,15 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import shutil
 import threading
 from collections.abc import Awaitable, Callable
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
+import playwright
 from playwright.async_api import Browser, Playwright, async_playwright
 from playwright.async_api import Error as PlaywrightError
 
@@ -26,19 +29,59 @@ from tasks.capture.egress import EgressPolicy, EgressProxy
 if TYPE_CHECKING:
     from somearkiv.settings import Settings
 
-__all__ = ["BrowserPool", "close_pool", "find_browser", "get_pool", "LAUNCH_ARGS"]
+__all__ = ["BrowserPool", "close_pool", "find_browser", "get_pool", "launch_args"]
 
 T = TypeVar("T")
 
 # Chromium still calls Google hosts in the background; answer those lookups locally.
-LAUNCH_ARGS = [
+_RESOLVER_RULES = (
     "--host-resolver-rules=MAP accounts.google.com ~NOTFOUND, MAP update.googleapis.com ~NOTFOUND, "
     "MAP clients2.google.com ~NOTFOUND, MAP optimizationguide-pa.googleapis.com ~NOTFOUND, "
-    "MAP content-autofill.googleapis.com ~NOTFOUND",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-features=Translate,MediaRouter,OptimizationHints,AutofillServerCommunication",
-]
+    "MAP content-autofill.googleapis.com ~NOTFOUND"
+)
+# Features turned off beside the ones Playwright turns off itself (see launch_args).
+OWN_DISABLED_FEATURES = ("Translate", "MediaRouter", "OptimizationHints", "AutofillServerCommunication")
+# Playwright 1.65's own list, for a driver whose list cannot be read (see playwright_disabled_features).
+_PLAYWRIGHT_1_65_DISABLED_FEATURES = (
+    "AvoidUnnecessaryBeforeUnloadCheckSync", "DestroyProfileOnBrowserClose", "HttpsUpgrades",
+    "HttpsFirstBalancedModeAutoEnable", "LensOverlay", "MediaRouter", "PaintHolding", "ThirdPartyStoragePartitioning",
+    "AvoidCorsURLLoaderRestartOnRedirect", "TcpPortRandomizationWin", "OptimizationHints", "NetworkTimeServiceQuerying",
+    "AimEnabled", "PreconnectToSearch",
+)
+_DRIVER_PACKAGE = Path(playwright.__file__).parent / "driver" / "package"
+_DRIVER_SOURCES = ("lib/coreBundle.js", "lib/server/chromium/chromiumSwitches.js")  # 1.65; older drivers
+
+
+@cache
+def playwright_disabled_features() -> tuple[str, ...]:
+    """The Chromium features the installed Playwright driver turns off, read from its source.
+
+    Playwright does not export the list, and it changes between releases (it keeps http://
+    pages on HTTP, turns off paint holding and third-party storage partitioning, and stops
+    Chromium's calls to Google at start-up)."""
+    for name in _DRIVER_SOURCES:
+        try:
+            source = (_DRIVER_PACKAGE / name).read_text(encoding="utf-8")
+        except OSError:
+            continue
+        found = re.search(r"\bdisabledFeatures = (?:\w+ => |\([^)]*\) => )?\[(.*?)\]", source, re.S)
+        names = re.findall(r'"(\w+)"', re.sub(r"//[^\n]*", "", found.group(1))) if found else []
+        if names:
+            return tuple(names)
+    return _PLAYWRIGHT_1_65_DISABLED_FEATURES
+
+
+@cache
+def launch_args() -> tuple[str, ...]:
+    """Chromium's arguments beside Playwright's own; our ``--disable-features`` carries Playwright's list too.
+
+    Chromium keeps only the last ``--disable-features`` on its command line, and Playwright puts
+    its own before the caller's arguments: a list of ours alone would silently turn Playwright's
+    features back on (measured on Chromium 156: of two switches, only the second took effect)."""
+    features = dict.fromkeys((*playwright_disabled_features(), *OWN_DISABLED_FEATURES))
+    return (_RESOLVER_RULES, "--disable-component-update", "--no-first-run",
+            "--disable-features=" + ",".join(features))
+
 
 _CANDIDATES = ("/usr/lib/chromium/chromium", "/usr/lib/chromium-browser/chromium-browser")
 
@@ -134,7 +177,7 @@ class BrowserPool:
             if self._playwright is None:
                 self._playwright = await _start_driver()
             self._browser = await self._playwright.chromium.launch(
-                executable_path=self.executable_path, headless=True, args=LAUNCH_ARGS,
+                executable_path=self.executable_path, headless=True, args=launch_args(),
                 proxy=self.proxy.settings_for("browser"),
             )
             self.launches += 1
