@@ -475,16 +475,18 @@ def test_playwrights_list_is_read_from_its_driver_in_either_form(tmp_path, monke
              "lib/server/chromium/chromiumSwitches.js": 'const disabledFeatures = assistantMode => [\n  "C3",\n'
                                                         '  assistantMode ? "" : "D4",\n].filter(Boolean);'}
     monkeypatch.setattr(browser, "_DRIVER_PACKAGE", tmp_path)
-    for name, source in forms.items():
-        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
-        (tmp_path / name).write_text(source, encoding="utf-8")
+    try:
+        for name, source in forms.items():
+            (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+            (tmp_path / name).write_text(source, encoding="utf-8")
+            browser.playwright_disabled_features.cache_clear()
+            assert browser.playwright_disabled_features() == (("A1", "B2") if "core" in name else ("C3", "D4"))
+            (tmp_path / name).unlink()
         browser.playwright_disabled_features.cache_clear()
-        assert browser.playwright_disabled_features() == (("A1", "B2") if "core" in name else ("C3", "D4"))
-        (tmp_path / name).unlink()
-    browser.playwright_disabled_features.cache_clear()
-    assert browser.playwright_disabled_features() == browser._PLAYWRIGHT_1_65_DISABLED_FEATURES
-    monkeypatch.undo()
-    browser.playwright_disabled_features.cache_clear()
+        assert browser.playwright_disabled_features() == browser._PLAYWRIGHT_1_65_DISABLED_FEATURES
+    finally:  # the made-up lists must not reach a browser launched later in this process
+        monkeypatch.undo()
+        browser.playwright_disabled_features.cache_clear()
 
 
 def test_the_browser_and_its_driver_are_started_afresh_after_a_number_of_works(sample_site):
