@@ -296,10 +296,19 @@ def _ui_url() -> str | None:
 
 
 def _archive(role: str = "pipeline"):
-    """The archive as *role*: reading commands use the auditor, holds the archivist."""
+    """The archive as *role*: reading commands use the auditor, holds the archivist.
+
+    With the embedded default, a server that is not running is started, and left running for
+    the next commands: said on stderr, so that no one wonders what listens on those ports."""
     from storage import Archive
 
-    return Archive.from_settings(_settings(), role=role)
+    settings = _settings()
+    if settings.use_embedded_s3:
+        server = _embedded()
+        if server.start():
+            typer.echo(f"started the embedded S3 server (SeaweedFS, {server.endpoint_url}); it keeps running for "
+                       "the next commands, `somearkiv down` stops it", err=True)
+    return Archive.from_settings(settings, role=role)
 
 
 @app.command()

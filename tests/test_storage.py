@@ -136,3 +136,36 @@ def test_wrong_checksum_is_refused_by_the_server(archive: Archive, admin_client,
             client.head_object(Bucket=archive.bucket, Key=key)
         assert missing.value.response["Error"]["Code"] == "404"
         assert put(body)["ChecksumSHA256"] == base64.b64encode(hashlib.sha256(body).digest()).decode()
+
+
+@pytest.mark.usefixtures("s3_server")  # a test that starts SeaweedFS (see conftest.py); its own runs beside it
+def test_a_cli_command_that_starts_the_embedded_server_says_so_once(tmp_path, monkeypatch):
+    """`somearkiv captures` on a machine where the embedded server is not running starts it and
+    leaves it running for the next commands: one line on stderr says so, and how to stop it;
+    the next command, finding it running, says nothing of it. stdout (maybe JSON) stays clean."""
+    from typer.testing import CliRunner
+
+    from deployments.cli import app
+    from somearkiv.settings import get_settings
+    from storage import EmbeddedS3
+    from tests.processes import worker_port
+
+    port = worker_port(18440)  # a server of its own, beside the session's
+    monkeypatch.setenv("SOMEARKIV_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("SOMEARKIV_S3_EMBEDDED_PORT", str(port))
+    get_settings.cache_clear()
+    server = EmbeddedS3(tmp_path / "data" / "seaweedfs", port)
+    try:
+        assert not server.is_running()
+        first = CliRunner().invoke(app, ["captures", "--json"])
+        assert first.exit_code == 0, first.output
+        assert server.is_running()
+        started = [line for line in first.stderr.splitlines() if "embedded S3 server" in line]
+        assert len(started) == 1 and server.endpoint_url in started[0] and "somearkiv down" in started[0]
+        assert json.loads(first.stdout) == []
+        second = CliRunner().invoke(app, ["captures", "--json"])
+        assert second.exit_code == 0 and "embedded S3 server" not in second.stderr
+    finally:
+        server.stop()
+        monkeypatch.undo()
+        get_settings.cache_clear()
