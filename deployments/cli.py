@@ -303,12 +303,13 @@ def _archive(role: str = "pipeline"):
     from storage import Archive
 
     settings = _settings()
-    if settings.use_embedded_s3:
-        server = _embedded()
-        if server.start():
-            typer.echo(f"started the embedded S3 server (SeaweedFS, {server.endpoint_url}); it keeps running for "
-                       "the next commands, `somearkiv down` stops it", err=True)
-    return Archive.from_settings(settings, role=role)
+    server = _embedded() if settings.use_embedded_s3 else None
+    was_down = server is not None and not server.is_running()
+    archive = Archive.from_settings(settings, role=role)  # starts the embedded server when it is down
+    if was_down:
+        typer.echo(f"started the embedded S3 server (SeaweedFS, {server.endpoint_url}); it keeps running for "
+                   "the next commands, `somearkiv down` stops it", err=True)
+    return archive
 
 
 @app.command()
