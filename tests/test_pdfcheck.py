@@ -519,6 +519,71 @@ def test_a_stray_warning_from_another_thread_does_not_fail_a_good_file(ours, tmp
     assert stray and info.valid
 
 
+def _warned_from_another_thread_while_parsing(monkeypatch) -> list[str]:
+    """Make another thread raise a ResourceWarning and a UserWarning inside every content parse of
+    pikepdf's validator (the parse waits for them), so the stray warnings land in its catch."""
+    import threading
+
+    import pikepdf.pdfa._content as content
+
+    real = content.content_checker
+    warned: list[str] = []
+
+    class Interrupted:
+        def __init__(self, checker):
+            self._checker = checker
+
+        def check(self, stream):
+            def elsewhere():
+                warnings.warn("Unclosed file <tempfile.SpooledTemporaryFile>", ResourceWarning, stacklevel=1)
+                warnings.warn("a library's notice", UserWarning, stacklevel=1)
+                warned.append(threading.current_thread().name)
+
+            other = threading.Thread(target=elsewhere, name="elsewhere")
+            other.start()
+            other.join()
+            return self._checker.check(stream)
+
+    monkeypatch.setattr(content, "content_checker", lambda limits: Interrupted(real(limits)))
+    return warned
+
+
+def test_warnings_from_another_thread_never_fail_a_good_file_and_bad_content_still_fails(ours, tmp_path,
+                                                                                         monkeypatch):
+    """The stray warnings come on every parse (so validating again cannot help): a good file passes,
+    a page whose content pikepdf cannot parse fails; without the thread-aware catch the good file fails."""
+    import pikepdf.pdfa._content as content
+
+    from tasks.pdfcheck.checks import PARSERS_WITH_OWN_WARNINGS
+
+    assert "pikepdf.pdfa._content" in PARSERS_WITH_OWN_WARNINGS and "pikepdf.pdfa._cmap" in PARSERS_WITH_OWN_WARNINGS
+    warned = _warned_from_another_thread_while_parsing(monkeypatch)
+    with warnings.catch_warnings(record=True) as shown:
+        warnings.simplefilter("always")
+        report = check_pdf(ours)
+    assert warned and report.passed, format_report(report)
+    # the UserWarning went where it would have gone; the ResourceWarning (ignored by default) was dropped
+    assert {str(w.message) for w in shown} == {"a library's notice"}
+    Image.new("RGB", (120, 200), "white").save(tmp_path / "startpage.png")
+    warned.clear()
+    info = make_archival_pdf(tmp_path / "startpage.png", tmp_path / "startpage.pdf", record())  # validated twice
+    assert warned and info.valid
+
+    def unparsable(pdf):
+        page = pdf.pages[0]
+        page.obj.Contents = pikepdf.Stream(pdf, b"".join(
+            bytes(c.read_bytes()) for c in ([page.obj.Contents] if isinstance(page.obj.Contents, pikepdf.Stream)
+                                            else page.obj.Contents)) + b"\nq 1 0 0 1 0 0 cm Q )")
+
+    bad = check_pdf(resave(ours, unparsable))
+    assert not bad.passed and any(f.rule == "pikepdf:content-parse" for f in bad.findings), format_report(bad)
+
+    warned.clear()
+    monkeypatch.setattr(content, "warnings", warnings)  # pikepdf's own catch: the good file fails
+    plain = check_pdf(ours)
+    assert warned and [f.rule for f in plain.findings] == ["pikepdf:content-parse"]
+
+
 # -- XMP: predefined schemas, extension schemas, value types ---------------------------------------
 
 _EXTENSION = """<rdf:Description rdf:about="" xmlns:pdfaExtension="http://www.aiim.org/pdfa/ns/extension/"
