@@ -490,6 +490,14 @@ def test_unsupported_flavours_are_refused(ours):
         check_pdf(ours, "1b")
 
 
+def _unparsable_first_page(pdf) -> None:
+    """End the first page's content with a stray ')': qpdf warns "Unexpected end of stream"."""
+    page = pdf.pages[0]
+    contents = page.obj.Contents
+    parts = [contents] if isinstance(contents, pikepdf.Stream) else list(contents)
+    page.obj.Contents = pikepdf.Stream(pdf, b"".join(bytes(c.read_bytes()) for c in parts) + b"\nq 1 0 0 1 0 0 cm Q )")
+
+
 def _warning_inside_parses(monkeypatch, *, from_another_thread: bool) -> list[str]:
     """Raise a stray warning inside pikepdf's validator's content parses: from another thread inside
     every parse (a ResourceWarning and a UserWarning; the parse waits for them), or from the parsing
@@ -558,19 +566,68 @@ def test_warnings_from_another_thread_never_fail_a_good_file_and_bad_content_sti
     info = make_archival_pdf(tmp_path / "startpage.png", tmp_path / "startpage.pdf", record())  # validated twice
     assert warned and info.valid
 
-    def unparsable(pdf):
-        page = pdf.pages[0]
-        page.obj.Contents = pikepdf.Stream(pdf, b"".join(
-            bytes(c.read_bytes()) for c in ([page.obj.Contents] if isinstance(page.obj.Contents, pikepdf.Stream)
-                                            else page.obj.Contents)) + b"\nq 1 0 0 1 0 0 cm Q )")
-
-    bad = check_pdf(resave(ours, unparsable))
+    bad = check_pdf(resave(ours, _unparsable_first_page))
     assert not bad.passed and any(f.rule == "pikepdf:content-parse" for f in bad.findings), format_report(bad)
 
     warned.clear()
     monkeypatch.setattr(content, "warnings", warnings)  # pikepdf's own catch: the good file fails
     plain = check_pdf(ours)
     assert warned and [f.rule for f in plain.findings] == ["pikepdf:content-parse"]
+
+
+def test_another_threads_catch_ending_inside_a_parse_is_checked_again_not_trusted(ours, monkeypatch):
+    """Another thread's catch_warnings that ends while pikepdf parses puts the process's warning
+    settings back under it (Prefect validates a model in one for every task run): the parser's own
+    warnings go unrecorded and an unparsable page could pass. The parse counts as failed then, and
+    the file is checked again: a bad page still fails, a good file passes."""
+    import threading
+
+    import pikepdf.pdfa._content as content
+
+    real = content.content_checker
+
+    def with_a_catch_ending_in_the_first_parse(data: bytes):
+        entered, leave, left = threading.Event(), threading.Event(), threading.Event()
+        parses = []
+
+        def elsewhere():
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", DeprecationWarning)
+                entered.set()
+                leave.wait(10)
+            left.set()
+
+        class Interrupted:
+            def __init__(self, checker):
+                self._checker = checker
+
+            def check(self, stream):
+                parses.append(stream)
+                if len(parses) == 1:
+                    leave.set()
+                    left.wait(10)
+                return self._checker.check(stream)
+
+        monkeypatch.setattr(content, "content_checker", lambda limits: Interrupted(real(limits)))
+        other = threading.Thread(target=elsewhere)
+        other.start()
+        entered.wait(10)
+        try:
+            with warnings.catch_warnings():
+                return check_pdf(data)
+        finally:
+            leave.set()
+            other.join()
+
+    bad = resave(ours, _unparsable_first_page)
+    report = with_a_catch_ending_in_the_first_parse(bad)
+    assert [f.rule for f in report.findings] == ["pikepdf:content-parse"], format_report(report)
+    assert "Unexpected end of stream" in report.findings[0].message
+    good = with_a_catch_ending_in_the_first_parse(ours)
+    assert good.passed, format_report(good)
+
+    monkeypatch.setattr(content, "warnings", warnings)  # pikepdf's own catch: the unparsable page goes unseen
+    assert "pikepdf:content-parse" not in [f.rule for f in with_a_catch_ending_in_the_first_parse(bad).findings]
 
 
 # -- XMP: predefined schemas, extension schemas, value types ---------------------------------------

@@ -49,22 +49,39 @@ class _ThisThreadsWarnings:
     def catch_warnings(*, record: bool = False, **kwargs: Any) -> Iterator[Any]:
         show, show_message = warnings.showwarning, getattr(warnings, "_showwarnmsg_impl", None)
         with warnings.catch_warnings(record=record, **kwargs) as log:
-            if record and show_message is not None and getattr(warnings, "_showwarnmsg_impl", None) == log.append:
-                caller = threading.get_ident()
+            if not (record and show_message is not None and getattr(warnings, "_showwarnmsg_impl", None) == log.append):
+                yield log  # context-aware warnings (Python 3.14+), or not recording: nothing to do
+                return
+            caller, recording = threading.get_ident(), [True]
 
-                def recorded(message: warnings.WarningMessage) -> None:
-                    if threading.get_ident() == caller:
-                        log.append(message)
-                    elif issubclass(message.category, _QUIET):
-                        pass
-                    elif show is not getattr(warnings, "_showwarning_orig", show):  # replaced (captureWarnings)
-                        show(message.message, message.category, message.filename, message.lineno, message.file,
-                             message.line)
-                    else:
-                        show_message(message)
+            def recorded(message: warnings.WarningMessage) -> None:
+                if recording[0] and threading.get_ident() == caller:
+                    log.append(message)
+                elif issubclass(message.category, _QUIET):
+                    pass
+                elif show is not getattr(warnings, "_showwarning_orig", show):  # replaced (captureWarnings)
+                    show(message.message, message.category, message.filename, message.lineno, message.file,
+                         message.line)
+                else:
+                    show_message(message)
 
-                warnings._showwarnmsg_impl = recorded  # type: ignore[attr-defined]  # restored on leaving
-            yield log
+            warnings._showwarnmsg_impl = recorded  # type: ignore[attr-defined]  # restored on leaving
+            try:
+                yield log
+            finally:
+                recording[0] = False  # should another thread's catch put this one back for good, it only passes on
+                if warnings._showwarnmsg_impl is not recorded or warnings.filters[:1] != [_ALWAYS]:  # type: ignore
+                    log.append(warnings.WarningMessage(_INTERFERED, RuntimeWarning, __file__, 0))
+
+
+# Another thread's catch_warnings ended while a stream was parsed and put the process's warning
+# settings back to what they were before this one began (Prefect validates a model in such a
+# catch for every task run): the parser's own warnings were no longer recorded, and a stream
+# that does not parse could pass (measured). The parse is then counted as failed, and
+# pikepdf_validated checks the file again.
+_INTERFERED = ("another thread changed the warning settings while this stream was parsed, so a problem could "
+               "have gone unseen")
+_ALWAYS = ("always", None, Warning, None, 0)
 
 
 def _record_this_threads_warnings_only() -> tuple[str, ...]:
