@@ -41,7 +41,7 @@ from botocore.auth import S3SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
-__all__ = ["ROLES", "Role", "Rules", "refusal", "serve"]
+__all__ = ["ROLES", "Role", "Rules", "make_server", "refusal", "serve"]
 
 ROLES = ("pipeline", "archivist", "auditor")
 REVIEW_PREFIX = "review/"  # temporary copies for a person to look at: not records
@@ -239,6 +239,10 @@ def _error_xml(code: str, message: str) -> bytes:
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "somearkiv-s3-gateway"
+    # An answer goes out as two writes, its head and then its body. With Nagle's algorithm on, the
+    # body waited for the client to acknowledge the head, which it delays by 40 ms: every GET and
+    # listing took about 50 ms (measured: 52 ms for a 1 KB ledger entry).
+    disable_nagle_algorithm = True
     rules: Rules
     _local = threading.local()
 
@@ -368,12 +372,17 @@ def load_rules(roles_file: Path, admin_file: Path, upstream: tuple[str, int]) ->
                  admin=Credentials(admin["accessKey"], admin["secretKey"]), upstream=upstream)
 
 
-def serve(rules: Rules, host: str, port: int) -> None:
+def make_server(rules: Rules, host: str, port: int) -> ThreadingHTTPServer:
+    """The gateway's HTTP server on *host*:*port*, not yet serving."""
     handler = type("Handler", (_Handler,), {"rules": rules})
     server_class = type("Server", (ThreadingHTTPServer,), {"request_queue_size": 128})
     server = server_class((host, port), handler)
     server.daemon_threads = True
-    server.serve_forever()
+    return server
+
+
+def serve(rules: Rules, host: str, port: int) -> None:
+    make_server(rules, host, port).serve_forever()
 
 
 def main() -> None:

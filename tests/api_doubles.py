@@ -199,6 +199,7 @@ class ApiDouble:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # kept-alive answers in two writes: no 40 ms wait for the ACK
 
             def log_message(self, *_args: Any) -> None:  # quiet: tests read ``requests`` instead
                 pass

@@ -143,6 +143,41 @@ def test_the_archivist_holds_and_disposes_but_never_reconfigures_and_the_auditor
     assert archive.head(html.key, html.version_id).legal_hold
 
 
+def test_the_gateway_sends_an_answers_body_without_waiting_for_the_clients_ack(monkeypatch):
+    """An answer leaves the gateway as two writes, its head and its body. With Nagle's algorithm on
+    its connections the body waited for the client's delayed ACK of the head, about 40 ms: every GET
+    took ~50 ms (measured on a 1 KB ledger entry: 52 ms, 8 ms with it off). Here: the socket of each
+    connection the gateway accepts has TCP_NODELAY set."""
+    import socket
+    import threading
+
+    from botocore.credentials import Credentials
+
+    from storage import gateway
+
+    nodelay: list[int] = []
+    setup = gateway._Handler.setup
+
+    def recorded(handler):
+        setup(handler)
+        nodelay.append(handler.connection.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+
+    monkeypatch.setattr(gateway._Handler, "setup", recorded)
+    server = gateway.make_server(gateway.Rules(roles={}, admin=Credentials("admin", "secret"),
+                                               upstream=("127.0.0.1", 9)), "127.0.0.1", 0)
+    serving = threading.Thread(target=server.serve_forever, daemon=True)
+    serving.start()
+    try:
+        with pytest.raises(urllib.error.HTTPError) as refused:  # unsigned: refused, after the connection's setup
+            urllib.request.urlopen(f"http://127.0.0.1:{server.server_address[1]}/somearkiv/ledger/x", timeout=10)
+        assert refused.value.code == 403
+    finally:
+        server.shutdown()
+        server.server_close()
+        serving.join(10)
+    assert nodelay and all(nodelay), nodelay
+
+
 def test_the_gateway_authenticates_every_request(s3_server, archive, tmp_path):
     filed = _file(archive, tmp_path, "custody-auth")
     key = filed.file("page.html").key
