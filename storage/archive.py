@@ -126,11 +126,12 @@ _CLIENT_CONFIG = Config(
 
 
 class Archive:
-    def __init__(self, client: BaseClient, bucket: str, role: str = "pipeline"):
+    def __init__(self, client: BaseClient, bucket: str, role: str = "pipeline", ledger_cache: Path | None = None):
+        """ledger_cache: a local folder where ledger entries once read are kept (storage.ledger_cache)."""
         self.client = client
         self.bucket = bucket
         self.role = role
-        self.ledger = Ledger(self)
+        self.ledger = Ledger(self, ledger_cache)
 
     @classmethod
     def connected(cls, settings: Settings, role: str = "pipeline") -> Archive:
@@ -165,7 +166,7 @@ class Archive:
             profile = {"archivist": settings.s3_archivist_profile, "auditor": settings.s3_auditor_profile}.get(role)
             client = boto3.Session(profile_name=profile).client(
                 "s3", endpoint_url=settings.s3_endpoint_url, region_name=settings.s3_region, config=_CLIENT_CONFIG)
-        return cls(client, settings.s3_bucket, role)
+        return cls(client, settings.s3_bucket, role, ledger_cache=settings.data_dir / "ledger-cache")
 
     # -- bucket ---------------------------------------------------------------------------------
 

@@ -318,6 +318,50 @@ def test_the_ledger_chains_every_filing_and_hold(own_bucket, s3_server, role_arc
     assert result.exit_code == 0 and "chain intact" in result.output, result.output
 
 
+def test_ledger_entries_read_once_are_taken_from_disk_only_while_their_md5_is_what_s3_lists(own_bucket, s3_server,
+                                                                                           tmp_path):
+    """Listing what the archive holds reads the whole ledger; a later process reads from S3 only the
+    entries no earlier one kept (data dir, 0600), and a kept copy that was changed is read past."""
+    writer = Archive.from_settings(get_settings(), start_embedded=False)
+    for i in range(3):
+        _file(writer, tmp_path, f"kept-{i}")
+    cache = tmp_path / "ledger-cache"
+
+    def a_new_process() -> tuple[Archive, list[str]]:
+        fresh = Archive(writer.client, writer.bucket, "auditor", ledger_cache=cache)
+        reads: list[str] = []
+        real = fresh.read
+        fresh.read = lambda key, version_id=None: reads.append(key) or real(key, version_id)
+        return fresh, reads
+
+    first, reads = a_new_process()
+    truth, problems = first.ledger.verify(fresh=False)
+    assert problems == [] and len(reads) == len(truth) == 3
+    [kept] = list(cache.iterdir())
+    assert stat.S_IMODE(kept.stat().st_mode) == 0o600 and stat.S_IMODE(cache.stat().st_mode) == 0o700
+
+    second, reads = a_new_process()
+    assert second.ledger.verify(fresh=False) == (truth, []) and reads == []  # every entry from disk
+    assert [c.capture_id for c in second.list_captures()] == [c.capture_id for c in first.list_captures()]
+
+    _file(writer, tmp_path, "kept-3")
+    lines = [json.loads(line) for line in kept.read_text().splitlines()]
+    [line] = [line for line in lines if line["key"] == "ledger/000000000000.json"]
+    entry = json.loads(line["body"])
+    entry["detail"] = "nothing to see"
+    line["body"] = json.dumps(entry, indent=1)  # a changed copy (its chain could be made to agree; its MD5 cannot)
+    kept.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    third, reads = a_new_process()
+    entries, problems = third.ledger.verify(fresh=False)
+    assert problems == [] and entries[:3] == truth and len(entries) == 4
+    assert sorted(reads) == ["ledger/000000000000.json", "ledger/000000000003.json"]  # the changed one, the new one
+
+    size = kept.stat().st_size
+    fourth, reads = a_new_process()
+    assert fourth.ledger.verify(fresh=True)[0] == entries and len(reads) == 4  # fixity reads every entry anew
+    assert kept.stat().st_size == size  # and keeps nothing twice
+
+
 def test_the_ledger_shows_a_rewritten_or_hidden_entry(own_bucket, s3_server, admin_client, tmp_path):
     archive = Archive.from_settings(get_settings(), start_embedded=False)
     for i in range(3):
@@ -326,9 +370,14 @@ def test_the_ledger_shows_a_rewritten_or_hidden_entry(own_bucket, s3_server, adm
     entry["detail"] = "nothing happened here"
     admin_client.put_object(Bucket=own_bucket, Key="ledger/000000000001.json", Body=json.dumps(entry).encode())
     admin_client.delete_object(Bucket=own_bucket, Key="ledger/000000000002.json")
-    _entries, problems = archive.ledger.verify()
-    assert {p.key: p.status for p in problems} == {"ledger/000000000001.json": "broken-chain",
-                                                  "ledger/000000000002.json": "broken-chain"}
+    admin_client.put_object(Bucket=own_bucket, Key="ledger/000000000003.json", Body=b"not an entry")  # planted
+    for fresh in (True, False, False):  # read whole, several at once; then from what this process read
+        entries, problems = archive.ledger.verify(fresh=fresh)
+        assert [e.seq for e in entries] == [0, 1, 2]  # each by its first version
+        assert {p.key: p.status for p in problems} == {"ledger/000000000001.json": "broken-chain",
+                                                      "ledger/000000000002.json": "broken-chain",
+                                                      "ledger/000000000003.json": "broken-chain"}
+        assert "unreadable" in next(p.detail for p in problems if p.key.endswith("3.json"))
     result = CliRunner().invoke(app, ["ledger", "verify", "--json"])
     assert result.exit_code == 3 and json.loads(result.output)["problems"]
 
