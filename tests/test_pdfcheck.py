@@ -545,6 +545,7 @@ def test_a_stray_warning_in_the_parsing_thread_is_confirmed_before_it_fails_a_fi
     assert stray and info.valid
 
 
+@pytest.mark.filterwarnings("ignore:a library's notice:UserWarning")
 def test_warnings_from_another_thread_never_fail_a_good_file_and_bad_content_still_fails(ours, tmp_path,
                                                                                          monkeypatch):
     """The stray warnings come on every parse (so validating again cannot help): a good file passes,
@@ -557,9 +558,10 @@ def test_warnings_from_another_thread_never_fail_a_good_file_and_bad_content_sti
     warned = _warning_inside_parses(monkeypatch, from_another_thread=True)
     with warnings.catch_warnings(record=True) as shown:
         warnings.simplefilter("always")
+        warnings.simplefilter("ignore", ResourceWarning)  # as Python's defaults have it
         report = check_pdf(ours)
     assert warned and report.passed, format_report(report)
-    # the UserWarning went where it would have gone; the ResourceWarning (ignored by default) was dropped
+    # the UserWarning went where it would have gone; the ResourceWarning, ignored out there, was dropped
     assert {str(w.message) for w in shown} == {"a library's notice"}
     Image.new("RGB", (120, 200), "white").save(tmp_path / "startpage.png")
     warned.clear()
@@ -575,6 +577,7 @@ def test_warnings_from_another_thread_never_fail_a_good_file_and_bad_content_sti
     assert warned and [f.rule for f in plain.findings] == ["pikepdf:content-parse"]
 
 
+@pytest.mark.filterwarnings("ignore:Unexpected end of stream:UserWarning")
 def test_another_threads_catch_ending_inside_a_parse_is_checked_again_not_trusted(ours, monkeypatch):
     """Another thread's catch_warnings that ends while pikepdf parses puts the process's warning
     settings back under it (Prefect validates a model in one for every task run): the parser's own

@@ -25,8 +25,19 @@ from tasks.pdfcheck.xmp import property_problems
 T = TypeVar("T")
 _PIKEPDF_VALIDATOR = threading.Lock()
 
-# Python's default filters ignore these: one from another thread is dropped, not shown
-_QUIET = (DeprecationWarning, PendingDeprecationWarning, ImportWarning, ResourceWarning)
+
+
+def _ignored_outside(message: warnings.WarningMessage, filters: list) -> bool:
+    """Whether the warning filters in force outside a catch would have ignored *message* (Python's
+    defaults ignore DeprecationWarning, ResourceWarning, ...). Filters for one module are passed
+    over: which module warned is not known here."""
+    text = str(message.message)
+    for action, pattern, category, module, lineno in filters:
+        if module is not None or (lineno and lineno != message.lineno):
+            continue
+        if (pattern is None or pattern.match(text)) and issubclass(message.category, category):
+            return action == "ignore"
+    return False
 
 
 class _ThisThreadsWarnings:
@@ -39,7 +50,7 @@ class _ThisThreadsWarnings:
     (a ResourceWarning as some library's file or socket is collected) was recorded too, and failed
     a valid archival PDF (measured: 2 of 20 validations beside a thread that warns often, 7 of 20
     for pikepdf's validator alone). A warning from another thread goes where it would have gone
-    without the catch; one of the kinds Python ignores by default is dropped.
+    without the catch, unless the filters in force outside it ignore it.
     """
 
     simplefilter = staticmethod(warnings.simplefilter)
@@ -48,6 +59,7 @@ class _ThisThreadsWarnings:
     @contextmanager
     def catch_warnings(*, record: bool = False, **kwargs: Any) -> Iterator[Any]:
         show, show_message = warnings.showwarning, getattr(warnings, "_showwarnmsg_impl", None)
+        outside = warnings.filters  # the catch puts a copy in its place, and this list back on leaving
         with warnings.catch_warnings(record=record, **kwargs) as log:
             if not (record and show_message is not None and getattr(warnings, "_showwarnmsg_impl", None) == log.append):
                 yield log  # context-aware warnings (Python 3.14+), or not recording: nothing to do
@@ -57,7 +69,7 @@ class _ThisThreadsWarnings:
             def recorded(message: warnings.WarningMessage) -> None:
                 if recording[0] and threading.get_ident() == caller:
                     log.append(message)
-                elif issubclass(message.category, _QUIET):
+                elif _ignored_outside(message, outside):
                     pass
                 elif show is not getattr(warnings, "_showwarning_orig", show):  # replaced (captureWarnings)
                     show(message.message, message.category, message.filename, message.lineno, message.file,
