@@ -53,7 +53,8 @@ class _ThisThreadsWarnings:
     without the catch, unless the filters in force outside it ignore it.
     """
 
-    simplefilter = staticmethod(warnings.simplefilter)
+    def __getattr__(self, name: str) -> Any:  # the rest (simplefilter, warn, ...) is the module's own
+        return getattr(warnings, name)
 
     @staticmethod
     @contextmanager
@@ -105,7 +106,7 @@ def _record_this_threads_warnings_only() -> tuple[str, ...]:
         except ImportError:
             continue  # a pikepdf that moved them: the serialised, confirmed validation below still holds
         if getattr(module, "warnings", None) is warnings:
-            module.warnings = _ThisThreadsWarnings  # type: ignore[attr-defined]
+            module.warnings = _ThisThreadsWarnings()  # type: ignore[attr-defined]
             given.append(name)
     return tuple(given)
 
