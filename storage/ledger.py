@@ -169,12 +169,12 @@ class Ledger:
 
         entries: list[LedgerEntry] = []
         expected_prev, expected_seq = GENESIS, 0
-        keys = sorted(k for k in versions if _seq_of(k) is not None)
-        firsts = {key: min(versions[key], key=lambda v: v["LastModified"]) for key in keys}
-        read = self._read_entries([(key, firsts[key]["VersionId"], None if fresh else firsts[key].get("ETag"))
-                                   for key in keys if fresh or (key, firsts[key]["VersionId"]) not in self._read])
-        for key in keys:
-            history = sorted(versions[key], key=lambda v: v["LastModified"])
+        histories = {key: sorted(versions[key], key=lambda v: v["LastModified"])
+                     for key in sorted(versions) if _seq_of(key) is not None}
+        read = self._read_entries([(key, history[0]["VersionId"], None if fresh else history[0].get("ETag"))
+                                   for key, history in histories.items()
+                                   if fresh or (key, history[0]["VersionId"]) not in self._read])
+        for key, history in histories.items():
             first = history[0]
             if len(history) > 1:
                 broken(key, history[-1]["VersionId"], f"ledger entry rewritten: {len(history)} versions")

@@ -35,9 +35,7 @@ class EntryCache:
     def get(self, key: str, version_id: str, etag: str | None) -> bytes | None:
         """The kept bytes of this version of *key*, if their MD5 is *etag* (as S3 listed it)."""
         with self._lock:
-            if self._kept is None:
-                self._kept = self._load()
-            body = self._kept.get((key, version_id))
+            body = self._loaded().get((key, version_id))
         if body is None or not etag or hashlib.md5(body, usedforsecurity=False).hexdigest() != etag.strip('"'):
             return None
         return body
@@ -46,10 +44,8 @@ class EntryCache:
         """Keep these (key, version id, bytes) as read from S3, those not kept already as they are; a
         failure to write only costs a re-read."""
         with self._lock:
-            if self._kept is None:
-                self._kept = self._load()
-            read = [(key, version_id, body) for key, version_id, body in read
-                    if self._kept.get((key, version_id)) != body]
+            kept = self._loaded()
+            read = [(key, version_id, body) for key, version_id, body in read if kept.get((key, version_id)) != body]
         lines = []
         for key, version_id, body in read:
             try:
@@ -70,7 +66,13 @@ class EntryCache:
         except OSError:
             return
         with self._lock:
-            self._kept.update(((key, version_id), body) for key, version_id, body in read)
+            self._loaded().update(((key, version_id), body) for key, version_id, body in read)
+
+    def _loaded(self) -> dict[tuple[str, str], bytes]:
+        """The kept entries, read from the file on first use (call with the lock held)."""
+        if self._kept is None:
+            self._kept = self._load()
+        return self._kept
 
     def _load(self) -> dict[tuple[str, str], bytes]:
         kept: dict[tuple[str, str], bytes] = {}

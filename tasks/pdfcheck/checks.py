@@ -26,7 +26,6 @@ T = TypeVar("T")
 _PIKEPDF_VALIDATOR = threading.Lock()
 
 
-
 def _ignored_outside(message: warnings.WarningMessage, filters: list) -> bool:
     """Whether the warning filters in force outside a catch would have ignored *message* (Python's
     defaults ignore DeprecationWarning, ResourceWarning, ...). Filters for one module are passed
