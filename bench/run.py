@@ -16,6 +16,7 @@ import argparse
 import asyncio
 import datetime as dt
 import json
+import math
 import os
 import shutil
 import statistics
@@ -24,6 +25,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterable
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -37,6 +39,12 @@ os.environ.setdefault("SOMEARKIV_METRICS_API", "false")
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = ("facebook", "instagram", "youtube", "mastodon")
 _TICK = os.sysconf("SC_CLK_TCK")
+_CPU_EVERY_S = 0.25  # the tree's CPU and RSS: cheap
+# the tree's PSS: costly to read, and reading it slows what is measured (a 30-account round at c=2 took
+# 18-23 % longer with PSS read four times a second than without, two paired runs); read on this clock
+# (its 90th percentile) and whenever the tree's RSS reaches a new high (its peak), or on every tick where
+# the peak is the phase's target
+_PSS_EVERY_S = 2.0
 
 
 # -- measuring --------------------------------------------------------------------------------
@@ -48,23 +56,21 @@ def _tree(pid: int) -> list[int]:
 
 @dataclass
 class Usage:
-    """One reading of a process tree: CPU seconds including reaped children, RSS and PSS bytes
-    summed, and each process's own CPU seconds by (pid, start time)."""
+    """One reading of a process tree: CPU seconds including reaped children, RSS bytes summed, and
+    each process's own CPU seconds by (pid, start time)."""
 
     cpu: float = 0.0
     rss: int = 0
-    pss: int = 0
     own: dict[tuple[int, int], float] = field(default_factory=dict)
 
 
-def _usage(pid: int, pss: bool = False) -> Usage:
+def _usage(pid: int) -> Usage:
     """The process tree of *pid*, each /proc/<pid>/stat read once. Its CPU includes each process's
     reaped children (utime, stime, cutime, cstime), so a process that ended is still counted if
     one in the tree reaped it; ``own`` is each process's utime+stime alone.
 
     RSS counts a page shared by several processes once per process (Chromium's renderers share
-    most of theirs), so the sum overstates; PSS divides each shared page among its sharers, so
-    the sum is the tree's real share of memory. PSS is read only when asked (smaps_rollup costs).
+    most of theirs), so the sum overstates; the tree's real share of memory is its PSS (_pss).
     """
     usage = Usage()
     for p in _tree(pid):
@@ -73,14 +79,28 @@ def _usage(pid: int, pss: bool = False) -> Usage:
             usage.cpu += sum(int(x) for x in fields[11:15]) / _TICK
             usage.own[(p, int(fields[19]))] = (int(fields[11]) + int(fields[12])) / _TICK
             usage.rss += int(fields[21]) * os.sysconf("SC_PAGE_SIZE")
-            if pss:
-                for line in Path(f"/proc/{p}/smaps_rollup").read_text().splitlines():
-                    if line.startswith("Pss:"):
-                        usage.pss += int(line.split()[1]) * 1024
-                        break
         except (OSError, IndexError, ValueError):
             continue
     return usage
+
+
+def _pss(processes: Iterable[int]) -> int:
+    """The summed PSS of *processes*: each shared page divided among the processes sharing it.
+
+    Costly: the kernel walks each process's page tables under its memory-map lock (about 60 ms of
+    CPU for the 17 processes of four open pages), and a process that maps or faults in memory
+    meanwhile waits for the walk.
+    """
+    total = 0
+    for p in processes:
+        try:
+            for line in Path(f"/proc/{p}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Pss:"):
+                    total += int(line.split()[1]) * 1024
+                    break
+        except (OSError, IndexError, ValueError):
+            continue
+    return total
 
 
 @dataclass
@@ -93,6 +113,8 @@ class Phase:
     peak_rss_mb: float = 0.0
     peak_pss_mb: float = 0.0
     pss_p90_mb: float = 0.0  # the tree's PSS was at or under this 90 % of the phase (see measure)
+    pss_every_s: float = _PSS_EVERY_S  # how often PSS was read on the clock (0: on every tick)
+    sampler_cpu_seconds: float = 0.0  # the measurement's own CPU, taken off cpu_seconds
     bytes_per_capture: float = 0.0
 
     @property
@@ -122,30 +144,40 @@ def measure(phase: Phase):
     is not, and its CPU was lost (measured: half a round's); (2) the sum of every process's own
     CPU as last seen by the sampler, which misses only a process's last quarter second and
     processes that lived less than that (A's one-shot browsers). The larger is kept. The
-    sampler thread's own CPU (reading smaps_rollup of every process four times a second) is the
-    measurement's, not the phase's: it is taken off.
+    sampler thread's own CPU is the measurement's, not the phase's: it is taken off.
 
-    Memory: the peak PSS, and the 90th percentile of the readings (the tree was at or under it
-    90 % of the time, above it a tenth). The peak is one instant's: the renderers' and GPU's share swings
-    by 300 MB with the pages open at that moment (measured over a 150-account round, with no trend),
-    so a longer phase, read more often, finds a higher peak of the same memory. Growth with the
-    number of accounts is compared on the percentile.
+    Memory: the peak PSS, and the 90th percentile of the readings on the clock (the tree was at or
+    under it 90 % of the time, above it a tenth). The peak is one instant's: the renderers' and GPU's
+    share swings by 300 MB with the pages open at that moment (measured over a 150-account round,
+    with no trend), so a longer phase, read more often, finds a higher peak of the same memory.
+    Growth with the number of accounts is compared on the percentile. PSS is read every
+    ``phase.pss_every_s`` and whenever the tree's summed RSS reaches a new high; with
+    ``pss_every_s`` 0, on every tick (for the phase whose target is its peak), which slows the
+    phase itself (see _PSS_EVERY_S).
     """
     stop = threading.Event()
     peak_rss = [0]
-    held: list[int] = []  # every PSS reading: its peak, and the level the tree keeps (not one instant's)
+    peak_pss = [0]
+    held: list[int] = []  # PSS read on the clock: the level the tree keeps (not one instant's)
     sampler_cpu = [0.0]
     before = _usage(os.getpid())
     seen = dict(before.own)
 
     def sample():
         began = time.thread_time()
+        read_at = -math.inf
         while not stop.is_set():
-            now = _usage(os.getpid(), pss=True)
-            peak_rss[0] = max(peak_rss[0], now.rss)
-            held.append(now.pss)
+            now = _usage(os.getpid())
             seen.update(now.own)
-            stop.wait(0.25)
+            due = time.monotonic() - read_at >= phase.pss_every_s
+            if due or now.rss > peak_rss[0]:  # on the clock, and whenever the tree reaches a new high
+                pss = _pss(pid for pid, _ in now.own)
+                peak_pss[0] = max(peak_pss[0], pss)
+                if due:
+                    held.append(pss)
+                    read_at = time.monotonic()
+            peak_rss[0] = max(peak_rss[0], now.rss)
+            stop.wait(_CPU_EVERY_S)
         sampler_cpu[0] = time.thread_time() - began
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -162,8 +194,9 @@ def measure(phase: Phase):
         reaped = after.cpu - before.cpu
         own = sum(cpu - before.own.get(key, 0.0) for key, cpu in seen.items())
         phase.cpu_seconds = round(max(reaped, own) - sampler_cpu[0], 2)
+        phase.sampler_cpu_seconds = round(sampler_cpu[0], 2)
         phase.peak_rss_mb = round(peak_rss[0] / 2**20, 1)
-        phase.peak_pss_mb = round(max(held, default=0) / 2**20, 1)
+        phase.peak_pss_mb = round(peak_pss[0] / 2**20, 1)
         phase.pss_p90_mb = round(statistics.quantiles(held, n=10)[-1] / 2**20, 1) if len(held) > 1 else \
             phase.peak_pss_mb
 
@@ -305,8 +338,11 @@ def capture_stage(urls: list[str], data: Path, concurrency: int) -> Phase:
     return phase
 
 
-def full_pipeline(register: Path, concurrency: int, accounts: int) -> Phase:
-    """The Prefect flow: capture, metrics, PDF/A (validated, read back), upload with locks, review artifacts."""
+def full_pipeline(register: Path, concurrency: int, accounts: int, peak: bool = False) -> Phase:
+    """The Prefect flow: capture, metrics, PDF/A (validated, read back), upload with locks, review artifacts.
+
+    peak: its peak PSS is a target: read on every tick (which slows the phase).
+    """
     from somearkiv.settings import get_settings
     from tasks.capture import browser
 
@@ -315,7 +351,8 @@ def full_pipeline(register: Path, concurrency: int, accounts: int) -> Phase:
     browser.close_pool()
     from flows.snapshot import snapshot_accounts
 
-    phase = Phase(f"somearkiv full pipeline (c={concurrency}, {accounts} accounts)")
+    phase = Phase(f"somearkiv full pipeline (c={concurrency}, {accounts} accounts)",
+                  pss_every_s=0.0 if peak else _PSS_EVERY_S)
     with measure(phase):
         state = snapshot_accounts(register_path=str(register), reason="benchmark", return_state=True)
     summary = state.result(raise_on_failure=False)
@@ -447,7 +484,7 @@ def main(argv: list[str] | None = None) -> int:
             from prefect import flow
 
             flow(lambda: None, name="warm-up")()
-            full = {c: run(f"full-c{c}", full_pipeline, register, c, args.accounts) for c in levels}
+            full = {c: run(f"full-c{c}", full_pipeline, register, c, args.accounts, c == 4) for c in levels}
             results["pdfa"] = pdfa_speed(work / "cap1" if 1 in stage else work)
             results["s3"] = s3_speed()
             for count in [int(n) for n in args.scaling.split(",") if n]:
