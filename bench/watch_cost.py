@@ -43,7 +43,7 @@ def main() -> None:
     from tasks.watch.config import read_watch_config
 
     get_settings.cache_clear()
-    settings, config = get_settings(), read_watch_config()
+    config = read_watch_config()
     pages = [("facebook", "facebook/"), ("instagram", "instagram/"), ("youtube", "youtube/"),
              ("mastodon", "mastodon/"), ("other", "watch/kommun/")]
     full, light = Phase("full capture + PDF/A"), Phase("watch + comparison")
