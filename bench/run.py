@@ -88,7 +88,7 @@ def _pss(processes: Iterable[int]) -> int:
     """The summed PSS of *processes*: each shared page divided among the processes sharing it.
 
     Costly: the kernel walks each process's page tables under its memory-map lock (about 60 ms of
-    CPU for the 17 processes of four open pages), and a process that maps or faults in memory
+    CPU for the 17 processes of four open pages), and a process that maps or unmaps memory
     meanwhile waits for the walk.
     """
     total = 0
