@@ -239,21 +239,24 @@ def test_ctrl_c_while_the_cli_starts_is_one_line_not_a_traceback():
 
     script = Path(sys.executable).with_name("somearkiv")
 
-    def at_a_terminal() -> None:
-        """Ctrl-C as at a terminal: a test run started in the background (`./run test &`, nohup) has SIGINT
-        ignored, and a child inherits that: the command then rightly ignores it (seen: exit 0, no line)."""
-        signal.signal(signal.SIGINT, signal.SIG_DFL)
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    # Ctrl-C as at a terminal: a test run started in the background (`./run test &`, nohup) has SIGINT
+    # ignored, a child inherits that, and the command then rightly ignores it (seen: exit 0, no line). So
+    # the command is started through an exec that gives SIGINT its default first (the same process id).
+    at_a_terminal = ("import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); "
+                     "signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT}); "
+                     "os.execv(sys.executable, [sys.executable, *sys.argv[1:]])")
 
     def dispositions(pid: int | str) -> str:
-        return " ".join(line.strip() for line in Path(f"/proc/{pid}/status").read_text().splitlines()
-                        if line.startswith(("SigBlk", "SigIgn", "SigCgt")))
+        try:
+            return " ".join(line.strip() for line in Path(f"/proc/{pid}/status").read_text().splitlines()
+                            if line.startswith(("SigBlk", "SigIgn", "SigCgt")))
+        except OSError:
+            return "-"
 
     def interrupted_after(delay: float) -> tuple[bool, int, str]:
         """Start `captures`, send Ctrl-C *delay* s into its import: (still running then?, exit status, stderr)."""
-        started = subprocess.Popen([sys.executable, "-X", "importtime", str(script), "captures"],
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                                   preexec_fn=at_a_terminal)
+        started = subprocess.Popen([sys.executable, "-c", at_a_terminal, "-X", "importtime", str(script), "captures"],
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         seen = []
         while (line := started.stderr.readline()) and not (seen and "deployments.entry" in seen[-1]):
             seen.append(line)
