@@ -230,14 +230,14 @@ def baseline_a(urls: list[str], out: Path, browser: str) -> Phase:
 
 
 async def _bare(urls: list[str], out: Path, browser: str, settle: bool, mobile: bool, concurrency: int,
-                phase: Phase) -> None:
+                phase: Phase, args: tuple[str, ...] = ()) -> None:
     from playwright.async_api import async_playwright
 
     from tasks.capture import MOBILE_USER_AGENT
 
     async with async_playwright() as p:
         with measure(phase):  # from the launch until the work is done, while the browser still runs
-            chrome = await p.chromium.launch(executable_path=browser)
+            chrome = await p.chromium.launch(executable_path=browser, args=list(args))
             gate = asyncio.Semaphore(concurrency)
 
             async def view(url: str, name: str, width: int, height: int, scale: float, is_mobile: bool) -> None:
@@ -276,13 +276,21 @@ async def _bare(urls: list[str], out: Path, browser: str, settle: bool, mobile: 
         await chrome.close()  # after the measurement (see baseline_b)
 
 
-def baseline_b(urls: list[str], out: Path, browser: str, concurrency: int = 1) -> Phase:
-    """Bare Playwright, one browser: the same views, scroll, screenshots and print PDF, nothing else."""
-    phase = Phase(f"B: bare Playwright, same browser work (c={concurrency})")
+def baseline_b(urls: list[str], out: Path, browser: str, concurrency: int = 1, switches: bool = False) -> Phase:
+    """Bare Playwright, one browser: the same views, scroll, screenshots and print PDF, nothing else.
+
+    switches: launch Chromium with somearkiv's switches (tasks.capture.browser.launch_args) instead of
+    Playwright's defaults: B' shows what of the gap to B those switches close for anyone.
+    """
+    from tasks.capture.browser import launch_args
+
+    name = "B': bare Playwright, somearkiv's Chromium switches" if switches else "B: bare Playwright, same browser work"
+    phase = Phase(f"{name} (c={concurrency})")
     # measured inside, from the launch until the work is done and before the browser is closed: a
     # Chromium that Playwright's driver closes is not reaped by it, so its CPU would leave the tree
     # uncounted (somearkiv's browser pool is likewise closed after its phases' measurements)
-    asyncio.run(_bare(urls, out, browser, settle=True, mobile=True, concurrency=concurrency, phase=phase))
+    asyncio.run(_bare(urls, out, browser, settle=True, mobile=True, concurrency=concurrency, phase=phase,
+                      args=launch_args() if switches else ()))
     phase.bytes_per_capture = _dir_bytes(out) / max(1, phase.captures)
     return phase
 
@@ -474,10 +482,11 @@ def main(argv: list[str] | None = None) -> int:
                 return phase
 
             out = work / "out"
-            for sub in ("a", "b", "l"):
+            for sub in ("a", "b", "b2", "l"):
                 (out / sub).mkdir(parents=True)
             a = run("baseline-a", baseline_a, urls, out / "a", browser)
             b = run("baseline-b", baseline_b, urls, out / "b", browser)
+            b2 = run("baseline-b-switches", baseline_b, urls, out / "b2", browser, 1, True)
             lfl = run("like-for-like", like_for_like, urls, out / "l")
             stage = {c: run(f"capture-c{c}", capture_stage, urls, work / f"cap{c}", c) for c in levels}
             # warm up the Prefect server once, outside the timings
@@ -525,6 +534,10 @@ def main(argv: list[str] | None = None) -> int:
     results["targets"] = {k: {"value": v, "target": t, "met": v is not None and (v <= t if op == "≤" else v >= t)}
                           for k, (v, t, op) in targets.items()}
     results["ratios"] = {"full_over_b_time": targets[next(iter(targets))][0],
+                         "full_over_b_switches_time": _ratio(c1.seconds / c1.captures, b2.seconds / b2.captures)
+                         if c1 and c1.captures else None,
+                         "full_over_b_switches_cpu": _ratio(c1.cpu_seconds / c1.captures, b2.cpu_seconds / b2.captures)
+                         if c1 and c1.captures else None,
                          "full_over_b_cpu": targets["CPU: full pipeline ≤ 1.3× B's CPU seconds per capture (c=1)"][0],
                          "somearkiv_over_a_per_minute": _ratio(stage[first].per_minute, a.per_minute)}
     if peak_growth is not None:
@@ -538,6 +551,9 @@ def main(argv: list[str] | None = None) -> int:
               f"{s['cpu_s_per_capture']!s:>9} {s['cpu_busy']!s:>5} {phase.peak_rss_mb:>8} "
               f"{phase.peak_pss_mb:>8} {phase.pss_p90_mb:>8} {phase.bytes_per_capture / 1024:>8.0f}")
     print(f"\nPDF/A: {results['pdfa']}   S3: {results['s3']}")
+    ratios = results["ratios"]
+    print(f"against B' (B with somearkiv's Chromium switches): full pipeline {ratios['full_over_b_switches_time']}× "
+          f"in time, {ratios['full_over_b_switches_cpu']}× in CPU")
     print("\ntargets (memory: PSS summed over the process tree; RSS shown beside it overstates):")
     for name, t in results["targets"].items():
         print(f"  {'met    ' if t['met'] else 'NOT MET'}  {name}: {t['value']}")

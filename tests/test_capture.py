@@ -465,6 +465,48 @@ def test_chromium_keeps_playwrights_disabled_features_beside_ours(sample_site):
         pool.close()
 
 
+async def _omnibox_popups(browser) -> list[str]:
+    """The addresses of the address bar's WebUI popups a browser has loaded, with a page open."""
+    context = await browser.new_context()
+    try:
+        await context.new_page()
+        cdp = await browser.new_browser_cdp_session()
+        targets = (await cdp.send("Target.getTargets"))["targetInfos"]
+        await cdp.detach()
+    finally:
+        await context.close()
+    return [t["url"] for t in targets if t["url"].startswith("chrome://omnibox")]
+
+
+@pytest.mark.browser
+def test_no_address_bar_popup_is_loaded_beside_each_page():
+    """Headless Chromium (the full browser) loads the address bar's popup, a WebUI page with a renderer
+    of its own, in every window: ours does not (measured: two thirds of the renderers' CPU per capture).
+    A bare launch shows what the switch is for where the browser has that popup at all."""
+    from playwright.sync_api import sync_playwright
+
+    from tasks.capture.browser import BrowserPool
+
+    executable = find_browser(get_settings().browser_path)
+    with sync_playwright() as p:
+        bare = p.chromium.launch(executable_path=executable)
+        try:
+            context = bare.new_context()
+            context.new_page()
+            cdp = bare.new_browser_cdp_session()
+            in_bare = [t["url"] for t in cdp.send("Target.getTargets")["targetInfos"]
+                       if t["url"].startswith("chrome://omnibox")]
+        finally:
+            bare.close()
+    pool = BrowserPool(executable, 1, EgressPolicy(("127.0.0.1",)))
+    try:
+        assert pool.run(_omnibox_popups, 60) == [], f"the address bar's popup is loaded (bare launch: {in_bare})"
+    finally:
+        pool.close()
+    if find_browser(None):  # Debian's Chromium, which has it: the switch is what keeps it away
+        assert in_bare, "Debian's Chromium no longer loads the popup: this test no longer shows anything"
+
+
 def test_playwrights_list_is_read_from_its_driver_in_either_form(tmp_path, monkeypatch):
     """The list as a plain array (1.65's bundle) or as an arrow function (older drivers), comments
     dropped; a driver without it gives the known list of 1.65."""
