@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import gc
 import gzip
@@ -465,17 +466,23 @@ def test_chromium_keeps_playwrights_disabled_features_beside_ours(sample_site):
         pool.close()
 
 
-async def _omnibox_popups(browser) -> list[str]:
-    """The addresses of the address bar's WebUI popups a browser has loaded, with a page open."""
+async def _omnibox_popups(browser, wait_s: float) -> list[str]:
+    """The addresses of the address bar's WebUI popups a browser loads beside a page: looked for over
+    *wait_s* seconds (a popup loaded late is seen too), returned as soon as there is one."""
     context = await browser.new_context()
+    cdp = await browser.new_browser_cdp_session()
     try:
         await context.new_page()
-        cdp = await browser.new_browser_cdp_session()
-        targets = (await cdp.send("Target.getTargets"))["targetInfos"]
-        await cdp.detach()
+        deadline = asyncio.get_running_loop().time() + wait_s
+        while True:
+            targets = (await cdp.send("Target.getTargets"))["targetInfos"]
+            found = [t["url"] for t in targets if t["url"].startswith("chrome://omnibox")]
+            if found or asyncio.get_running_loop().time() > deadline:
+                return found
+            await asyncio.sleep(0.1)
     finally:
+        await cdp.detach()
         await context.close()
-    return [t["url"] for t in targets if t["url"].startswith("chrome://omnibox")]
 
 
 @pytest.mark.browser
@@ -483,26 +490,27 @@ def test_no_address_bar_popup_is_loaded_beside_each_page():
     """Headless Chromium (the full browser) loads the address bar's popup, a WebUI page with a renderer
     of its own, in every window: ours does not (measured: two thirds of the renderers' CPU per capture).
     A bare launch shows what the switch is for where the browser has that popup at all."""
-    from playwright.sync_api import sync_playwright
+    from playwright.async_api import async_playwright
 
     from tasks.capture.browser import BrowserPool
 
     executable = find_browser(get_settings().browser_path)
-    with sync_playwright() as p:
-        bare = p.chromium.launch(executable_path=executable)
-        try:
-            context = bare.new_context()
-            context.new_page()
-            cdp = bare.new_browser_cdp_session()
-            in_bare = [t["url"] for t in cdp.send("Target.getTargets")["targetInfos"]
-                       if t["url"].startswith("chrome://omnibox")]
-        finally:
-            bare.close()
+
+    async def bare_launch() -> list[str]:
+        async with async_playwright() as p:
+            bare = await p.chromium.launch(executable_path=executable)
+            try:
+                return await _omnibox_popups(bare, 5.0)
+            finally:
+                await bare.close()
+
+    in_bare = asyncio.run(bare_launch())
     pool = BrowserPool(executable, 1, EgressPolicy(("127.0.0.1",)))
     try:
-        assert pool.run(_omnibox_popups, 60) == [], f"the address bar's popup is loaded (bare launch: {in_bare})"
+        ours = pool.run(lambda browser: _omnibox_popups(browser, 2.0), 60)
     finally:
         pool.close()
+    assert ours == [], f"the address bar's popup is loaded (bare launch: {in_bare})"
     if find_browser(None):  # Debian's Chromium, which has it: the switch is what keeps it away
         assert in_bare, "Debian's Chromium no longer loads the popup: this test no longer shows anything"
 
