@@ -488,7 +488,7 @@ async def _omnibox_popups(browser, wait_s: float) -> list[str]:
 @pytest.mark.browser
 def test_no_address_bar_popup_is_loaded_beside_each_page():
     """Headless Chromium (the full browser) loads the address bar's popup, a WebUI page with a renderer
-    of its own, in every window: ours does not (measured: two thirds of the renderers' CPU per capture).
+    of its own, in every window: ours does not (measured: about 70 % of the renderers' CPU per capture).
     A bare launch shows what the switch is for where the browser has that popup at all."""
     from playwright.async_api import async_playwright
 
