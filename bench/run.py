@@ -552,8 +552,9 @@ def main(argv: list[str] | None = None) -> int:
               f"{phase.peak_pss_mb:>8} {phase.pss_p90_mb:>8} {phase.bytes_per_capture / 1024:>8.0f}")
     print(f"\nPDF/A: {results['pdfa']}   S3: {results['s3']}")
     ratios = results["ratios"]
-    print(f"against B' (B with somearkiv's Chromium switches): full pipeline {ratios['full_over_b_switches_time']}× "
-          f"in time, {ratios['full_over_b_switches_cpu']}× in CPU")
+    if ratios["full_over_b_switches_time"] is not None:  # the full pipeline ran at c=1
+        print(f"against B' (B with somearkiv's Chromium switches): full pipeline "
+              f"{ratios['full_over_b_switches_time']}× in time, {ratios['full_over_b_switches_cpu']}× in CPU")
     print("\ntargets (memory: PSS summed over the process tree; RSS shown beside it overstates):")
     for name, t in results["targets"].items():
         print(f"  {'met    ' if t['met'] else 'NOT MET'}  {name}: {t['value']}")
