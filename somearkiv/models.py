@@ -272,6 +272,9 @@ class SettleInfo(_Model):
     height: int = Field(description="The page's height when scrolling ended (px).")
     items: int = Field(description="Elements in the page when scrolling ended.")
     grew: int = Field(default=0, description="How often the page grew while the bottom was near (a feed).")
+    still_before_s: float = Field(default=0.0, description=(
+        "How long the page had already stayed the same when scrolling began (since it landed, while consent "
+        "was looked for): counted in the quiet the page must keep."))
 
 
 class ViewFile(_Model):

@@ -14,6 +14,7 @@ import time
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from PIL import Image
@@ -25,8 +26,10 @@ from somearkiv.settings import get_settings
 from tasks.capture import CaptureError, PageUnavailableError, capture_account
 from tasks.capture.browser import close_pool, find_browser, get_pool
 from tasks.capture.claim import claim_capture, clean_stale_partials
+from tasks.capture.consent import ConsentFinding
 from tasks.capture.egress import EgressPolicy
-from tasks.capture.state import View
+from tasks.capture.state import PageShape, View
+from tasks.capture.steps import still_since
 from tasks.capture.warc import har_to_warc
 from tasks.pdfa import MAX_PAGE_SIDE_PT, make_archival_pdf
 
@@ -86,6 +89,7 @@ def test_unknown_consent_dialog_gets_the_necessary_only_button(sample_site, tmp_
     assert consent.action == "clicked 'Endast nödvändiga'"
     assert 'data-consent="rejected"' in (folder / "page.html").read_text(encoding="utf-8")
     assert (folder / consent.evidence).exists()
+    assert record.views[0].settle.still_before_s == 0, "refusing changed the page: its quiet is counted afresh"
 
 
 def test_the_consent_look_ends_early_only_when_nothing_is_loading(sample_site, tmp_path):
@@ -97,6 +101,23 @@ def test_the_consent_look_ends_early_only_when_nothing_is_loading(sample_site, t
     assert 'data-consent="rejected"' in (folder / "page.html").read_text(encoding="utf-8")
     record, _ = capture(sample_site.url + "mastodon/", tmp_path / "none", consent_look_s=3.0)
     assert not record.consent.found and record.timings["desktop.dismiss_consent"] < 2.0, record.timings
+
+
+def test_the_quiet_since_the_page_landed_counts_only_for_the_same_unchanged_page():
+    """settle counts the page's quiet from when it landed only when nothing says it changed since."""
+    landed = PageShape(document=1, height=3042, items=60, at=100.0)
+
+    def since(height=3042, items=60, documents=1, consent=None, shape=landed):
+        state = SimpleNamespace(landed_shape=shape, watch=SimpleNamespace(documents=documents), consent=consent)
+        return still_since(state, height, items, default=101.0)
+
+    assert since() == 100.0
+    assert since(height=3100) == 101.0, "it grew"
+    assert since(items=61) == 101.0, "an element came or went"
+    assert since(documents=2) == 101.0, "another document"
+    assert since(shape=None) == 101.0, "not taken stock of"
+    assert since(consent=ConsentFinding(found=True, dismissed=True)) == 101.0, "a consent dialog was refused"
+    assert since(consent=ConsentFinding(found=False)) == 100.0
 
 
 def test_no_consent_popup_is_recorded_as_none_found(sample_site, tmp_path):

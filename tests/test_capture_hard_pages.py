@@ -75,6 +75,31 @@ def test_a_page_that_pings_its_server_on_every_scroll_still_settles(sample_site,
     assert settle.outcome == "complete" and settle.seconds < 6, settle
 
 
+def test_posts_put_up_after_the_page_landed_without_a_request_are_waited_for(sample_site, tmp_path):
+    """The quiet a page kept while consent was looked for counts only if it did not change since it landed.
+
+    This page puts its posts up by itself 0.25 s after it loaded and more 0.4 s later, with nothing on
+    the network to say it is not done: settling sees it changed and counts the quiet itself.
+    """
+    record, folder = capture(sample_site.url + "traps/late-render.html?after=250&more=400", tmp_path,
+                             mobile_view=True)
+    assert record.status is CaptureStatus.captured
+    for view in record.views:
+        assert view.settle.outcome == "complete" and view.settle.still_before_s == 0, view.settle
+        words = json.loads((folder / f"words-{view.name}.json").read_text(encoding="utf-8"))["words"]
+        text = " ".join(w[0] for w in words)
+        assert "inlägg 24" in text and "Laddar" not in text, view.name
+
+
+def test_a_still_page_counts_the_quiet_it_kept_while_consent_was_looked_for(sample_site, tmp_path):
+    """A page that stayed the same since it landed need not be watched for the whole quiet period again;
+    it still gets its nudge at the bottom (the scroll event a lazy loader listens for) before it is done."""
+    record, _ = capture(sample_site.url + "facebook/", tmp_path, mobile_view=True)
+    for view in record.views:
+        settle = view.settle
+        assert settle.outcome == "complete" and settle.still_before_s > 0 and settle.rounds >= 2, settle
+
+
 def test_a_long_page_that_ends_is_taken_whole_and_an_endless_feed_is_bounded(sample_site, tmp_path):
     record, folder = capture(sample_site.url + "traps/tall-finite.html", tmp_path / "long")
     view = record.views[0]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import NamedTuple
 
 from playwright.async_api import BrowserContext, Page, Response
 
@@ -15,7 +16,7 @@ from tasks.capture.egress import BlockedRequest, EgressProxy
 from tasks.capture.pagewatch import PageWatch
 from tasks.capture.walls import Wall
 
-__all__ = ["LOCALE", "MOBILE_USER_AGENT", "TIMEZONE", "CaptureState", "Step", "View"]
+__all__ = ["LOCALE", "MOBILE_USER_AGENT", "TIMEZONE", "CaptureState", "PageShape", "Step", "View"]
 
 LOCALE = "sv-SE"
 TIMEZONE = "Europe/Stockholm"
@@ -58,6 +59,15 @@ class View:
         return f"{stem}{suffix}" if self.name == "desktop" else f"{stem}-{self.name}{suffix}"
 
 
+class PageShape(NamedTuple):
+    """The page's height and number of elements at a moment (time.monotonic()), in one document."""
+
+    document: int  # PageWatch.documents then
+    height: int
+    items: int
+    at: float
+
+
 @dataclass
 class CaptureState:
     """What the steps of one view share and fill in."""
@@ -81,6 +91,7 @@ class CaptureState:
     page_height: int = 0
     shot_height: int = 0  # how much of the page the shot takes (page_height within the bounds)
     landed: int = -1  # PageWatch.documents when the shown document was taken stock of
+    landed_shape: PageShape | None = None  # the page as it landed: settle counts its quiet from then if unchanged
     settled: SettleInfo | None = None
     tiles: int = 1
     consent: ConsentFinding | None = None

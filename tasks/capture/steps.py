@@ -28,13 +28,13 @@ from tasks.capture.errors import Blocked, CaptureError
 from tasks.capture.isolated import read
 from tasks.capture.overlay import close_overlay, find_overlay
 from tasks.capture.pagewatch import BROWSER_ERROR_SCHEMES
-from tasks.capture.state import CaptureState, Step
+from tasks.capture.state import CaptureState, PageShape, Step
 from tasks.capture.walls import SIGNALS_JS, PageSignals, Wall, classify, same_site
 from tasks.watch.extract import EXTRACT_JS, rules_for
 
 __all__ = ["DESKTOP_STEPS", "IMAGES_DONE", "MOBILE_STEPS", "clear_overlay", "detect_wall", "dismiss_consent",
            "follow_late_navigation", "land", "navigate", "print_pdf", "profile_elements", "read_elements",
-           "read_words", "save_dom", "screenshot", "settle"]
+           "read_words", "save_dom", "screenshot", "settle", "still_since"]
 
 
 async def navigate(state: CaptureState) -> None:
@@ -114,8 +114,10 @@ async def land(state: CaptureState) -> None:
     state.landed = watch.documents
     try:
         state.title = await page.title()
+        _bottom, height, items = await read(page, _PAGE_STATE)
+        state.landed_shape = PageShape(watch.documents, height, items, time.monotonic())
     except PlaywrightError:
-        state.title = ""
+        state.title, state.landed_shape = state.title or "", None
     if state.http_status is not None and state.http_status >= 500:
         raise CaptureError(f"the server answered HTTP {state.http_status}")
     wall = classify(PageSignals(str(state.account.url), state.final_url, state.http_status))
@@ -225,18 +227,24 @@ async def settle(state: CaptureState) -> None:
     that grows when its bottom comes near is a feed: it is cut at ``max_page_height``
     (``height-limit``); a long page that does not grow is taken whole up to
     ``max_whole_page_height``. ``time-limit`` when ``max_scroll_s`` ran out first.
+    The quiet is counted from when the page landed if it has not changed since (the consent
+    look's wait is time the page stayed the same too), but the page always gets one nudge at the
+    bottom before it is done.
     """
     v, page = state.view, state.page
     started = time.monotonic()
     await page.mouse.move(v.width / 2, v.height / 2)
-    rounds = grew = stuck = 0
+    rounds = grew = stuck = nudged = 0
     last: tuple[int, int, int] | None = None
     quiet_since = busy_at = started
     while True:
         rounds += 1
         bottom, height, items = await read(page, _PAGE_STATE)
         now = time.monotonic()
-        if last is not None:
+        if last is None:
+            quiet_since = still_since(state, height, items, started)
+            still_before = started - quiet_since
+        else:
             if height > last[1] and last[0] >= last[1] - 1.5 * v.height:
                 grew += 1  # it grew as its bottom came near: a feed
             if (height, items) != last[1:]:
@@ -251,7 +259,7 @@ async def settle(state: CaptureState) -> None:
             # the grace waits for an answer to be drawn, but never keeps a page that is still, with nothing
             # seen loading, for three quiet periods from being done (one that pings on every scroll event)
             grace = _RENDER_GRACE_S if now - max(quiet_since, busy_at) < 3 * v.settle_quiet_s else 0.0
-            if now - quiet_since >= v.settle_quiet_s and state.watch.network_idle(grace_s=grace):
+            if nudged and now - quiet_since >= v.settle_quiet_s and state.watch.network_idle(grace_s=grace):
                 outcome = "complete"
         elif bottom >= limit:
             outcome = "height-limit"
@@ -265,6 +273,7 @@ async def settle(state: CaptureState) -> None:
         if bottom >= height - 2:  # a scroll event, as a visitor's nudge at the bottom would give
             await read(page, "() => window.dispatchEvent(new Event('scroll'))")  # the page's listeners get it
             await page.wait_for_timeout(200)
+            nudged += 1
         elif stuck >= 3:  # the wheel went to an element that scrolls itself: scroll the page
             await read(page, "(dy) => window.scrollBy(0, dy)", int(v.height * 0.9))
             await page.wait_for_timeout(120)
@@ -278,13 +287,28 @@ async def settle(state: CaptureState) -> None:
     state.shot_height = min(state.page_height, v.max_page_height if outcome == "height-limit" and grew
                             else v.max_whole_page_height)
     state.settled = SettleInfo(outcome=outcome, seconds=round(time.monotonic() - started, 2), rounds=rounds,
-                               height=height, items=items, grew=grew)
+                               height=height, items=items, grew=grew,
+                               still_before_s=round(still_before, 2))
     if outcome == "height-limit":
         state.notes.append(f"feed bounded at {limit} px (the page kept growing)" if grew
                            else f"page cut at the safety limit of {limit} px")
     elif outcome == "time-limit":
         state.notes.append(f"scrolling stopped after {v.max_scroll_s:g} s at {bottom} px of {height} px")
     state.title = await page.title()
+
+
+def still_since(state: CaptureState, height: int, items: int, default: float) -> float:
+    """Since when the page has stayed the same, as settling begins with it *height* px high and *items* elements.
+
+    Since it landed, when it is the same document with the same height and number of elements as
+    then, and no consent dialog was found on the way (refusing one changes the page, and what the
+    page loads after it); otherwise *default* (now: settling counts the quiet itself).
+    """
+    landed = state.landed_shape
+    if (landed is None or landed.document != state.watch.documents or (landed.height, landed.items) != (height, items)
+            or (state.consent is not None and state.consent.found)):
+        return default
+    return landed.at
 
 
 async def _network_quiet(state: CaptureState, seconds: float) -> None:
