@@ -104,3 +104,50 @@ def test_one_round_is_shared_by_both_workers_and_every_account_filed_once(pool, 
     summary = _api(server, "/artifacts/filter", {"artifacts": {"key": {"any_": ["snapshot-summary"]},
                                                                "flow_run_id": {"any_": [parent["id"]]}}})
     assert summary and summary[0]["description"].startswith("Alla 4 konton arkiverade")
+
+
+def test_the_browser_limit_is_held_for_a_capture_and_makes_a_second_one_wait(prefect_server):
+    """SOMEARKIV_BROWSER_CONCURRENCY_LIMIT: a Prefect global concurrency limit that every capture and watch
+    takes a slot of (real server); unset, nothing is asked of the server; set to a limit never created, a
+    clear refusal rather than an unbounded run."""
+    import threading
+
+    from prefect import get_client
+    from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
+    from prefect.concurrency.asyncio import ConcurrencySlotAcquisitionError
+
+    from somearkiv.settings import get_settings
+    from tasks.capture.browser import browser_slot
+
+    name = "somearkiv-test-browser"
+    with get_client(sync_client=True) as client:
+        client.create_global_concurrency_limit(GlobalConcurrencyLimitCreate(name=name, limit=1))
+
+        def active() -> int:
+            return client.read_global_concurrency_limit_by_name(name).active_slots
+
+        settings = get_settings().model_copy(update={"browser_concurrency_limit": name})
+        second_in, first_out = threading.Event(), threading.Event()
+
+        def second() -> None:
+            with browser_slot(settings):
+                second_in.set()
+                assert first_out.is_set(), "the second capture got a slot while the first held the only one"
+
+        with browser_slot(settings):
+            assert active() == 1
+            waiting = threading.Thread(target=second)
+            waiting.start()
+            assert not second_in.wait(3), "the limit of 1 did not make the second capture wait"
+            first_out.set()
+        assert second_in.wait(30), "the second capture never got the slot the first gave back"
+        waiting.join(30)
+        assert active() == 0
+
+        unset = get_settings().model_copy(update={"browser_concurrency_limit": None})
+        with browser_slot(unset):
+            assert active() == 0
+        missing = get_settings().model_copy(update={"browser_concurrency_limit": "somearkiv-no-such-limit"})
+        with pytest.raises(ConcurrencySlotAcquisitionError, match="must be created"):
+            with browser_slot(missing):
+                pass

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import errno
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from pathlib import Path
 
 from prefect import task
@@ -21,7 +21,7 @@ from somearkiv.log import get_logger
 from somearkiv.models import Account, Captured, CaptureRecord, CaptureStatus, FileRole, Trigger
 from somearkiv.sessions import SessionError, StoredSession, session_store
 from somearkiv.settings import Settings, get_settings
-from tasks.capture.browser import BrowserPool, shared_pool
+from tasks.capture.browser import BrowserPool, browser_slot, shared_pool
 from tasks.capture.claim import Claim, claim_capture, clean_stale_partials
 from tasks.capture.egress import EgressPolicy, protected_endpoints
 from tasks.capture.errors import CaptureError, DiskFullError, PageUnavailableError
@@ -187,7 +187,7 @@ def _worth_retrying(_task: object, _task_run: object, state: object) -> bool:
 
 
 @task(name="capture-start-page", retries=2, retry_delay_seconds=[5, 20], retry_condition_fn=_worth_retrying,
-      cache_policy=NO_CACHE, tags=["browser"])
+      cache_policy=NO_CACHE)
 def capture_start_page(
     account: Account,
     municipality: str,
@@ -196,10 +196,8 @@ def capture_start_page(
     requested_by: str | None = None,
 ) -> Captured:
     """Task: capture one account's start page (see capture_account)."""
-    from prefect.concurrency.sync import concurrency
     from prefect.runtime import flow_run
 
-    limit = get_settings().browser_concurrency_limit
-    with concurrency(limit, occupy=1, strict=True) if limit else nullcontext():
+    with browser_slot(get_settings()):
         return capture_account(account, municipality=municipality, trigger=trigger, reason=reason,
                                requested_by=requested_by, flow_run_id=flow_run.id)

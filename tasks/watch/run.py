@@ -27,7 +27,7 @@ from somearkiv.models import (
 )
 from somearkiv.settings import Settings, get_settings
 from storage import Archive
-from tasks.capture.browser import shared_pool
+from tasks.capture.browser import browser_slot, shared_pool
 from tasks.capture.egress import EgressPolicy, protected_endpoints
 from tasks.capture.steps import ELEMENTS_NAME
 from tasks.watch.capture import light_capture
@@ -41,13 +41,14 @@ __all__ = ["CHANGE_NAME", "announcement", "compare_watch", "file_watch", "last_s
 CHANGE_NAME = "change.json"
 
 
-@task(name="watch-page", retries=1, retry_delay_seconds=10, cache_policy=NO_CACHE, tags=["browser"])
+@task(name="watch-page", retries=1, retry_delay_seconds=10, cache_policy=NO_CACHE)
 def take_watch(account: Account, municipality: str, config: WatchConfig, retention_class: str) -> tuple[WatchRecord, Path]:
     """Task: the light capture of one account (tasks.watch.capture)."""
     from prefect.runtime import flow_run
 
-    return light_capture(account, municipality=municipality, config=config, retention_class=retention_class,
-                         flow_run_id=flow_run.id)
+    with browser_slot(get_settings()):  # the same bound across workers as the captures
+        return light_capture(account, municipality=municipality, config=config, retention_class=retention_class,
+                             flow_run_id=flow_run.id)
 
 
 def _fetch(archive: Archive, files, names: tuple[str, ...], dest: Path) -> Path:
