@@ -235,8 +235,12 @@ async def _bare(urls: list[str], out: Path, browser: str, settle: bool, mobile: 
 
     from tasks.capture import MOBILE_USER_AGENT
 
-    async with async_playwright() as p:
-        with measure(phase):  # from the launch until the work is done, while the browser still runs
+    p = None
+    try:
+        # from Playwright's start (its driver: somearkiv's pool starts its own in every phase too) until the
+        # work is done, while the browser still runs
+        with measure(phase):
+            p = await async_playwright().start()
             chrome = await p.chromium.launch(executable_path=browser, args=list(args))
             gate = asyncio.Semaphore(concurrency)
 
@@ -274,6 +278,9 @@ async def _bare(urls: list[str], out: Path, browser: str, settle: bool, mobile: 
 
             await asyncio.gather(*(one(i, u) for i, u in enumerate(urls)))
         await chrome.close()  # after the measurement (see baseline_b)
+    finally:
+        if p is not None:
+            await p.stop()
 
 
 def baseline_b(urls: list[str], out: Path, browser: str, concurrency: int = 1, switches: bool = False) -> Phase:
@@ -286,7 +293,7 @@ def baseline_b(urls: list[str], out: Path, browser: str, concurrency: int = 1, s
 
     name = "B': bare Playwright, somearkiv's Chromium switches" if switches else "B: bare Playwright, same browser work"
     phase = Phase(f"{name} (c={concurrency})")
-    # measured inside, from the launch until the work is done and before the browser is closed: a
+    # measured inside, from Playwright's start until the work is done and before the browser is closed: a
     # Chromium that Playwright's driver closes is not reaped by it, so its CPU would leave the tree
     # uncounted (somearkiv's browser pool is likewise closed after its phases' measurements)
     asyncio.run(_bare(urls, out, browser, settle=True, mobile=True, concurrency=concurrency, phase=phase,
