@@ -1,0 +1,72 @@
+"""The full pipeline's time and CPU against bare Playwright (B), the two alternated in one process.
+
+    .venv/bin/python -m bench.alternate [--accounts 8] [--rounds 3]
+
+`./run bench` runs B first and the pipeline a minute or more later; on a virtual machine whose
+speed drifts, that alone moved the time ratio between 1.32 and 1.53 in three runs of the same
+code. Here B and the full pipeline at c=1 take turns, round after round, on the same sample
+pages, so a slower minute falls on both; the ratio is printed per round and over all rounds.
+The pipeline is bench.run's (Prefect's temporary server, the embedded S3 on its own port).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--accounts", type=int, default=8)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args(argv)
+    work = Path(tempfile.mkdtemp(prefix="somearkiv-alternate-"))
+    (work / "none.toml").write_text("# no settings: the defaults and the variables set here\n", encoding="utf-8")
+    os.environ.update({"SOMEARKIV_DATA_DIR": str(work / "data"), "SOMEARKIV_S3_EMBEDDED_PORT": "18720",
+                       "SOMEARKIV_S3_BUCKET": "somearkiv-bench", "SOMEARKIV_ALLOWED_HOSTS": '["127.0.0.1"]',
+                       "SOMEARKIV_CONFIG": str(work / "none.toml")})
+    sys.path.insert(0, str(ROOT))
+    from bench.run import PAGES, _register, baseline_b, full_pipeline
+    from deployments.sample_site import SampleSite
+    from somearkiv.settings import get_settings
+    from storage import EmbeddedS3
+    from tasks.capture.browser import find_browser
+
+    get_settings.cache_clear()
+    browser = find_browser(get_settings().browser_path) or shutil.which("chromium") or "chromium"
+    server = EmbeddedS3(work / "data" / "seaweedfs", 18720)
+    server.start()
+    b_time = b_cpu = full_time = full_cpu = 0.0
+    try:
+        with SampleSite() as site:
+            urls = [f"{site.url}{PAGES[i % len(PAGES)]}/" for i in range(args.accounts)]
+            register = _register(work / "accounts.yaml", site.url, args.accounts)
+            from prefect import flow
+
+            flow(lambda: None, name="warm-up")()  # the temporary server's start, outside the timings
+            for round_ in range(args.rounds):
+                out = work / f"b{round_}"
+                out.mkdir()
+                b = baseline_b(urls, out, browser)
+                full = full_pipeline(register, 1, args.accounts)
+                pair = [(phase.seconds / phase.captures, phase.cpu_seconds / phase.captures) for phase in (b, full)]
+                (bt, bc), (ft, fc) = pair
+                b_time, b_cpu, full_time, full_cpu = b_time + bt, b_cpu + bc, full_time + ft, full_cpu + fc
+                print(f"round {round_ + 1}: B {bt:.2f} s, {bc:.2f} CPU-s per capture; full pipeline (c=1) {ft:.2f} s, "
+                      f"{fc:.2f} CPU-s; time {ft / bt:.2f}×, CPU {fc / bc:.2f}×", flush=True)
+    finally:
+        server.stop()
+        shutil.rmtree(work, ignore_errors=True)
+    print(f"all rounds: full pipeline {full_time / b_time:.2f}× B's time per capture, "
+          f"{full_cpu / b_cpu:.2f}× its CPU (targets ≤ 1.3×)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
