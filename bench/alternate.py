@@ -12,7 +12,6 @@ The pipeline is bench.run's (Prefect's temporary server, the embedded S3 on its 
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import sys
 import tempfile
@@ -27,21 +26,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args(argv)
     work = Path(tempfile.mkdtemp(prefix="somearkiv-alternate-"))
-    (work / "none.toml").write_text("# no settings: the defaults and the variables set here\n", encoding="utf-8")
-    os.environ.update({"SOMEARKIV_DATA_DIR": str(work / "data"), "SOMEARKIV_S3_EMBEDDED_PORT": "18720",
-                       "SOMEARKIV_S3_BUCKET": "somearkiv-bench", "SOMEARKIV_ALLOWED_HOSTS": '["127.0.0.1"]',
-                       "SOMEARKIV_CONFIG": str(work / "none.toml")})
     sys.path.insert(0, str(ROOT))
-    from bench.run import PAGES, _register, baseline_b, full_pipeline
+    from bench.run import PAGES, _register, baseline_b, bench_setup, full_pipeline
     from deployments.sample_site import SampleSite
-    from somearkiv.settings import get_settings
-    from storage import EmbeddedS3
-    from tasks.capture.browser import find_browser
 
-    get_settings.cache_clear()
-    browser = find_browser(get_settings().browser_path) or shutil.which("chromium") or "chromium"
-    server = EmbeddedS3(work / "data" / "seaweedfs", 18720)
-    server.start()
+    browser, server = bench_setup(work, 18720)
     b_time = b_cpu = full_time = full_cpu = 0.0
     try:
         with SampleSite() as site:

@@ -457,6 +457,25 @@ def _per_capture_ratio(phase: Phase | None, base: Phase, seconds: str) -> float 
     return _ratio(getattr(phase, seconds) / phase.captures, getattr(base, seconds) / base.captures)
 
 
+def bench_setup(work: Path, s3_port: int):
+    """Settings of a benchmark in *work* (no config file, only 127.0.0.1 allowed, its own bucket and S3
+    port), the browser to use, and the embedded S3 server, started: (browser path, server)."""
+    (work / "none.toml").write_text("# no settings: the defaults and the variables set here\n", encoding="utf-8")
+    os.environ.update({"SOMEARKIV_DATA_DIR": str(work / "data"), "SOMEARKIV_S3_EMBEDDED_PORT": str(s3_port),
+                       "SOMEARKIV_S3_BUCKET": "somearkiv-bench", "SOMEARKIV_ALLOWED_HOSTS": '["127.0.0.1"]',
+                       "SOMEARKIV_CONFIG": str(work / "none.toml")})
+    sys.path.insert(0, str(ROOT))
+    from somearkiv.settings import get_settings
+    from storage import EmbeddedS3
+    from tasks.capture.browser import find_browser
+
+    get_settings.cache_clear()
+    browser = find_browser(get_settings().browser_path) or shutil.which("chromium") or "chromium"
+    server = EmbeddedS3(work / "data" / "seaweedfs", s3_port)
+    server.start()
+    return browser, server
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--accounts", type=int, default=8, help="sample accounts per measurement")
@@ -466,20 +485,8 @@ def main(argv: list[str] | None = None) -> int:
     levels = [int(c) for c in args.concurrency.split(",") if c]
 
     work = Path(tempfile.mkdtemp(prefix="somearkiv-bench-"))
-    (work / "none.toml").write_text("# no settings: the defaults and the variables set here\n", encoding="utf-8")
-    os.environ.update({"SOMEARKIV_DATA_DIR": str(work / "data"), "SOMEARKIV_S3_EMBEDDED_PORT": "18700",
-                       "SOMEARKIV_S3_BUCKET": "somearkiv-bench", "SOMEARKIV_ALLOWED_HOSTS": '["127.0.0.1"]',
-                       "SOMEARKIV_CONFIG": str(work / "none.toml")})
-    sys.path.insert(0, str(ROOT))
+    browser, server = bench_setup(work, 18700)
     from deployments.sample_site import SampleSite
-    from somearkiv.settings import get_settings
-    from storage import EmbeddedS3
-    from tasks.capture.browser import find_browser
-
-    get_settings.cache_clear()
-    browser = find_browser(get_settings().browser_path) or shutil.which("chromium") or "chromium"
-    server = EmbeddedS3(work / "data" / "seaweedfs", 18700)
-    server.start()
     results: dict = {"machine": {"cores": os.cpu_count(), "python": sys.version.split()[0], "browser": browser},
                      "started": dt.datetime.now(dt.UTC).isoformat(), "accounts": args.accounts, "phases": {}}
     try:
