@@ -114,10 +114,9 @@ async def land(state: CaptureState) -> None:
     state.landed = watch.documents
     try:
         state.title = await page.title()
-        _bottom, height, items = await read(page, _PAGE_STATE)
-        state.landed_shape = PageShape(watch.documents, height, items, time.monotonic())
     except PlaywrightError:
-        state.title, state.landed_shape = state.title or "", None
+        state.title = ""
+    state.landed_shape = await _shape(state)
     if state.http_status is not None and state.http_status >= 500:
         raise CaptureError(f"the server answered HTTP {state.http_status}")
     wall = classify(PageSignals(str(state.account.url), state.final_url, state.http_status))
@@ -295,6 +294,16 @@ async def settle(state: CaptureState) -> None:
     elif outcome == "time-limit":
         state.notes.append(f"scrolling stopped after {v.max_scroll_s:g} s at {bottom} px of {height} px")
     state.title = await page.title()
+
+
+async def _shape(state: CaptureState) -> PageShape | None:
+    """The page's height and number of elements now (None when it cannot be read: settling then counts its quiet
+    itself)."""
+    try:
+        _bottom, height, items = await read(state.page, _PAGE_STATE)
+    except PlaywrightError:
+        return None
+    return PageShape(state.watch.documents, height, items, time.monotonic())
 
 
 def still_since(state: CaptureState, height: int, items: int, default: float) -> float:
