@@ -3,9 +3,9 @@
     .venv/bin/python -m bench.alternate [--accounts 8] [--rounds 3]
 
 `./run bench` runs B first and the pipeline a minute or more later; on a virtual machine whose
-speed drifts, that alone moved the time ratio between 1.32 and 1.53 in three runs of the same
-code. Here B and the full pipeline at c=1 take turns, round after round, on the same sample
-pages, so a slower minute falls on both; the ratio is printed per round and over all rounds.
+speed drifts, that alone moved the time ratio from 1.32 to 1.46 in two runs of the same code.
+Here B and the full pipeline at c=1 take turns, round after round, on the same sample pages,
+so a slower minute falls on both; the ratio is printed per round and over all rounds.
 The pipeline is bench.run's (Prefect's temporary server, the embedded S3 on its own port).
 """
 
