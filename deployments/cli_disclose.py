@@ -39,8 +39,8 @@ def disclose(
     """
     from deployments.cli import _archive, _fail, _reason, _settings
     from storage import FixityError
+    from tasks.archival_pdf import PdfaConversionError
     from tasks.disclosure import DisclosureError, MaskLeak, file_disclosure, prepare_disclosure, remove_workdir
-    from tasks.pdfa import PdfaConversionError
 
     ground = _reason(ground, "--ground")
     by = _reason(by, "--by")

@@ -106,6 +106,14 @@ class Settings(BaseSettings):
     mobile_scale: float = Field(default=2.0, description="Device scale factor of the mobile view.")
     record_warc: bool = Field(default=True, description="Record the desktop page load as a WARC file.")
     pdf_text_layer: bool = Field(default=True, description="Make the archival PDF searchable (the page's words).")
+    pdfa_processes: int = Field(
+        default=1, ge=0, le=64,
+        description="Worker processes that convert captures to PDF/A beside the flow's own, so a conversion's CPU "
+                    "does not hold up the next capture; 0 = in the flow's process.")
+    pdfa_memory_mb: int = Field(
+        default=2048, ge=64,
+        description="Memory one conversion may use in its worker process (MB); a page that needs more gets no "
+                    "archival PDF (its PNGs are filed) instead of starving the machine.")
     consent_timeout_s: float = Field(default=4.0, ge=0, description="How long to look for a consent popup.")
     consent_look_s: float = Field(
         default=1.0, description="How long at most to look for a consent platform after load, before scrolling; "

@@ -16,7 +16,7 @@ What it does, from the filed capture (which is only read, never touched):
 4. leaves the masked words out of the text layer (and any word a region touches, or a box mostly covers);
 5. adds a margin above each page with the stamp "Maskerad kopia – utlämnad <date>" and the legal ground,
    drawn in DejaVu Sans (the bundled font) and in the text layer, so it reads and extracts;
-6. writes the copy as PDF/A-2b (tasks.pdfa.write_pdfa: validated by pikepdf, read back and compared pixel
+6. writes the copy as PDF/A-2b (tasks.archival_pdf.write_pdfa: validated by pikepdf, read back and compared pixel
    for pixel with the masked images; then tasks.pdfcheck), and checks that no mask text can be extracted
    from it (text layer and metadata) before anything is filed;
 7. files the copy, then ``disclosure.json`` (a DisclosureRecord: the capture, the masks as regions per page,
@@ -68,7 +68,8 @@ from somearkiv.settings import Settings, get_settings
 from storage import Archive
 from storage.archive import Companion
 from storage.errors import FixityError
-from tasks.pdfa import PageImage, PdfaConversionError, write_pdfa
+from tasks.archival_pdf import PageImage, PdfaConversionError, write_pdfa
+from tasks.pdfa import pdfa_info
 from tasks.pdfcheck import check_pdf
 from tasks.typeset import FONTS
 
@@ -485,7 +486,7 @@ def prepare_disclosure(archive: Archive, capture_id: str, masks: Sequence[str], 
     digests = {p.png.name: sha256_file(p.png) for p in images}
     out = workdir / COPY_NAME
     try:
-        info = write_pdfa(images, out, _xmp(record, stamp, ground, when, sources, digests, regions_total))
+        info = pdfa_info(write_pdfa(images, out, _xmp(record, stamp, ground, when, sources, digests, regions_total)))
         second = check_pdf(out)
         if not second.passed:
             raise PdfaConversionError("second validation failed: " + "; ".join(

@@ -29,7 +29,7 @@ import pikepdf
 import pikepdf.pdfa
 from fpdf import FPDF
 
-from tasks.pdfa import PdfaConversionError
+from tasks.archival_pdf import PdfaConversionError
 from tasks.pdfcheck import check_pdf, pikepdf_validated
 
 __all__ = ["FONTS", "Para", "write_document"]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import zlib
+from pathlib import Path
 
 from somearkiv.models import (
     Account,
@@ -56,3 +58,22 @@ def capture_files(folder, started_at: dt.datetime, content: bytes = b"<html>Pers
         for name, role, mt in [("startpage.png", FileRole.screenshot, "image/png"),
                                ("page.html", FileRole.dom, "text/html; charset=utf-8")])
     return record(started_at=started_at, files=files, **overrides), folder
+
+
+def png_in_chunks(png: Path, size: int) -> None:
+    """Rewrite *png* with its image data in IDAT chunks of *size* bytes, as Chromium writes them (4 KB)."""
+    from tasks.archival_pdf import _png_chunks
+
+    data = png.read_bytes()
+    chunks = list(_png_chunks(data))
+    idat = b"".join(body for kind, body in chunks if kind == b"IDAT")
+    out = [data[:8]]
+    for kind, body in chunks:
+        if kind == b"IDAT" and idat is None:
+            continue  # all of it went out in the first IDAT's place
+        parts = [idat[i:i + size] for i in range(0, len(idat), size)] if kind == b"IDAT" else [body]
+        for part in parts:
+            out += [len(part).to_bytes(4, "big"), kind, part, zlib.crc32(part, zlib.crc32(kind)).to_bytes(4, "big")]
+        if kind == b"IDAT":
+            idat = None
+    png.write_bytes(b"".join(out))

@@ -23,6 +23,7 @@ from warcio.archiveiterator import ArchiveIterator
 from somearkiv.models import CaptureStatus, Trigger
 from somearkiv.sessions import SessionError, session_store
 from somearkiv.settings import get_settings
+from tasks.archival_pdf import MAX_PAGE_SIDE_PT
 from tasks.capture import CaptureError, PageUnavailableError, capture_account
 from tasks.capture.browser import close_pool, find_browser, get_pool
 from tasks.capture.claim import claim_capture, clean_stale_partials
@@ -31,7 +32,7 @@ from tasks.capture.egress import EgressPolicy
 from tasks.capture.state import PageShape, View
 from tasks.capture.steps import still_since
 from tasks.capture.warc import har_to_warc
-from tasks.pdfa import MAX_PAGE_SIDE_PT, make_archival_pdf
+from tasks.pdfa import make_archival_pdf
 
 from .capture_support import capture
 from .factories import account

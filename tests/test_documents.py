@@ -16,8 +16,9 @@ import pypdf
 from PIL import Image, ImageFont
 
 from somearkiv.models import DecisionRef
+from tasks.archival_pdf import _joined, _same_line
 from tasks.disposal import Candidate, Disposal, DisposedObject, SkippedObject, _protocol_paragraphs
-from tasks.pdfa import _joined, _same_line, make_archival_pdf
+from tasks.pdfa import make_archival_pdf
 from tasks.pdfcheck import check_pdf
 from tasks.typeset import FONTS, Para, write_document
 

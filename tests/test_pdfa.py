@@ -3,7 +3,15 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
 
 import pikepdf
 import pikepdf.pdfa
@@ -13,9 +21,11 @@ from PIL import Image, ImageDraw
 from prefect.logging import disable_run_logger
 
 from somearkiv.models import ArchivedFile, Captured, FileRole
-from tasks.pdfa import MAX_PAGE_SIDE_PT, PdfaConversionError, convert_to_pdfa, make_archival_pdf
+from somearkiv.settings import get_settings
+from tasks.archival_pdf import MAX_PAGE_SIDE_PT, PdfaConversionError
+from tasks.pdfa import CONVERTER, convert_to_pdfa, make_archival_pdf
 
-from .factories import record
+from .factories import png_in_chunks, record
 
 
 def screenshot(path, width=1366, height=2400, mode="RGB"):
@@ -113,7 +123,7 @@ def test_a_failed_conversion_is_recorded_and_the_rest_is_kept(tmp_path):
 
 
 def test_a_pdf_whose_image_is_not_the_screenshot_is_caught(tmp_path):
-    from tasks.pdfa import PageImage, _read_back
+    from tasks.archival_pdf import PageImage, _read_back
 
     png = screenshot(tmp_path / "startpage.png")
     make_archival_pdf(png, tmp_path / "a.pdf", record())
@@ -124,3 +134,137 @@ def test_a_pdf_whose_image_is_not_the_screenshot_is_caught(tmp_path):
         image.save(other)
     with pytest.raises(PdfaConversionError, match="differs from other.png"):
         _read_back(tmp_path / "a.pdf", [PageImage(other)], record().capture_id)
+
+
+def _capture_folder(folder, mode="RGB"):
+    """A captured record in *folder*: a desktop and a mobile screenshot and a print PDF."""
+    folder.mkdir(parents=True, exist_ok=True)
+    desktop = screenshot(folder / "startpage.png", mode=mode)
+    mobile = screenshot(folder / "startpage-mobile.png", width=780, height=1600)
+    printed = folder / "page.pdf"
+    pdf = pikepdf.new()
+    pdf.add_blank_page()
+    pdf.save(printed, deterministic_id=True)
+    files = tuple(ArchivedFile(name=p.name, role=r, media_type="x", size=p.stat().st_size,
+                               sha256=hashlib.sha256(p.read_bytes()).hexdigest())
+                  for p, r in ((desktop, FileRole.screenshot), (mobile, FileRole.screenshot_mobile),
+                               (printed, FileRole.print_pdf)))
+    return Captured(record(files=files), folder)
+
+
+def _converted_with(monkeypatch, processes, captured):
+    monkeypatch.setenv("SOMEARKIV_PDFA_PROCESSES", str(processes))
+    get_settings.cache_clear()
+    try:
+        with disable_run_logger():
+            return convert_to_pdfa.fn(captured)
+    finally:
+        get_settings.cache_clear()
+
+
+def test_the_conversion_runs_in_a_lean_worker_process_without_credentials(tmp_path, monkeypatch):
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "not-for-the-converter")
+    monkeypatch.setenv("SOMEARKIV_TSA_PASSWORD", "not-for-the-converter")
+    CONVERTER.close()  # a worker started now, with these variables in this process's environment
+    converted, _ = _converted_with(monkeypatch, 1, _capture_folder(tmp_path / "w"))
+    assert converted.pdfa.valid and converted.pdfa.pages == 2
+    assert "pikepdf" in converted.pdfa.validator and "somearkiv pdfcheck" in converted.pdfa.validator
+    assert {f.name for f in converted.files} >= {"startpage.pdf", "page-pdfa.pdf"}
+    [pid] = CONVERTER.pids()
+    assert pid != os.getpid()
+    assert b"tasks.pdfa_worker" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    environ = Path(f"/proc/{pid}/environ").read_bytes()
+    assert b"not-for-the-converter" not in environ and b"SOMEARKIV_" not in environ and b"PREFECT_" not in environ
+    maps = Path(f"/proc/{pid}/maps").read_text()
+    assert "pikepdf" in maps and "pydantic_core" not in maps  # the PDF libraries, not the flow's
+
+
+def test_the_worker_writes_the_same_bytes_as_the_flows_own_process(tmp_path, monkeypatch):
+    in_worker, _ = _converted_with(monkeypatch, 1, _capture_folder(tmp_path / "w"))
+    here, _ = _converted_with(monkeypatch, 0, _capture_folder(tmp_path / "h"))
+    assert in_worker.pdfa == here.pdfa
+    assert (tmp_path / "w" / "startpage.pdf").read_bytes() == (tmp_path / "h" / "startpage.pdf").read_bytes()
+    assert [f.name for f in in_worker.files] == [f.name for f in here.files] and in_worker.notes == here.notes
+
+
+def test_a_failure_in_the_worker_is_recorded_and_the_worker_goes_on(tmp_path, monkeypatch):
+    failed, _ = _converted_with(monkeypatch, 1, _capture_folder(tmp_path / "bad", mode="RGBA"))
+    assert failed.pdfa.valid is False and "RGBA" in failed.pdfa.findings[0]
+    assert not (tmp_path / "bad" / "startpage.pdf").exists()
+    assert "page-pdfa.pdf" in {f.name for f in failed.files}  # the print PDF's copy is still made
+    pids = CONVERTER.pids()
+    good, _ = _converted_with(monkeypatch, 1, _capture_folder(tmp_path / "good"))
+    assert good.pdfa.valid and CONVERTER.pids() == pids
+
+
+def test_a_worker_killed_mid_conversion_fails_that_capture_only_and_is_replaced(tmp_path, monkeypatch):
+    _converted_with(monkeypatch, 1, _capture_folder(tmp_path / "first"))
+    [pid] = CONVERTER.pids()
+    os.kill(pid, signal.SIGSTOP)  # it takes the next job from its pipe but cannot answer
+    result = []
+    thread = threading.Thread(target=lambda: result.append(
+        _converted_with(monkeypatch, 1, _capture_folder(tmp_path / "killed"))))
+    thread.start()
+    time.sleep(0.5)
+    os.kill(pid, signal.SIGKILL)
+    thread.join(30)
+    [(killed, folder)] = result
+    assert killed.pdfa.valid is False and "ended before answering" in killed.pdfa.findings[0]
+    assert not (folder / "startpage.pdf").exists() and not (folder / "page-pdfa.pdf").exists()
+    assert {f.name for f in killed.files} == {"startpage.png", "startpage-mobile.png", "page.pdf"}
+    assert any("did not finish" in note for note in killed.notes)
+    after, _ = _converted_with(monkeypatch, 1, _capture_folder(tmp_path / "after"))
+    assert after.pdfa.valid and CONVERTER.pids() and CONVERTER.pids() != [pid]
+
+
+def test_the_capture_flows_process_does_not_load_the_pdf_libraries():
+    """They are the worker's: the process that holds the browser keeps their ~70 MB out."""
+    code = ("import sys, flows.snapshot, flows.watch; "
+            "print(sorted(m for m in ('pikepdf', 'lxml', 'fpdf', 'img2pdf', 'pypdf') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=Path(__file__).parent.parent)
+    assert out.stdout.strip() == "[]"
+
+
+def test_a_conversion_past_the_workers_memory_ceiling_fails_alone(tmp_path, monkeypatch):
+    """A page of photos (random pixels: PNG cannot compress them) needs memory by the size of its
+    data; under a ceiling lower than that it fails with a finding naming the setting, and the
+    worker converts the next capture. The same page converts under the default ceiling."""
+    folder = tmp_path / "photos"
+    captured = _capture_folder(folder)
+    Image.frombytes("RGB", (1366, 4000), os.urandom(1366 * 4000 * 3)).save(folder / "startpage.png", compress_level=1)
+    files = tuple(f.model_copy(update={"size": (folder / f.name).stat().st_size}) for f in captured.record.files)
+    captured = Captured(captured.record.model_copy(update={"files": files}), folder)
+    monkeypatch.setenv("SOMEARKIV_PDFA_MEMORY_MB", "64")
+    starved, _ = _converted_with(monkeypatch, 1, captured)
+    assert starved.pdfa.valid is False
+    [finding] = starved.pdfa.findings
+    assert "needed more than 64 MB" in finding and "SOMEARKIV_PDFA_MEMORY_MB" in finding
+    assert not (folder / "startpage.pdf").exists()
+    assert _converted_with(monkeypatch, 1, _capture_folder(tmp_path / "next"))[0].pdfa.valid
+    monkeypatch.delenv("SOMEARKIV_PDFA_MEMORY_MB")
+    fed, _ = _converted_with(monkeypatch, 1, captured)
+    assert fed.pdfa.valid and (folder / "startpage.pdf").stat().st_size > 15 << 20
+
+
+def test_a_screenshot_in_many_small_chunks_is_embedded_as_it_is(tmp_path):
+    """Chromium writes its PNGs in 4 KB IDAT chunks; one_idat joins them (img2pdf alone takes time by
+    the square of their number) without touching the compressed data."""
+    from tasks.archival_pdf import _png_chunks, one_idat
+
+    png = tmp_path / "startpage.png"
+    Image.frombytes("RGB", (1366, 600), os.urandom(1366 * 600 * 3)).save(png, compress_level=1)
+    png_in_chunks(png, 4096)
+    kinds = [kind for kind, _ in _png_chunks(png.read_bytes())]
+    assert kinds.count(b"IDAT") > 500
+    joined = one_idat(png.read_bytes())
+    assert [kind for kind, _ in _png_chunks(joined)] == [b"IHDR", b"IDAT", b"IEND"]
+    with Image.open(png) as before, Image.open(io.BytesIO(joined)) as after:
+        assert after.tobytes() == before.tobytes()
+    assert one_idat(joined) == joined and one_idat(b"not a png") == b"not a png"
+    info = make_archival_pdf(png, tmp_path / "startpage.pdf", record())
+    assert info.valid  # read back: the embedded stream is the PNG's own data, byte for byte
+    with pikepdf.open(tmp_path / "startpage.pdf") as pdf:
+        [image] = pdf.pages[0].images.values()
+        assert image.read_raw_bytes() == b"".join(body for kind, body in _png_chunks(png.read_bytes())
+                                                  if kind == b"IDAT")

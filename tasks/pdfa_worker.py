@@ -1,0 +1,170 @@
+"""PDF/A conversions in worker processes of their own, beside the flow's process.
+
+Why: a conversion is about 0.3 CPU-seconds of Python and C per capture (more for a tall page). In
+the flow's process it holds Python's interpreter lock while the next capture's event loop,
+Playwright's messages and the egress proxy wait for it. In a process of its own it runs on the
+other core instead. The worker imports only tasks.archival_pdf (the PDF and image libraries), so
+the flow's process need not import them at all; it gets an environment without credentials or
+service addresses (it reads and writes local files only).
+
+Protocol: one ConversionJob as a JSON line in, one Converted as a JSON line out, over the worker's
+stdin and a private copy of its stdout (fd 1 itself is pointed at stderr, so a library that prints
+cannot break the protocol). A worker that dies mid-job fails that job (recorded in the capture's
+record, like any failed conversion) and is replaced for the next.
+
+Usage::
+
+    with ConversionProcesses(2) as processes:
+        converted = processes.run(job)
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import subprocess
+import sys
+import threading
+from dataclasses import replace
+from pathlib import Path
+
+from tasks.pdfa_job import ConversionJob, Converted
+
+__all__ = ["ConversionProcesses", "WorkerDied", "serve"]
+
+_ROOT = Path(__file__).resolve().parent.parent  # the folder holding this copy of the tasks package
+_PASSED_ENV = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TMPDIR", "HOME")
+
+
+class WorkerDied(Exception):
+    """The worker process ended (killed, out of memory) before answering."""
+
+
+class _Worker:
+    """One worker process and its pipes."""
+
+    def __init__(self, memory_mb: int) -> None:
+        env = {key: os.environ[key] for key in _PASSED_ENV if key in os.environ}
+        env["PYTHONPATH"] = str(_ROOT)  # the same code as the flow's, wherever the flow was started from
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "tasks.pdfa_worker", str(memory_mb)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            cwd=str(_ROOT), env=env, text=True, encoding="utf-8", bufsize=1)
+
+    def run(self, job: ConversionJob) -> Converted:
+        try:
+            self.process.stdin.write(job.to_json() + "\n")
+            self.process.stdin.flush()
+            line = self.process.stdout.readline()
+        except (BrokenPipeError, OSError) as exc:
+            raise WorkerDied(self._ended()) from exc
+        if not line:
+            raise WorkerDied(self._ended())
+        return Converted.from_json(line)
+
+    def _ended(self) -> str:
+        try:
+            code = self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            code = self.process.wait()
+        return f"the PDF/A conversion process ended before answering (exit code {code})"
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            self.process.stdin.close()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.process.stdout.close()
+
+
+class ConversionProcesses:
+    """Up to *size* worker processes, started when first needed; run() takes a free one (or waits).
+    Each conversion may use *memory_mb* of private memory more than its worker holds between jobs."""
+
+    def __init__(self, size: int, memory_mb: int = 2048) -> None:
+        self.size, self.memory_mb = size, memory_mb
+        self._free: queue.Queue[_Worker | None] = queue.Queue()
+        for _ in range(size):
+            self._free.put(None)  # a place for a worker not started yet
+        self._all: list[_Worker] = []
+        self._lock = threading.Lock()
+
+    def run(self, job: ConversionJob) -> Converted:
+        """Convert *job* in a worker; WorkerDied when the worker ended before answering (it is replaced)."""
+        worker = self._free.get()
+        try:
+            if worker is None or worker.process.poll() is not None:
+                worker = self._started(worker)
+            try:
+                return worker.run(job)
+            except WorkerDied:
+                self._forget(worker)
+                worker = None
+                raise
+        finally:
+            self._free.put(worker)
+
+    def pids(self) -> list[int]:
+        """The running workers' process ids."""
+        with self._lock:
+            return [w.process.pid for w in self._all if w.process.poll() is None]
+
+    def _started(self, old: _Worker | None) -> _Worker:
+        if old is not None:
+            self._forget(old)
+        worker = _Worker(self.memory_mb)
+        with self._lock:
+            self._all.append(worker)
+        return worker
+
+    def _forget(self, worker: _Worker) -> None:
+        with self._lock:
+            if worker in self._all:
+                self._all.remove(worker)
+        worker.close()
+
+    def close(self) -> None:
+        """End every worker (each finishes the job it has first)."""
+        with self._lock:
+            workers, self._all = self._all, []
+        for worker in workers:
+            worker.close()
+
+    def __enter__(self) -> ConversionProcesses:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def serve(memory_mb: int) -> None:
+    """The worker's loop: a job per line on stdin, its outcome per line on the private stdout copy.
+
+    Each job runs under a ceiling of *memory_mb* more private memory (RLIMIT_DATA, see
+    tasks.pdfcheck.ceiling): a page whose conversion would need more fails alone, with a finding
+    that says so, instead of the machine swapping or the kernel killing the browser or the flow.
+    """
+    from somearkiv.memory import keep_large_buffers_off_the_heap
+    from tasks.archival_pdf import convert  # here only: the flow's process never loads the PDF libraries
+    from tasks.pdfcheck.ceiling import memory_ceiling
+
+    keep_large_buffers_off_the_heap()  # as in the flow's process: freed page buffers leave the process
+    answers = os.fdopen(os.dup(1), "w", encoding="utf-8", buffering=1)
+    os.dup2(2, 1)  # whatever a library prints goes to stderr, never into the answers
+    for line in sys.stdin:
+        with memory_ceiling(memory_mb << 20) as reached:
+            try:
+                converted = convert(ConversionJob.from_json(line))
+            except Exception as exc:  # noqa: BLE001 - answered, so the flow records it; the worker goes on
+                converted = Converted(error=f"{type(exc).__name__}: {exc}")
+        if converted.error is not None and reached():
+            converted = replace(converted, error=f"the conversion needed more than {memory_mb} MB of memory "
+                                                 f"(SOMEARKIV_PDFA_MEMORY_MB): {converted.error}")
+        answers.write(converted.to_json() + "\n")
+
+
+if __name__ == "__main__":
+    serve(int(sys.argv[1]) if len(sys.argv) > 1 else 2048)
