@@ -37,7 +37,7 @@ _PASSED_ENV = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TMPDIR", "HOME")
 
 
 class WorkerDied(Exception):
-    """The worker process ended (killed, out of memory) before answering."""
+    """The worker process could not be started, or ended (killed, out of memory) before answering."""
 
 
 class _Worker:
@@ -55,11 +55,15 @@ class _Worker:
             self.process.stdin.write(job.to_json() + "\n")
             self.process.stdin.flush()
             line = self.process.stdout.readline()
-        except (BrokenPipeError, OSError) as exc:
+        except (OSError, ValueError) as exc:  # a broken pipe; a pipe closed by close() meanwhile
             raise WorkerDied(self._ended()) from exc
         if not line:
             raise WorkerDied(self._ended())
-        return Converted.from_json(line)
+        try:
+            return Converted.from_json(line)
+        except (ValueError, KeyError, TypeError) as exc:
+            self.process.kill()  # out of step with its answers: not to be asked again
+            raise WorkerDied(f"the PDF/A conversion process answered something else than an answer: {exc}") from exc
 
     def _ended(self) -> str:
         try:
@@ -115,7 +119,10 @@ class ConversionProcesses:
     def _started(self, old: _Worker | None) -> _Worker:
         if old is not None:
             self._forget(old)
-        worker = _Worker(self.memory_mb)
+        try:
+            worker = _Worker(self.memory_mb)
+        except OSError as exc:
+            raise WorkerDied(f"the PDF/A conversion process could not be started: {exc}") from exc
         with self._lock:
             self._all.append(worker)
         return worker

@@ -268,3 +268,13 @@ def test_a_screenshot_in_many_small_chunks_is_embedded_as_it_is(tmp_path):
         [image] = pdf.pages[0].images.values()
         assert image.read_raw_bytes() == b"".join(body for kind, body in _png_chunks(png.read_bytes())
                                                   if kind == b"IDAT")
+
+
+def test_a_worker_that_cannot_start_fails_the_conversion_not_the_capture(tmp_path, monkeypatch):
+    CONVERTER.close()
+    monkeypatch.setattr(sys, "executable", str(tmp_path / "no-python-here"))
+    converted, _ = _converted_with(monkeypatch, 1, _capture_folder(tmp_path / "c"))
+    assert converted.pdfa.valid is False and "could not be started" in converted.pdfa.findings[0]
+    assert {f.name for f in converted.files} == {"startpage.png", "startpage-mobile.png", "page.pdf"}
+    monkeypatch.undo()
+    assert _converted_with(monkeypatch, 1, _capture_folder(tmp_path / "d"))[0].pdfa.valid
