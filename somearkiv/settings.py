@@ -114,6 +114,10 @@ class Settings(BaseSettings):
         default=2048, ge=64,
         description="Memory one conversion may use in its worker process (MB); a page that needs more gets no "
                     "archival PDF (its PNGs are filed) instead of starving the machine.")
+    pdfa_timeout_s: float = Field(
+        default=600.0, gt=0,
+        description="A conversion in a worker process still going after this is stopped; the capture is filed "
+                    "without an archival PDF, its record says why (measured: 3.2 s for a 78 MB page).")
     consent_timeout_s: float = Field(default=4.0, ge=0, description="How long to look for a consent popup.")
     consent_look_s: float = Field(
         default=1.0, description="How long at most to look for a consent platform after load, before scrolling; "

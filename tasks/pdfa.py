@@ -149,22 +149,24 @@ class _Converter:
         self._here = threading.BoundedSemaphore(max(1, os.cpu_count() or 1))
         atexit.register(self.close)
 
-    def run(self, job: ConversionJob, processes: int, memory_mb: int = 2048) -> Converted:
+    def run(self, job: ConversionJob, processes: int, memory_mb: int = 2048, timeout_s: float = 600.0) -> Converted:
         if processes == 0:
             from tasks.archival_pdf import convert
             with self._here:
                 return convert(job)
         try:
-            return self._pool(processes, memory_mb).run(job)
+            return self._pool((processes, memory_mb, timeout_s)).run(job)
         except WorkerDied as exc:
             return Converted(error=str(exc))
 
-    def _pool(self, size: int, memory_mb: int) -> ConversionProcesses:
+    def _pool(self, shape: tuple[int, int, float]) -> ConversionProcesses:
+        """The processes for (size, memory_mb, timeout_s), started afresh when the settings changed."""
         with self._lock:
-            if self._processes is None or (self._processes.size, self._processes.memory_mb) != (size, memory_mb):
-                if self._processes is not None:
-                    self._processes.close()
-                self._processes = ConversionProcesses(size, memory_mb)
+            pool = self._processes
+            if pool is None or (pool.size, pool.memory_mb, pool.timeout_s) != shape:
+                if pool is not None:
+                    pool.close()
+                self._processes = ConversionProcesses(*shape)
             return self._processes
 
     def pids(self) -> list[int]:
@@ -204,7 +206,7 @@ def _converted(captured: Captured) -> Captured:
                         xmp=xmp_fields(record, {Path(image).name: sha256_file(image) for image, _ in pages}),
                         printed=None if printed is None else str(printed),
                         derived=None if printed is None else str(derived))
-    done = CONVERTER.run(job, settings.pdfa_processes, settings.pdfa_memory_mb)
+    done = CONVERTER.run(job, settings.pdfa_processes, settings.pdfa_memory_mb, settings.pdfa_timeout_s)
     files = list(record.files)
     notes = list(record.notes)
     if done.written is not None:

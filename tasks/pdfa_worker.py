@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import os
 import queue
+import select
 import subprocess
 import sys
 import threading
@@ -50,10 +51,17 @@ class _Worker:
             [sys.executable, "-m", "tasks.pdfa_worker", str(memory_mb)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
             cwd=str(_ROOT), env=env, text=True, encoding="utf-8", bufsize=1)
 
-    def run(self, job: ConversionJob) -> Converted:
+    def run(self, job: ConversionJob, timeout_s: float) -> Converted:
         try:
             self.process.stdin.write(job.to_json() + "\n")
             self.process.stdin.flush()
+            # nothing is ever left in stdout's buffer between jobs (one answer per job), so the pipe
+            # itself says whether the answer has begun to come
+            ready, _, _ = select.select([self.process.stdout], [], [], timeout_s)
+            if not ready:
+                self.process.kill()
+                raise WorkerDied(f"the PDF/A conversion did not finish within {timeout_s:g} s "
+                                 "(SOMEARKIV_PDFA_TIMEOUT_S); its process was ended")
             line = self.process.stdout.readline()
         except (OSError, ValueError) as exc:  # a broken pipe; a pipe closed by close() meanwhile
             raise WorkerDied(self._ended()) from exc
@@ -86,10 +94,11 @@ class _Worker:
 
 class ConversionProcesses:
     """Up to *size* worker processes, started when first needed; run() takes a free one (or waits).
-    Each conversion may use *memory_mb* of private memory more than its worker holds between jobs."""
+    Each conversion may use *memory_mb* of private memory more than its worker holds between jobs,
+    and *timeout_s* seconds (then its worker is ended and the conversion fails)."""
 
-    def __init__(self, size: int, memory_mb: int = 2048) -> None:
-        self.size, self.memory_mb = size, memory_mb
+    def __init__(self, size: int, memory_mb: int = 2048, timeout_s: float = 600.0) -> None:
+        self.size, self.memory_mb, self.timeout_s = size, memory_mb, timeout_s
         self._free: queue.Queue[_Worker | None] = queue.Queue()
         for _ in range(size):
             self._free.put(None)  # a place for a worker not started yet
@@ -103,7 +112,7 @@ class ConversionProcesses:
             if worker is None or worker.process.poll() is not None:
                 worker = self._started(worker)
             try:
-                return worker.run(job)
+                return worker.run(job, self.timeout_s)
             except WorkerDied:
                 self._forget(worker)
                 worker = None

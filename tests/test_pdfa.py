@@ -201,11 +201,10 @@ def test_a_worker_killed_mid_conversion_fails_that_capture_only_and_is_replaced(
     _converted_with(monkeypatch, 1, _capture_folder(tmp_path / "first"))
     [pid] = CONVERTER.pids()
     os.kill(pid, signal.SIGSTOP)  # it takes the next job from its pipe but cannot answer
-    result = []
-    thread = threading.Thread(target=lambda: result.append(
-        _converted_with(monkeypatch, 1, _capture_folder(tmp_path / "killed"))))
+    result, captured = [], _capture_folder(tmp_path / "killed")
+    thread = threading.Thread(target=lambda: result.append(_converted_with(monkeypatch, 1, captured)))
     thread.start()
-    time.sleep(0.5)
+    time.sleep(1.0)  # the job is in the stopped worker's pipe (writing it takes a few ms)
     os.kill(pid, signal.SIGKILL)
     thread.join(30)
     [(killed, folder)] = result
@@ -278,3 +277,16 @@ def test_a_worker_that_cannot_start_fails_the_conversion_not_the_capture(tmp_pat
     assert {f.name for f in converted.files} == {"startpage.png", "startpage-mobile.png", "page.pdf"}
     monkeypatch.undo()
     assert _converted_with(monkeypatch, 1, _capture_folder(tmp_path / "d"))[0].pdfa.valid
+
+
+def test_a_conversion_past_its_time_limit_is_stopped_and_recorded(tmp_path, monkeypatch):
+    monkeypatch.setenv("SOMEARKIV_PDFA_TIMEOUT_S", "2")
+    _converted_with(monkeypatch, 1, _capture_folder(tmp_path / "first"))  # within the limit
+    [pid] = CONVERTER.pids()
+    os.kill(pid, signal.SIGSTOP)  # a conversion that never finishes
+    stuck, _ = _converted_with(monkeypatch, 1, _capture_folder(tmp_path / "stuck"))
+    assert stuck.pdfa.valid is False and "did not finish within 2 s" in stuck.pdfa.findings[0]
+    assert {f.name for f in stuck.files} == {"startpage.png", "startpage-mobile.png", "page.pdf"}
+    assert not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text()
+    assert _converted_with(monkeypatch, 1, _capture_folder(tmp_path / "next"))[0].pdfa.valid
+    assert CONVERTER.pids() != [pid]
