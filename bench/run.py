@@ -385,6 +385,7 @@ def full_pipeline(register: Path, concurrency: int, accounts: int, peak: bool = 
 
 def pdfa_speed(data: Path) -> dict:
     """PDF/A conversion time per MB of PNG, and the archival PDF's size against its PNGs."""
+    import tasks.archival_pdf  # noqa: F401 - loaded before the clock starts (tasks.pdfa loads it on first use)
     from tasks.pdfa import make_archival_pdf
     from tests.factories import record
 
