@@ -2,8 +2,9 @@
 
 The conversion itself is tasks.archival_pdf (what the file is made of and how it is checked). The
 snapshot flows run it in worker processes of their own (tasks.pdfa_worker; SOMEARKIV_PDFA_PROCESSES,
-0 = in the flow's process), so this module imports none of the PDF libraries: the flow's process
-stays lean and its captures do not wait for a conversion's CPU.
+0 = in the flow's process), so this module imports none of the PDF libraries: the flow's process,
+which holds the browser, stays lean, and a conversion that fails, runs out of memory or time, or
+dies costs its capture the archival PDF only, never the round.
 
 On failure the capture is still filed (PNG, HTML, print PDF, WARC) and its record says
 ``pdfa.valid: false`` with the findings; nothing pretends to be PDF/A.

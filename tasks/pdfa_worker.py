@@ -1,11 +1,12 @@
 """PDF/A conversions in worker processes of their own, beside the flow's process.
 
-Why: a conversion is about 0.3 CPU-seconds of Python and C per capture (more for a tall page). In
-the flow's process it holds Python's interpreter lock while the next capture's event loop,
-Playwright's messages and the egress proxy wait for it. In a process of its own it runs on the
-other core instead. The worker imports only tasks.archival_pdf (the PDF and image libraries), so
-the flow's process need not import them at all; it gets an environment without credentials or
-service addresses (it reads and writes local files only).
+Why: custody, not speed. A conversion reads what a page drew; one that fails, needs too much
+memory or time, or crashes its process must cost that capture its archival PDF and nothing else.
+Here it runs under a memory ceiling and a time limit, in an environment without credentials or
+service addresses (it reads and writes local files only), and the flow's process, which holds the
+browser, never loads the PDF libraries. (It was also meant to keep the conversion's CPU off the
+flow's interpreter lock; measured, that made no difference to the captures' pace: README,
+Benchmarks.)
 
 Protocol: one ConversionJob as a JSON line in, one Converted as a JSON line out, over the worker's
 stdin and a private copy of its stdout (fd 1 itself is pointed at stderr, so a library that prints
