@@ -309,7 +309,10 @@ def convert(job: ConversionJob) -> Converted:
         written, error = None, str(exc) if isinstance(exc, PdfaConversionError) else f"{type(exc).__name__}: {exc}"
     print_ok, print_findings = False, ()
     if job.printed is not None and job.derived is not None:
-        print_ok, print_findings = print_pdf_to_pdfa(Path(job.printed), Path(job.derived))
+        try:
+            print_ok, print_findings = print_pdf_to_pdfa(Path(job.printed), Path(job.derived))
+        except Exception as exc:  # noqa: BLE001 - out of memory, say: the archival PDF above still stands
+            print_ok, print_findings = False, (f"{type(exc).__name__}: {exc}",)
         if not print_ok:
             Path(job.derived).unlink(missing_ok=True)
     return Converted(written, second_validator, error, print_ok, print_findings)
