@@ -40,7 +40,7 @@ __all__ = [
     "PdfaConversionError",
     "convert",
     "print_pdf_to_pdfa",
-    "read_page",
+    "read_pages",
     "write_pdfa",
 ]
 
@@ -185,8 +185,13 @@ def write_pdfa(pages: list[PageImage], out: Path, xmp: dict[str, object], text_l
 
 
 
-def read_page(png: Path, words_file: Path | None) -> PageImage:
-    """A page: the PNG and the words in the capture's word-box file (none when there is no file)."""
+def read_pages(pages: tuple[tuple[str, str | None], ...]) -> list[PageImage]:
+    """Each (png, word-box file) as a page: the PNG and the words in the capture's word-box file
+    (none when there is no file)."""
+    return [_read_page(Path(png), None if words is None else Path(words)) for png, words in pages]
+
+
+def _read_page(png: Path, words_file: Path | None) -> PageImage:
     if words_file is None or not words_file.exists():
         return PageImage(png)
     data = json.loads(words_file.read_text(encoding="utf-8"))
@@ -297,8 +302,7 @@ def convert(job: ConversionJob) -> Converted:
     out = Path(job.out)
     written, second_validator, error = None, "", None
     try:
-        written = write_pdfa([read_page(Path(png), None if words is None else Path(words)) for png, words in job.pages],
-                             out, job.xmp, text_layer=job.text_layer)
+        written = write_pdfa(read_pages(job.pages), out, job.xmp, text_layer=job.text_layer)
         second = check_pdf(out)
         if not second.passed:
             raise PdfaConversionError("second validation failed: " + "; ".join(

@@ -119,6 +119,11 @@ def _pages(png: Path, mobile: Path | None, words: dict[str, Path | None]) -> tup
     return tuple((str(image), None if words.get(view) is None else str(words[view])) for view, image in views)
 
 
+def _xmp(record: CaptureRecord, pages: tuple[tuple[str, str | None], ...]) -> dict[str, object]:
+    """The document metadata for *pages*: from the record, with each page's PNG's SHA-256."""
+    return xmp_fields(record, {Path(image).name: sha256_file(image) for image, _ in pages})
+
+
 def make_archival_pdf(png: Path, out: Path, record: CaptureRecord, *, mobile: Path | None = None,
                       words: dict[str, Path | None] | None = None, text_layer: bool = True) -> PdfaInfo:
     """The capture's startpage.pdf, written in this process: the desktop (and mobile) screenshot,
@@ -126,12 +131,10 @@ def make_archival_pdf(png: Path, out: Path, record: CaptureRecord, *, mobile: Pa
 
     words: per view ("desktop", "mobile"), the capture's word-box file (the words the browser drew).
     """
-    from tasks.archival_pdf import read_page, write_pdfa
+    from tasks.archival_pdf import read_pages, write_pdfa
 
     pages = _pages(png, mobile, words or {})
-    digests = {Path(image).name: sha256_file(image) for image, _ in pages}
-    return pdfa_info(write_pdfa([read_page(Path(image), None if w is None else Path(w)) for image, w in pages], out,
-                                xmp_fields(record, digests), text_layer=text_layer))
+    return pdfa_info(write_pdfa(read_pages(pages), out, _xmp(record, pages), text_layer=text_layer))
 
 
 def _file_entry(path: Path, role: FileRole, media_type: str) -> ArchivedFile:
@@ -204,7 +207,7 @@ def _converted(captured: Captured) -> Captured:
     printed = captured.path(FileRole.print_pdf)
     derived = folder / "page-pdfa.pdf"
     job = ConversionJob(pages=pages, out=str(out), text_layer=settings.pdf_text_layer,
-                        xmp=xmp_fields(record, {Path(image).name: sha256_file(image) for image, _ in pages}),
+                        xmp=_xmp(record, pages),
                         printed=None if printed is None else str(printed),
                         derived=None if printed is None else str(derived))
     done = CONVERTER.run(job, settings.pdfa_processes, settings.pdfa_memory_mb, settings.pdfa_timeout_s)
