@@ -7,11 +7,16 @@ end-to-end test drives real Chromium against two small servers on loopback.
 
 from __future__ import annotations
 
+import asyncio
+import base64
 import errno
 import http.server
 import ipaddress
+import os
+import signal
 import socket
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -349,3 +354,72 @@ def test_chromium_never_reaches_a_protected_service(victim, page_server, tmp_pat
     mapped = [t for t in refused if "via-mapped" in t]
     assert mapped and all(OWN in refused[t] for t in mapped)
     assert all(OWN in reason for reason in refused.values())
+
+
+# -- the proxy's own process ---------------------------------------------------------------------
+
+
+def _through(proxy_port: int, request: bytes) -> bytes:
+    """Send *request* to the proxy as the browser would; its answer's status line."""
+    with socket.create_connection(("127.0.0.1", proxy_port), timeout=10) as conn:
+        conn.sendall(request)
+        return conn.makefile("rb").readline()
+
+
+def _basic(token: str) -> bytes:
+    return b"Proxy-Authorization: Basic " + base64.b64encode(f"{token}:{token}".encode()) + b"\r\n"
+
+
+def test_the_proxy_runs_in_a_lean_process_of_its_own_and_reports_its_refusals(page_server, monkeypatch):
+    """The proxy parses what pages make the browser send: it runs without the flow's credentials,
+    addresses or libraries, and what it refuses still reaches the capture that asked."""
+    url, page_requests = page_server
+    monkeypatch.setenv("SOMEARKIV_TSA_PASSWORD", "not-for-the-proxy")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "not-for-the-proxy-either")
+
+    async def scenario():
+        proxy = egress.EgressProxy(EgressPolicy(("127.0.0.1",)))
+        port = await proxy.start()
+        pid = proxy._process.pid
+        try:
+            environ = Path(f"/proc/{pid}/environ").read_bytes()
+            assert b"not-for-the-proxy" not in environ
+            assert not any(name in environ for name in (b"SOMEARKIV_", b"PREFECT_", b"AWS_"))
+            assert b"\0-I\0" in Path(f"/proc/{pid}/cmdline").read_bytes()  # isolated: the standard library only
+            assert "site-packages" not in Path(f"/proc/{pid}/maps").read_text()
+            loop = asyncio.get_running_loop()
+            ask = lambda request: loop.run_in_executor(None, _through, port, request)  # noqa: E731
+            assert b" 407 " in await ask(f"GET {url} HTTP/1.1\r\nHost: x\r\n\r\n".encode())  # no token
+            assert b" 200 " in await ask(f"GET {url} HTTP/1.1\r\nHost: x\r\n".encode() + _basic("v1") + b"\r\n")
+            assert page_requests == ["/"]
+            assert b" 403 " in await ask(b"CONNECT 127.0.0.2:443 HTTP/1.1\r\n" + _basic("v1") + b"\r\n")
+            assert b" 403 " in await ask(b"GET ftp://127.0.0.1/x HTTP/1.1\r\n" + _basic("v2") + b"\r\n")
+            refused = await proxy.take_blocked("v1")  # read at once: the sync makes sure it has come back
+            assert [(b.target, "127.0.0.2 is a loopback address" in b.reason) for b in refused] == [
+                ("127.0.0.2:443", True)]
+            assert await proxy.take_blocked("v1") == [] and len(await proxy.blocked_so_far("v2")) == 1
+            proxy.policy = EgressPolicy(("127.0.0.1",), protected=(f"127.0.0.1:{int(url.rsplit(':', 1)[1][:-1])}",))
+            await proxy.sync()  # the new policy is in force for the next request
+            assert b" 403 " in await ask(f"GET {url} HTTP/1.1\r\nHost: x\r\n".encode() + _basic("v3") + b"\r\n")
+            assert "archive's own services" in (await proxy.take_blocked("v3"))[0].reason
+            assert page_requests == ["/"]
+        finally:
+            await proxy.stop()
+        assert not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text()
+
+    asyncio.run(scenario())
+
+
+@pytest.mark.browser
+def test_a_proxy_process_that_died_is_started_again_for_the_next_capture(page_server, tmp_path):
+    url, _ = page_server
+    s = get_settings().model_copy(update={"data_dir": tmp_path, "mobile_view": False,
+                                          "allowed_hosts": ["127.0.0.1"]})
+    first, _ = capture_account(account(id="before", url=url), municipality="P", trigger=Trigger.manual, settings=s)
+    pool = get_pool(find_browser(s.browser_path), s.capture_concurrency, EgressPolicy(("127.0.0.1",)))
+    old = pool.proxy._process.pid
+    os.kill(old, signal.SIGKILL)
+    second, folder = capture_account(account(id="after", url=url), municipality="P", trigger=Trigger.manual,
+                                     settings=s)
+    assert first.status is CaptureStatus.captured and second.status is CaptureStatus.captured
+    assert pool.proxy._process.pid != old and "Perstorps kommun" in (folder / "page.html").read_text()

@@ -164,7 +164,6 @@ class BrowserPool:
         self._semaphore: asyncio.Semaphore | None = None
         self._launch_lock: asyncio.Lock | None = None
         self._idle: asyncio.Event | None = None
-        self._proxy_started = False
         self._running = 0
         self._served = 0  # works given the current browser
         self.launches = 0
@@ -173,15 +172,13 @@ class BrowserPool:
     async def _ensure_browser(self) -> Browser:
         assert self._launch_lock is not None and self._idle is not None
         async with self._launch_lock:
+            await self.proxy.start()  # in step with the latest policy; started (again, if it ended)
             if self._browser is not None and self._served >= self.recycle_after:
                 await self._idle.wait()  # new works wait here while the last ones on the old browser end
                 await self._stop_browser()
             if self._browser is not None and self._browser.is_connected():
                 self._served += 1
                 return self._browser
-            if not self._proxy_started:
-                await self.proxy.start()
-                self._proxy_started = True
             if self._playwright is None:
                 self._playwright = await _start_driver()
             self._browser = await self._playwright.chromium.launch(
@@ -243,8 +240,7 @@ class BrowserPool:
             try:
                 await self._stop_browser()
             finally:
-                if self._proxy_started:
-                    await self.proxy.stop()
+                await self.proxy.stop()
 
         if self._thread.is_alive():
             try:

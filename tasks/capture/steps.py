@@ -45,7 +45,7 @@ async def navigate(state: CaptureState) -> None:
     except PlaywrightTimeout as exc:
         raise CaptureError(f"the page did not load within {v.navigation_timeout_s:g} s") from exc
     except PlaywrightError as exc:
-        _refuse_unsafe_hops(state)
+        await _refuse_unsafe_hops(state)
         if "interrupted by another navigation" not in str(exc):
             raise CaptureError(f"the page could not be opened: {str(exc).splitlines()[0]}") from exc
         response = None  # the page moved on by itself at once: follow it below
@@ -105,10 +105,10 @@ async def land(state: CaptureState) -> None:
     page, watch = state.page, state.watch
     url = page.url
     if url.startswith(BROWSER_ERROR_SCHEMES) or (url == "about:blank" and watch.navigation_errors):
-        _refuse_unsafe_hops(state)
+        await _refuse_unsafe_hops(state)
         error = watch.navigation_errors[-1] if watch.navigation_errors else "the browser's error page"
         raise CaptureError(f"the browser showed its own error page instead of the page ({error})")
-    _refuse_unsafe_hops(state)
+    await _refuse_unsafe_hops(state)
     state.final_url = url
     state.http_status = watch.current_status or state.http_status
     state.landed = watch.documents
@@ -126,10 +126,10 @@ async def land(state: CaptureState) -> None:
         raise Blocked(wall)
 
 
-def _refuse_unsafe_hops(state: CaptureState) -> None:
+async def _refuse_unsafe_hops(state: CaptureState) -> None:
     """Blocked when the egress guard or the browser refused the page itself or a hop on the way to it."""
     documents = [h.url for h in state.watch.hops if h.kind != "history"] or [str(state.account.url)]
-    for blocked in state.proxy.blocked_so_far(state.token):
+    for blocked in await state.proxy.blocked_so_far(state.token):
         if any(_is_document(blocked, url) for url in documents):
             raise Blocked(Wall("unsafe-target", f"the egress guard refused {blocked.target}: {blocked.reason}"))
     for refusal in state.watch.refusals:

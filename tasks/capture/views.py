@@ -53,7 +53,7 @@ async def run_view(browser: Browser, account: Account, view: View, out_dir: Path
         return state
     finally:
         await context.close()  # writes the HAR
-        refused = proxy.take_blocked(token)
+        refused = await proxy.take_blocked(token)
         if state is not None:
             state.blocked = refused + [BlockedRequest(r.target, r.reason) for r in state.watch.refusals]
 
