@@ -73,7 +73,9 @@ async def log_in(account: Account, settings: Settings, role: str, saved_by: str 
         raise ValueError(f"the account's address is refused by the egress guard: {decision.reason}")
     proxy = EgressProxy(policy)
     await proxy.start()
-    token = secrets.token_hex(8)
+    token = secrets.token_hex(16)
+    proxy.admit(token)
+    await proxy.sync()
     try:
         async with async_playwright() as playwright:
             browser = await playwright.chromium.launch(

@@ -370,9 +370,10 @@ def _basic(token: str) -> bytes:
     return b"Proxy-Authorization: Basic " + base64.b64encode(f"{token}:{token}".encode()) + b"\r\n"
 
 
-def test_the_proxy_runs_in_a_lean_process_of_its_own_and_reports_its_refusals(page_server, monkeypatch):
+def test_the_proxy_runs_lean_lets_only_admitted_tokens_through_and_reports_refusals(page_server, monkeypatch):
     """The proxy parses what pages make the browser send: it runs without the flow's credentials,
-    addresses or libraries, and what it refuses still reaches the capture that asked."""
+    addresses or libraries; it lets through only the tokens of open views (a local process that finds
+    its port gets nowhere), and what it refuses still reaches the capture that asked."""
     url, page_requests = page_server
     monkeypatch.setenv("SOMEARKIV_TSA_PASSWORD", "not-for-the-proxy")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "not-for-the-proxy-either")
@@ -389,8 +390,13 @@ def test_the_proxy_runs_in_a_lean_process_of_its_own_and_reports_its_refusals(pa
             assert "site-packages" not in Path(f"/proc/{pid}/maps").read_text()
             loop = asyncio.get_running_loop()
             ask = lambda request: loop.run_in_executor(None, _through, port, request)  # noqa: E731
-            assert b" 407 " in await ask(f"GET {url} HTTP/1.1\r\nHost: x\r\n\r\n".encode())  # no token
-            assert b" 200 " in await ask(f"GET {url} HTTP/1.1\r\nHost: x\r\n".encode() + _basic("v1") + b"\r\n")
+            get = f"GET {url} HTTP/1.1\r\nHost: x\r\n".encode()
+            assert b" 407 " in await ask(get + b"\r\n")  # no token
+            assert b" 407 " in await ask(get + _basic("v1") + b"\r\n")  # a token not admitted (yet)
+            for token in ("v1", "v2", "v3"):
+                proxy.admit(token)
+            await proxy.sync()
+            assert b" 200 " in await ask(get + _basic("v1") + b"\r\n")
             assert page_requests == ["/"]
             assert b" 403 " in await ask(b"CONNECT 127.0.0.2:443 HTTP/1.1\r\n" + _basic("v1") + b"\r\n")
             assert b" 403 " in await ask(b"GET ftp://127.0.0.1/x HTTP/1.1\r\n" + _basic("v2") + b"\r\n")
@@ -398,9 +404,10 @@ def test_the_proxy_runs_in_a_lean_process_of_its_own_and_reports_its_refusals(pa
             assert [(b.target, "127.0.0.2 is a loopback address" in b.reason) for b in refused] == [
                 ("127.0.0.2:443", True)]
             assert await proxy.take_blocked("v1") == [] and len(await proxy.blocked_so_far("v2")) == 1
+            assert b" 407 " in await ask(get + _basic("v1") + b"\r\n")  # taken: its context is closed
             proxy.policy = EgressPolicy(("127.0.0.1",), protected=(f"127.0.0.1:{int(url.rsplit(':', 1)[1][:-1])}",))
             await proxy.sync()  # the new policy is in force for the next request
-            assert b" 403 " in await ask(f"GET {url} HTTP/1.1\r\nHost: x\r\n".encode() + _basic("v3") + b"\r\n")
+            assert b" 403 " in await ask(get + _basic("v3") + b"\r\n")
             assert "archive's own services" in (await proxy.take_blocked("v3"))[0].reason
             assert page_requests == ["/"]
         finally:

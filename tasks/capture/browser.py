@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import secrets
 import shutil
 import threading
 from collections.abc import Awaitable, Callable
@@ -156,6 +157,9 @@ class BrowserPool:
         self.page_slots: asyncio.Semaphore | None = None
         self.recycle_after = recycle_after
         self.proxy = EgressProxy(policy or EgressPolicy())
+        # the browser's own proxy token, for a context made without one of its own (the views all have theirs)
+        self._browser_token = secrets.token_hex(16)
+        self.proxy.admit(self._browser_token)
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="somearkiv-browser", daemon=True)
         self._thread.start()
@@ -183,7 +187,7 @@ class BrowserPool:
                 self._playwright = await _start_driver()
             self._browser = await self._playwright.chromium.launch(
                 executable_path=self.executable_path, headless=True, args=launch_args(),
-                proxy=self.proxy.settings_for("browser"),
+                proxy=self.proxy.settings_for(self._browser_token),
             )
             self.launches += 1
             self._served = 1

@@ -293,7 +293,8 @@ class EgressProxy:
     the standard library only, no environment of the flow's (no credentials, no service
     addresses), and it ends when its input closes (the flow's process ended or stopped it).
 
-    The policy is sent to it whenever it is set; what it refuses comes back per token. ``sync()``
+    The policy is sent to it whenever it is set, and the tokens it lets through (each capture's view
+    has its own, random, admitted while its context lives); what it refuses comes back per token. ``sync()``
     waits until everything decided before it has come back (start() and the readers of the
     refusals call it), so a refusal is never read too early and a new policy is in force
     before the next capture's first request.
@@ -306,8 +307,9 @@ class EgressProxy:
         self._reader: threading.Thread | None = None
         self._lock = threading.Lock()  # the pipe to the process, the refusals and the waiting syncs
         self._blocked: dict[str, list[BlockedRequest]] = defaultdict(list)
+        self._admitted: set[str] = set()  # sent again to a process started again
         self._asked = 0
-        self._waiting: dict[int, tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = {}
+        self._waiting: dict[int, tuple[asyncio.AbstractEventLoop, asyncio.Future[bool]]] = {}
 
     @property
     def policy(self) -> EgressPolicy:
@@ -325,11 +327,10 @@ class EgressProxy:
 
     async def start(self) -> int:
         """Start the proxy process (again, if it ended), or wait for the running one to be in step."""
-        if self.running:
-            await self.sync()
+        if self.running and await self.sync():  # a process killed a moment ago does not answer: started again
             return self.port
         if self._process is not None:
-            await self.stop()  # it ended by itself: what it decided is read, its pipes closed
+            await self.stop()  # it ended (or hangs): what it decided is read, its pipes closed
             self._blocked.clear()
         loop = asyncio.get_running_loop()
         env = {key: os.environ[key] for key in _PASSED_ENV if key in os.environ}
@@ -339,6 +340,8 @@ class EgressProxy:
             with self._lock:
                 self._process = process
                 self._send({"policy": _policy_message(self._policy)})
+                for token in self._admitted:
+                    self._send({"admit": token})
             line = await asyncio.wait_for(loop.run_in_executor(None, process.stdout.readline), 30)
             self.port = int(json.loads(line)["port"])
         except (TimeoutError, ValueError, KeyError, TypeError, OSError) as exc:
@@ -371,26 +374,38 @@ class EgressProxy:
             await asyncio.get_running_loop().run_in_executor(None, reader.join, 5)
         process.stdout.close()
 
+    def admit(self, token: str) -> None:
+        """Let *token* through from now on (sync() to be sure it is in force); take_blocked() ends it.
+
+        The proxy refuses every other token (407): a process on this machine that finds its port
+        cannot use it to reach what the browser may reach."""
+        with self._lock:
+            self._admitted.add(token)
+            self._send({"admit": token})
+
     def settings_for(self, token: str) -> dict[str, str]:
-        """Playwright proxy settings that route a context through this proxy, loopback included."""
+        """Playwright proxy settings that route a context through this proxy, loopback included (admit() the
+        token first)."""
         return {"server": f"http://127.0.0.1:{self.port}", "username": token, "password": token,
                 "bypass": "<-loopback>"}
 
-    async def sync(self, timeout: float = 10.0) -> None:
-        """Wait until the proxy process has answered everything sent to it before now."""
+    async def sync(self, timeout: float = 10.0) -> bool:
+        """Wait until the proxy process has answered everything sent to it before now; False when it
+        did not (it is not running, it ended meanwhile, or it did not answer within *timeout*)."""
         loop = asyncio.get_running_loop()
-        done: asyncio.Future[None] = loop.create_future()
+        done: asyncio.Future[bool] = loop.create_future()
         with self._lock:
             self._asked += 1
             number = self._asked
             if not self._send({"sync": number}):
-                return  # not running: nothing more will come
+                return False  # not running: nothing more will come
             self._waiting[number] = (loop, done)
         try:
-            await asyncio.wait_for(done, timeout)
+            return await asyncio.wait_for(done, timeout)
         except TimeoutError:
             with self._lock:
                 self._waiting.pop(number, None)
+            return False
 
     async def blocked_so_far(self, token: str) -> list[BlockedRequest]:
         """What the proxy refused for *token* until now."""
@@ -399,7 +414,11 @@ class EgressProxy:
             return list(self._blocked.get(token, ()))
 
     async def take_blocked(self, token: str) -> list[BlockedRequest]:
-        """What the proxy refused for *token*, forgotten here (the token's context is closed)."""
+        """What the proxy refused for *token*, forgotten here; the token is let through no more (its context
+        is closed)."""
+        with self._lock:
+            self._admitted.discard(token)
+            self._send({"retire": token})
         await self.sync()
         with self._lock:
             return self._blocked.pop(token, [])
@@ -428,16 +447,16 @@ class EgressProxy:
                     self._blocked[token].append(BlockedRequest(target, reason))
                 elif "synced" in message:
                     for number in [n for n in self._waiting if n <= message["synced"]]:
-                        _wake(*self._waiting.pop(number))
+                        _wake(*self._waiting.pop(number), True)
         with self._lock:  # ended: no sync will be answered
             for number in list(self._waiting):
-                _wake(*self._waiting.pop(number))
+                _wake(*self._waiting.pop(number), False)
 
 
-def _wake(loop: asyncio.AbstractEventLoop, done: asyncio.Future[None]) -> None:
+def _wake(loop: asyncio.AbstractEventLoop, done: asyncio.Future[bool], answered: bool) -> None:
     def wake() -> None:
         if not done.done():
-            done.set_result(None)
+            done.set_result(answered)
 
     try:
         loop.call_soon_threadsafe(wake)
@@ -457,6 +476,7 @@ class _ProxyServer:
 
     def __init__(self, policy: EgressPolicy, refused: Callable[[str, BlockedRequest], None]):
         self.policy = policy
+        self.admitted: set[str] = set()
         self._refused = refused
         self._server: asyncio.AbstractServer | None = None
 
@@ -476,7 +496,7 @@ class _ProxyServer:
             method, target, version = lines[0].split(" ", 2)
             headers = [line for line in lines[1:] if line]
             token = _token(headers)
-            if token is None:
+            if token not in self.admitted:
                 writer.write(b"HTTP/1.1 407 Proxy Authentication Required\r\n"
                              b'Proxy-Authenticate: Basic realm="somearkiv"\r\nContent-Length: 0\r\n\r\n')
                 await writer.drain()
@@ -586,6 +606,10 @@ async def _serve() -> None:
         if "policy" in message:
             server.policy = EgressPolicy(tuple(message["policy"]["allowed_hosts"]),
                                          protected=tuple(message["policy"]["protected"]))
+        if "admit" in message:
+            server.admitted.add(message["admit"])
+        if "retire" in message:
+            server.admitted.discard(message["retire"])
         if "sync" in message:
             say({"synced": message["sync"]})
     await server.stop()

@@ -33,7 +33,9 @@ async def run_view(browser: Browser, account: Account, view: View, out_dir: Path
 
     session: a logged-in view's storage state, given to the context and never written back.
     """
-    token = secrets.token_hex(8)
+    token = secrets.token_hex(16)
+    proxy.admit(token)
+    await proxy.sync()
     context = await browser.new_context(**_context_options(browser, view, out_dir, proxy, token, session))
     state: CaptureState | None = None
     try:
