@@ -15,7 +15,10 @@ import ipaddress
 import os
 import signal
 import socket
+import subprocess
+import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -430,3 +433,32 @@ def test_a_proxy_process_that_died_is_started_again_for_the_next_capture(page_se
                                      settings=s)
     assert first.status is CaptureStatus.captured and second.status is CaptureStatus.captured
     assert pool.proxy._process.pid != old and "Perstorps kommun" in (folder / "page.html").read_text()
+
+
+def test_the_proxy_process_ends_with_the_process_that_started_it(tmp_path):
+    """A flow process that is killed leaves no proxy behind: the proxy reads EOF on its input and ends."""
+    script = tmp_path / "parent.py"
+    script.write_text(
+        "import asyncio, sys, time\n"
+        "from tasks.capture.egress import EgressPolicy, EgressProxy\n"
+        "async def main():\n"
+        "    proxy = EgressProxy(EgressPolicy())\n"
+        "    await proxy.start()\n"
+        "    print(proxy._process.pid, flush=True)\n"
+        "    time.sleep(60)\n"
+        "asyncio.run(main())\n")
+    root = Path(egress.__file__).parents[2]
+    parent = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True, cwd=root,
+                              env={**os.environ, "PYTHONPATH": str(root)})
+    try:
+        proxy_pid = int(parent.stdout.readline())
+        assert Path(f"/proc/{proxy_pid}").exists()
+    finally:
+        parent.kill()
+        parent.wait()
+    for _ in range(50):
+        if not Path(f"/proc/{proxy_pid}").exists() or "zombie" in Path(f"/proc/{proxy_pid}/status").read_text():
+            break
+        time.sleep(0.1)
+    else:
+        pytest.fail("the proxy process outlived the process that started it")

@@ -285,13 +285,12 @@ def _url_endpoint(url: str) -> str | None:
 class EgressProxy:
     """The egress guard's HTTP/HTTPS (CONNECT) forward proxy, in a process of its own.
 
-    Every byte the browser loads passes through it. In the flow's process it competed with the
-    browser's own Playwright client (the same event loop) and with the filing and Prefect (the
-    same interpreter lock): inside the pipeline a page load took 0.69-0.73 s where it took
-    0.50-0.55 s with the browser connecting directly (measured, 16 captures each). In a process
-    of its own it gets a core when it needs one. The process runs this file with ``python -I``:
-    the standard library only, no environment of the flow's (no credentials, no service
-    addresses), and it ends when its input closes (the flow's process ended or stopped it).
+    It reads what pages make the browser send, so it runs apart from what the flow's process
+    holds: the process runs this file with ``python -I``, the standard library only and none of
+    the flow's environment (no credentials, no service addresses), and it ends when its input
+    closes (the flow's process ended or stopped it). Nor does it share the Playwright client's
+    event loop and the filing's interpreter lock any more (measured: the time per capture was
+    the same within this machine's noise, README *Benchmarks*; its CPU is 0.05 s per capture).
 
     The policy is sent to it whenever it is set, and the tokens it lets through (each capture's view
     has its own, random, admitted while its context lives); what it refuses comes back per token. ``sync()``
