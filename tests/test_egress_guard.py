@@ -462,3 +462,25 @@ def test_the_proxy_process_ends_with_the_process_that_started_it(tmp_path):
         time.sleep(0.1)
     else:
         pytest.fail("the proxy process outlived the process that started it")
+
+
+def test_a_view_whose_context_cannot_be_made_leaves_no_token_admitted(tmp_path):
+    from tasks.capture import View, run_view
+    from tasks.capture.steps import DESKTOP_STEPS
+
+    class Refusing:  # a browser that cannot make the context (it crashed, say)
+        async def new_context(self, **options):
+            raise RuntimeError("the browser has gone")
+
+    async def scenario():
+        proxy = egress.EgressProxy(EgressPolicy())
+        await proxy.start()
+        try:
+            with pytest.raises(RuntimeError, match="gone"):
+                await run_view(Refusing(), account(id="a"), View.desktop(get_settings()), tmp_path, proxy,
+                               DESKTOP_STEPS)
+            assert proxy._admitted == set()
+        finally:
+            await proxy.stop()
+
+    asyncio.run(scenario())

@@ -415,12 +415,16 @@ class EgressProxy:
     async def take_blocked(self, token: str) -> list[BlockedRequest]:
         """What the proxy refused for *token*, forgotten here; the token is let through no more (its context
         is closed)."""
-        with self._lock:
-            self._admitted.discard(token)
-            self._send({"retire": token})
+        self.retire(token)
         await self.sync()
         with self._lock:
             return self._blocked.pop(token, [])
+
+    def retire(self, token: str) -> None:
+        """Let *token* through no more (take_blocked() does this, and reads what was refused for it first)."""
+        with self._lock:
+            self._admitted.discard(token)
+            self._send({"retire": token})
 
     def _send(self, message: dict) -> bool:
         """Write *message* to the process (under self._lock); False when it is not running."""

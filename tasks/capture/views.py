@@ -35,8 +35,12 @@ async def run_view(browser: Browser, account: Account, view: View, out_dir: Path
     """
     token = secrets.token_hex(16)
     proxy.admit(token)
-    await proxy.sync()
-    context = await browser.new_context(**_context_options(browser, view, out_dir, proxy, token, session))
+    try:
+        await proxy.sync()
+        context = await browser.new_context(**_context_options(browser, view, out_dir, proxy, token, session))
+    except BaseException:
+        proxy.retire(token)
+        raise
     state: CaptureState | None = None
     try:
         # autoconsent only where a step looks for consent: it reads its rules and makes its passes in every
