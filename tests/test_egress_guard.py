@@ -396,6 +396,7 @@ def test_the_proxy_runs_lean_lets_only_admitted_tokens_through_and_reports_refus
             get = f"GET {url} HTTP/1.1\r\nHost: x\r\n".encode()
             assert b" 407 " in await ask(get + b"\r\n")  # no token
             assert b" 407 " in await ask(get + _basic("v1") + b"\r\n")  # a token not admitted (yet)
+            assert b" 407 " in await ask(b"CONNECT 127.0.0.1:443 HTTP/1.1\r\n" + _basic("v1") + b"\r\n")
             for token in ("v1", "v2", "v3"):
                 proxy.admit(token)
             await proxy.sync()
