@@ -606,9 +606,9 @@ async def _serve() -> None:
     say({"port": await server.start()})
     while line := await commands.readline():
         message = json.loads(line)
-        if "policy" in message:
-            server.policy = EgressPolicy(tuple(message["policy"]["allowed_hosts"]),
-                                         protected=tuple(message["policy"]["protected"]))
+        if "policy" in message:  # made in a thread: resolving protected names must not hold up the relaying
+            allowed, protected = tuple(message["policy"]["allowed_hosts"]), tuple(message["policy"]["protected"])
+            server.policy = await loop.run_in_executor(None, lambda: EgressPolicy(allowed, protected=protected))
         if "admit" in message:
             server.admitted.add(message["admit"])
         if "retire" in message:
