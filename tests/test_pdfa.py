@@ -205,6 +205,8 @@ def test_a_worker_killed_mid_conversion_fails_that_capture_only_and_is_replaced(
     thread = threading.Thread(target=lambda: result.append(_converted_with(monkeypatch, 1, captured)))
     thread.start()
     time.sleep(1.0)  # the job is in the stopped worker's pipe (writing it takes a few ms)
+    for half_written in ("startpage.pdf", "page-pdfa.pdf"):  # as if it had been killed while saving
+        (tmp_path / "killed" / half_written).write_bytes(b"%PDF-1.7\n% cut short")
     os.kill(pid, signal.SIGKILL)
     thread.join(30)
     [(killed, folder)] = result
