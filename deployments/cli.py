@@ -215,7 +215,11 @@ def _print_summary(summary: SnapshotSummary, ui_url: str | None) -> None:
             typer.secho(f"✔ {outcome.account_id} ({outcome.platform.value}): {outcome.capture_id}", fg=typer.colors.GREEN)
             for key in _filed_keys(archive, outcome):
                 typer.echo(f"    s3://{summary.bucket}/{key}")
-            typer.echo(f"    local PDF/A copy: {Path(outcome.local_folder or '.') / 'startpage.pdf'}")
+            if outcome.pdfa == "failed":
+                typer.secho("    no archival PDF: the PDF/A conversion failed (its PNGs and print PDF are filed; "
+                            "why is in the record's pdfa.findings)", fg=typer.colors.RED)
+            else:
+                typer.echo(f"    local PDF/A copy: {Path(outcome.local_folder or '.') / 'startpage.pdf'}")
         elif outcome.status is CaptureStatus.blocked:
             typer.secho(f"⚠ {outcome.account_id} ({outcome.platform.value}): BLOCKED, not an ögonblicksbild: "
                         f"{outcome.error}", fg=typer.colors.YELLOW)

@@ -292,3 +292,20 @@ def test_a_conversion_past_its_time_limit_is_stopped_and_recorded(tmp_path, monk
     assert not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text()
     assert _converted_with(monkeypatch, 1, _capture_folder(tmp_path / "next"))[0].pdfa.valid
     assert CONVERTER.pids() != [pid]
+
+
+def test_the_cli_summary_points_to_an_archival_pdf_only_where_there_is_one(tmp_path, capsys, monkeypatch):
+    from deployments import cli
+    from somearkiv.models import AccountOutcome, CaptureStatus, Platform, SnapshotSummary, Trigger
+
+    monkeypatch.setattr(cli, "_archive", lambda: None)  # the summary prints the flow's own keys then
+    outcome = dict(platform=Platform.facebook, status=CaptureStatus.captured, object_keys=("captures/x/record.json",))
+    cli._print_summary(SnapshotSummary(trigger=Trigger.manual, bucket="b", outcomes=(
+        AccountOutcome(account_id="good", capture_id="good/1", local_folder=str(tmp_path / "good"), pdfa="PDF/A-2B",
+                       **outcome),
+        AccountOutcome(account_id="bad", capture_id="bad/1", local_folder=str(tmp_path / "bad"), pdfa="failed",
+                       **outcome))), None)
+    out = capsys.readouterr().out
+    assert f"local PDF/A copy: {tmp_path / 'good' / 'startpage.pdf'}" in out
+    assert str(tmp_path / "bad" / "startpage.pdf") not in out
+    assert "no archival PDF: the PDF/A conversion failed" in out
