@@ -27,13 +27,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     work = Path(tempfile.mkdtemp(prefix="somearkiv-alternate-"))
     sys.path.insert(0, str(ROOT))
-    from bench.run import PAGES, _register, baseline_b, bench_setup, full_pipeline
-    from deployments.sample_site import SampleSite
+    from bench.run import NOT_MEASURED, PAGES, _register, baseline_b, bench_setup, full_pipeline
+    from deployments.sample_site import SampleSiteProcess
 
     browser, server = bench_setup(work, 18720)
     b_time = b_cpu = full_time = full_cpu = 0.0
     try:
-        with SampleSite() as site:
+        with SampleSiteProcess() as site:
+            NOT_MEASURED.add(site.pid)
             urls = [f"{site.url}{PAGES[i % len(PAGES)]}/" for i in range(args.accounts)]
             register = _register(work / "accounts.yaml", site.url, args.accounts)
             from prefect import flow

@@ -10,13 +10,15 @@ import http.server
 import json
 import re
 import secrets
+import subprocess
+import sys
 import threading
 from pathlib import Path
 from urllib.parse import parse_qs, quote, urlsplit
 
 from somearkiv.settings import PROJECT_ROOT
 
-__all__ = ["SAMPLE_DAY", "SAMPLE_PAGES", "SampleSite", "shift_dates"]
+__all__ = ["SAMPLE_DAY", "SAMPLE_PAGES", "SampleSite", "SampleSiteProcess", "shift_dates"]
 
 SAMPLE_PAGES = PROJECT_ROOT / "samples" / "pages"
 SAMPLE_DAY = dt.date(2026, 11, 28)  # the day the sample pages' dates were written for
@@ -241,3 +243,56 @@ class SampleSite:
         if not hasattr(self._server, "watch_versions"):
             self._server.watch_versions = {}  # type: ignore[attr-defined]
         self._server.watch_versions[account] = version  # type: ignore[attr-defined]
+
+
+class SampleSiteProcess:
+    """The sample site in a process of its own: ``with SampleSiteProcess() as site: site.url, site.pid``.
+
+    For the benchmarks. A page server in a thread of the measured process shares that process's
+    interpreter lock: the busier the process, the slower its pages come. The full pipeline's process
+    is busy (filing, Prefect) while bare Playwright's is idle, so the same pages were served slower to
+    the pipeline than to its baseline (measured: README, Benchmarks). A platform's servers are never
+    in somearkiv's process; here they are not either, and their CPU is theirs (see bench.run's
+    NOT_MEASURED).
+    """
+
+    def __init__(self, root: Path = SAMPLE_PAGES, port: int = 0) -> None:
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "deployments.sample_site", str(root), str(port)], stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE, cwd=str(PROJECT_ROOT), text=True)
+        line = self._process.stdout.readline().strip()  # its address, once it listens
+        if not line.startswith("http://"):
+            self.stop()
+            raise RuntimeError(f"the sample site's process did not start (it said {line!r})")
+        self.url = line
+
+    @property
+    def pid(self) -> int:
+        return self._process.pid
+
+    def stop(self) -> None:
+        """Its input closes: it stops (and it would with this process killed, as its input closes then too)."""
+        if self._process.poll() is None:
+            self._process.stdin.close()
+            try:
+                self._process.wait(10)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
+
+    def __enter__(self) -> SampleSiteProcess:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def _serve_until_input_closes(root: str, port: int) -> None:
+    with SampleSite(Path(root), port) as site:
+        print(site.url, flush=True)
+        sys.stdin.read()
+
+
+if __name__ == "__main__":
+    _serve_until_input_closes(sys.argv[1] if len(sys.argv) > 1 else str(SAMPLE_PAGES),
+                              int(sys.argv[2]) if len(sys.argv) > 2 else 0)
