@@ -46,25 +46,24 @@ class _Reader:
         self.token = secrets.token_hex(16)
         self.lock = asyncio.Lock()  # one read at a time per page: one session, one world
 
-    async def world(self, page: Page, fresh: bool) -> int:
+    async def world(self, page: Page, fresh: bool) -> tuple[int, bool]:
+        """The world's context id, and whether it was made just now (not yet marked)."""
         if self.session is None:
             self.session = await page.context.new_cdp_session(page)
         if self.context_id is None or fresh:
             tree = await self.session.send("Page.getFrameTree")
             made = await self.session.send("Page.createIsolatedWorld", {
                 "frameId": tree["frameTree"]["frame"]["id"], "worldName": _WORLD, "grantUniveralAccess": False})
-            await self.session.send("Runtime.evaluate", {
-                "expression": f"globalThis[{json.dumps(_MARK)}] = {json.dumps(self.token)}",
-                "contextId": made["executionContextId"]})
             self.context_id = made["executionContextId"]
-        return self.context_id
+            return self.context_id, True
+        return self.context_id, False
 
 
 async def read(page: Page, function: str, arg: Any = None) -> Any:
     """``function(arg)`` evaluated in the page's main frame, in the isolated world; its value (JSON).
 
     A promise is awaited. Raises playwright's Error when the script throws or the page is gone,
-    as ``page.evaluate`` does.
+    as ``page.evaluate`` does. A world made just now is marked by this same evaluation.
     """
     reader = _readers.get(page)
     if reader is None:
@@ -72,16 +71,17 @@ async def read(page: Page, function: str, arg: Any = None) -> Any:
         # the reader's CDP session leads back to the page (session -> context -> pages), so the weak key
         # alone never let go: every page read so far, with its context, stayed in memory (~1 MB per capture)
         page.once("close", lambda closed: _readers.pop(closed, None))
-    expression = (f"(() => {{ if (globalThis[{json.dumps(_MARK)}] !== {json.dumps(reader.token)}) "
-                  f"throw new Error({json.dumps(_STALE)}); "
-                  f"return ({function})({json.dumps(arg, ensure_ascii=False)}); }})()")
+    mark, token, stale = f"globalThis[{json.dumps(_MARK)}]", json.dumps(reader.token), json.dumps(_STALE)
+    call = f"return ({function})({json.dumps(arg, ensure_ascii=False)});"
     async with reader.lock:
         for fresh in (False, True):  # the world goes with its document: a new document needs a new one
             try:
-                context_id = await reader.world(page, fresh)
+                context_id, made = await reader.world(page, fresh)
+                check = f"{mark} = {token};" if made else f"if ({mark} !== {token}) throw new Error({stale});"
                 assert reader.session is not None
                 answer = await reader.session.send("Runtime.evaluate", {
-                    "expression": expression, "contextId": context_id, "returnByValue": True, "awaitPromise": True})
+                    "expression": f"(() => {{ {check} {call} }})()", "contextId": context_id, "returnByValue": True,
+                    "awaitPromise": True})
             except PlaywrightError as exc:
                 if not fresh and any(m in str(exc) for m in _GONE):
                     continue

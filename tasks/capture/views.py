@@ -9,6 +9,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from playwright.async_api import Browser, Page
 from playwright.async_api import Error as PlaywrightError
@@ -18,7 +19,6 @@ from somearkiv.sessions import StoredSession
 from tasks.capture.consent import ConsentWatcher
 from tasks.capture.egress import BlockedRequest, EgressProxy
 from tasks.capture.errors import Blocked, CaptureError
-from tasks.capture.isolated import read
 from tasks.capture.pagewatch import BROWSER_ERROR_SCHEMES, PageWatch
 from tasks.capture.state import LOCALE, MOBILE_USER_AGENT, TIMEZONE, CaptureState, Step, View
 from tasks.capture.steps import dismiss_consent
@@ -37,7 +37,8 @@ async def run_view(browser: Browser, account: Account, view: View, out_dir: Path
     proxy.admit(token)
     try:
         await proxy.sync()
-        context = await browser.new_context(**_context_options(browser, view, out_dir, proxy, token, session))
+        options = _context_options(browser, view, out_dir, proxy, token, session)
+        context = await browser.new_context(**options)
     except BaseException:
         proxy.retire(token)
         raise
@@ -52,7 +53,7 @@ async def run_view(browser: Browser, account: Account, view: View, out_dir: Path
                              token=token, consent_watcher=watcher, watch=PageWatch.attach(page),
                              session=session.info if session else None)
         context.on("page", lambda popup: _refuse_popup(state, popup))
-        state.user_agent = await read(page, "() => navigator.userAgent")  # as sent, whatever the page says
+        state.user_agent = options.get("user_agent") or await _default_user_agent(browser, page)
         for step in steps:
             if not await _run_step(state, step):
                 break
@@ -62,6 +63,18 @@ async def run_view(browser: Browser, account: Account, view: View, out_dir: Path
         refused = await proxy.take_blocked(token)
         if state is not None:
             state.blocked = refused + [BlockedRequest(r.target, r.reason) for r in state.watch.refusals]
+
+
+_DEFAULT_USER_AGENTS: WeakKeyDictionary[Browser, str] = WeakKeyDictionary()
+
+
+async def _default_user_agent(browser: Browser, page: Page) -> str:
+    """The User-Agent this browser sends when a context is given none: read once per browser, from a page
+    that has loaded nothing yet (so as sent, whatever a page says)."""
+    agent = _DEFAULT_USER_AGENTS.get(browser)
+    if agent is None:
+        agent = _DEFAULT_USER_AGENTS[browser] = await page.evaluate("() => navigator.userAgent")
+    return agent
 
 
 def _context_options(browser: Browser, view: View, out_dir: Path, proxy: EgressProxy, token: str,
