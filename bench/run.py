@@ -32,10 +32,6 @@ from pathlib import Path
 
 from tests.processes import descendants
 
-os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-os.environ.setdefault("SOMEARKIV_LOG_LEVEL", "warning")
-os.environ.setdefault("SOMEARKIV_METRICS_API", "false")
-
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = ("facebook", "instagram", "youtube", "mastodon")
 _TICK = os.sysconf("SC_CLK_TCK")
@@ -485,6 +481,11 @@ def bench_setup(work: Path, s3_port: int):
     """Settings of a benchmark in *work* (no config file, only 127.0.0.1 allowed, its own bucket and S3
     port), the browser to use, and the embedded S3 server, started: (browser path, server)."""
     (work / "none.toml").write_text("# no settings: the defaults and the variables set here\n", encoding="utf-8")
+    # set here, not when this module is imported: the tests import it (NOT_MEASURED, _tree), and a
+    # quieter log level left in their process silenced another file's log test
+    for name, value in (("PREFECT_SERVER_ANALYTICS_ENABLED", "false"), ("SOMEARKIV_LOG_LEVEL", "warning"),
+                        ("SOMEARKIV_METRICS_API", "false")):
+        os.environ.setdefault(name, value)
     os.environ.update({"SOMEARKIV_DATA_DIR": str(work / "data"), "SOMEARKIV_S3_EMBEDDED_PORT": str(s3_port),
                        "SOMEARKIV_S3_BUCKET": "somearkiv-bench", "SOMEARKIV_ALLOWED_HOSTS": '["127.0.0.1"]',
                        "SOMEARKIV_CONFIG": str(work / "none.toml")})

@@ -20,6 +20,7 @@ from pathlib import Path
 
 os.environ.setdefault("SOMEARKIV_ALLOWED_HOSTS", '["127.0.0.1"]')
 os.environ.setdefault("SOMEARKIV_METRICS_API", "false")
+os.environ.setdefault("SOMEARKIV_LOG_LEVEL", "warning")
 
 
 def main() -> None:

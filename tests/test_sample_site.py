@@ -35,3 +35,16 @@ def test_the_benchmarks_leave_the_page_server_out_of_what_they_measure(sample_si
             assert apart.pid not in _tree(os.getpid()) and os.getpid() in _tree(os.getpid())
         finally:
             NOT_MEASURED.discard(apart.pid)
+
+
+def test_importing_the_benchmark_changes_no_setting_of_the_process():
+    """The benchmarks set their quieter log level and their settings when they run, not on import: the
+    tests import bench.run, and a log level left behind silenced another test file's log lines."""
+    import subprocess
+    import sys
+
+    check = ("import json, os; before = dict(os.environ); import bench.run, bench.alternate; "
+             "print(json.dumps(sorted(set(os.environ.items()) ^ set(before.items()))))")
+    done = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, timeout=60, check=True,
+                          cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    assert done.stdout.strip() == "[]", done.stdout
