@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import shutil
 import socket
 import subprocess
@@ -433,6 +434,7 @@ def test_seal_pending_flow_fails_while_the_tsa_is_down_then_seals(prefect_server
 def test_demo_configures_its_local_tsa_only_when_none_is_set(tmp_path, monkeypatch):
     from deployments import cli
 
+    before = os.environ.get("SOMEARKIV_TSA_URL")
     monkeypatch.setenv("SOMEARKIV_DATA_DIR", str(tmp_path))
     monkeypatch.delenv("SOMEARKIV_TSA_URL", raising=False)
     monkeypatch.delenv("SOMEARKIV_TSA_CA_FILE", raising=False)
@@ -441,8 +443,6 @@ def test_demo_configures_its_local_tsa_only_when_none_is_set(tmp_path, monkeypat
         tsa = cli._demo_tsa()
         assert tsa is not None
         try:
-            import os
-
             assert os.environ["SOMEARKIV_TSA_URL"] == tsa.url and tsa.url.startswith("http://127.0.0.1:")
             assert os.environ["SOMEARKIV_TSA_CA_FILE"] == str(tmp_path / "demo-tsa" / "ca.pem")
             get_settings.cache_clear()
@@ -452,5 +452,8 @@ def test_demo_configures_its_local_tsa_only_when_none_is_set(tmp_path, monkeypat
         finally:
             tsa.stop()
     finally:
+        for name in ("SOMEARKIV_TSA_URL", "SOMEARKIV_TSA_CA_FILE"):  # set by _demo_tsa, so undo() does not know them
+            os.environ.pop(name, None)
         monkeypatch.undo()
         get_settings.cache_clear()
+    assert os.environ.get("SOMEARKIV_TSA_URL") == before  # no later test here stamps against the stopped TSA
