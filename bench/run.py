@@ -477,15 +477,23 @@ def _per_capture_ratio(phase: Phase | None, base: Phase, seconds: str) -> float 
     return _ratio(getattr(phase, seconds) / phase.captures, getattr(base, seconds) / base.captures)
 
 
+def bench_defaults() -> None:
+    """A benchmark's defaults, where the user set none: quiet logs, no analytics, no platform APIs.
+
+    Set when a benchmark starts, never when this module is imported: the tests import it
+    (NOT_MEASURED, _tree), and a quieter log level left in their process silenced another file's
+    log test.
+    """
+    for name, value in (("PREFECT_SERVER_ANALYTICS_ENABLED", "false"), ("SOMEARKIV_LOG_LEVEL", "warning"),
+                        ("SOMEARKIV_METRICS_API", "false")):
+        os.environ.setdefault(name, value)
+
+
 def bench_setup(work: Path, s3_port: int):
     """Settings of a benchmark in *work* (no config file, only 127.0.0.1 allowed, its own bucket and S3
     port), the browser to use, and the embedded S3 server, started: (browser path, server)."""
     (work / "none.toml").write_text("# no settings: the defaults and the variables set here\n", encoding="utf-8")
-    # set here, not when this module is imported: the tests import it (NOT_MEASURED, _tree), and a
-    # quieter log level left in their process silenced another file's log test
-    for name, value in (("PREFECT_SERVER_ANALYTICS_ENABLED", "false"), ("SOMEARKIV_LOG_LEVEL", "warning"),
-                        ("SOMEARKIV_METRICS_API", "false")):
-        os.environ.setdefault(name, value)
+    bench_defaults()
     os.environ.update({"SOMEARKIV_DATA_DIR": str(work / "data"), "SOMEARKIV_S3_EMBEDDED_PORT": str(s3_port),
                        "SOMEARKIV_S3_BUCKET": "somearkiv-bench", "SOMEARKIV_ALLOWED_HOSTS": '["127.0.0.1"]',
                        "SOMEARKIV_CONFIG": str(work / "none.toml")})

@@ -18,21 +18,20 @@ import shutil
 import tempfile
 from pathlib import Path
 
-os.environ.setdefault("SOMEARKIV_ALLOWED_HOSTS", '["127.0.0.1"]')
-os.environ.setdefault("SOMEARKIV_METRICS_API", "false")
-os.environ.setdefault("SOMEARKIV_LOG_LEVEL", "warning")
-
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=2)
     args = parser.parse_args()
     data = Path(tempfile.mkdtemp(prefix="somearkiv-watch-bench-"))
+    from bench.run import Phase, bench_defaults, measure
+
+    bench_defaults()  # before Prefect or somearkiv is imported
+    os.environ.setdefault("SOMEARKIV_ALLOWED_HOSTS", '["127.0.0.1"]')
     os.environ["SOMEARKIV_DATA_DIR"] = str(data)
 
     from prefect.logging import disable_run_logger
 
-    from bench.run import Phase, measure
     from deployments.sample_site import SampleSite
     from somearkiv.models import Account, Trigger
     from somearkiv.settings import get_settings
