@@ -90,6 +90,7 @@ class CaptureState:
     title: str = ""
     page_height: int = 0
     shot_height: int = 0  # how much of the page the shot takes (page_height within the bounds)
+    shot_width: int = 0  # the page's width as laid out: the screen's, or wider when the page has no layout for it
     landed: int = -1  # PageWatch.documents when the shown document was taken stock of
     landed_shape: PageShape | None = None  # the page as it landed: settle counts its quiet from then if unchanged
     settled: SettleInfo | None = None
@@ -101,6 +102,12 @@ class CaptureState:
     notes: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     outputs: list[tuple[str, FileRole, str]] = field(default_factory=list)
+
+    @property
+    def shot_scale(self) -> float:
+        """Image pixels per page pixel: the screen's, or one for a page laid out wider than the screen (a phone
+        shows it zoomed out, all of it; at the screen's two it would be a 1960 px wide image of a 390 px screen)."""
+        return 1.0 if self.shot_width > self.view.width else self.view.scale
 
     def output(self, name: str, role: FileRole, media_type: str) -> Path:
         self.outputs.append((name, role, media_type))

@@ -233,6 +233,9 @@ async def settle(state: CaptureState) -> None:
     v, page = state.view, state.page
     started = time.monotonic()
     await page.mouse.move(v.width / 2, v.height / 2)
+    # the height the page sees, in its own pixels: on a phone a page without <meta name=viewport> is laid out
+    # 980 px wide, so its window is 2.5 screens high (844 -> 2121 px), and "near the bottom" is measured in it
+    window = await read(page, "() => window.innerHeight") or v.height
     rounds = grew = stuck = nudged = 0
     last: tuple[int, int, int] | None = None
     quiet_since = busy_at = started
@@ -244,7 +247,7 @@ async def settle(state: CaptureState) -> None:
             quiet_since = still_since(state, height, items, started)
             still_before = started - quiet_since
         else:
-            if height > last[1] and last[0] >= last[1] - 1.5 * v.height:
+            if height > last[1] and last[0] >= last[1] - 1.5 * window:
                 grew += 1  # it grew as its bottom came near: a feed
             if (height, items) != last[1:]:
                 quiet_since = now
@@ -274,7 +277,7 @@ async def settle(state: CaptureState) -> None:
             await page.wait_for_timeout(200)
             nudged += 1
         elif stuck >= 3:  # the wheel went to an element that scrolls itself: scroll the page
-            await read(page, "(dy) => window.scrollBy(0, dy)", int(v.height * 0.9))
+            await read(page, "(dy) => window.scrollBy(0, dy)", int(window * 0.9))
             await page.wait_for_timeout(120)
         else:
             await page.mouse.wheel(0, int(v.height * 0.9))
@@ -283,6 +286,11 @@ async def settle(state: CaptureState) -> None:
     await read(page, "() => window.scrollTo(0, 0)")
     await _network_quiet(state, 3.0)
     state.page_height = await read(page, "() => document.documentElement.scrollHeight")
+    # a page without <meta name=viewport> is laid out 980 px wide on a phone, which shows all of it zoomed out
+    state.shot_width = max(v.width, await read(page, "() => window.innerWidth") or 0)
+    if state.shot_width > v.width:
+        state.notes.append(f"the page has no layout for a {v.width} px wide screen: laid out {state.shot_width} px "
+                           "wide, and shot whole at one pixel per page pixel")
     state.shot_height = min(state.page_height, v.max_page_height if outcome == "height-limit" and grew
                             else v.max_whole_page_height)
     state.settled = SettleInfo(outcome=outcome, seconds=round(time.monotonic() - started, 2), rounds=rounds,
@@ -411,7 +419,7 @@ async def read_words(state: CaptureState) -> None:
     height = state.shot_height or state.view.height
     words = await read(state.page, _WORD_BOXES, height)
     state.output(f"words-{state.view.name}.json", FileRole.words, "application/json").write_text(
-        json.dumps({"scale": state.view.scale, "words": words}, ensure_ascii=False), encoding="utf-8")
+        json.dumps({"scale": state.shot_scale, "words": words}, ensure_ascii=False), encoding="utf-8")
 
 
 ELEMENTS_NAME = "elements.json"
@@ -443,22 +451,23 @@ async def read_elements(state: CaptureState) -> None:
 async def screenshot(state: CaptureState) -> None:
     """The full-page PNG (RGB, lossless), in tiles stitched without gaps when the page is tall."""
     v, page = state.view, state.page
-    height = state.shot_height or v.height
+    height, width = state.shot_height or v.height, state.shot_width or v.width
+    scale = "css" if state.shot_scale == 1.0 and v.scale != 1.0 else "device"
     if state.page_height > height:
         state.notes.append(f"screenshot cut at {height} px of {state.page_height} px")
     out = state.output(v.file("startpage"), FileRole.screenshot if v.name == "desktop"
                        else FileRole.screenshot_mobile, "image/png")
     timeout = v.step_timeout_s * 1000
     if height <= 2 * v.tile_height:
-        await page.screenshot(path=out, full_page=True, type="png", animations="disabled", caret="hide",
-                              clip={"x": 0, "y": 0, "width": v.width, "height": height}, timeout=timeout)
+        await page.screenshot(path=out, full_page=True, type="png", animations="disabled", caret="hide", scale=scale,
+                              clip={"x": 0, "y": 0, "width": width, "height": height}, timeout=timeout)
         _still_landed(state)
         return
     tiles = []
     for top in range(0, height, v.tile_height):
-        clip = {"x": 0, "y": top, "width": v.width, "height": min(v.tile_height, height - top)}
+        clip = {"x": 0, "y": top, "width": width, "height": min(v.tile_height, height - top)}
         tiles.append(await page.screenshot(full_page=True, type="png", animations="disabled", caret="hide",
-                                           clip=clip, timeout=timeout))
+                                           scale=scale, clip=clip, timeout=timeout))
     state.tiles = len(tiles)
     _still_landed(state)
     await asyncio.get_running_loop().run_in_executor(None, _stitch, tiles, out)
