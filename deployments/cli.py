@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from somearkiv.log import configure_logging
 from somearkiv.models import AccountOutcome, CaptureStatus, SnapshotSummary, Trigger
 from somearkiv.runstate import run_result
 from somearkiv.settings import Settings, SettingsError, UnknownSetting, get_settings
@@ -1123,8 +1124,14 @@ def _usage_line(exc: UsageError) -> str:
 
 def main() -> None:
     """The `somearkiv` command: every error is one line and an exit status; --debug shows the traceback."""
-    from somearkiv.log import configure_logging
+    try:
+        _main()
+    except KeyboardInterrupt:  # a Ctrl-C before the command runs (the command's own is answered in _main)
+        typer.secho("interrupted", err=True, fg=typer.colors.RED)
+        sys.exit(EXIT_INTERRUPTED)
 
+
+def _main() -> None:
     debug = "--debug" in sys.argv[1:]
     if debug:
         sys.argv.remove("--debug")
