@@ -89,9 +89,15 @@ def test_s3_killed_mid_run_files_every_capture_exactly_once(prefect_server, arch
 
 
 def test_chromium_killed_mid_capture_is_retried_and_the_others_unaffected(prefect_server, archive, tmp_path,
-                                                                           sample_site, sample_register):
+                                                                           sample_site, sample_register, monkeypatch):
+    """The feed keeps a capture running when the browser is killed (cut at 12 000 px: long enough to be hit,
+    and not the 30 s a feed takes to reach the default limit); the filed records show the retry."""
+    import datetime as dt
+
     from prefect.settings import PREFECT_API_URL
 
+    monkeypatch.setenv("SOMEARKIV_MAX_PAGE_HEIGHT", "12000")
+    get_settings.cache_clear()
     register = tmp_path / "accounts.yaml"
     register.write_text(sample_register.read_text(encoding="utf-8") + f"""  - id: demo-feed
     platform: other
@@ -112,13 +118,19 @@ def test_chromium_killed_mid_capture_is_retried_and_the_others_unaffected(prefec
     while not killed and time.monotonic() < deadline:
         time.sleep(1.5)
         killed = _kill_our_chromium()
+    killed_at = dt.datetime.now(dt.UTC).replace(microsecond=0)
     assert killed, "no browser to kill"
     runner.join(300)
+    get_settings.cache_clear()
     state = holder["state"]
     summary = run_result(state)
     assert state.is_completed(), state.message
     assert {o.account_id: o.status for o in summary.outcomes} == {"demo-feed": CaptureStatus.captured,
                                                                    "demo-facebook": CaptureStatus.captured}
+    filed = _records_of_run(archive, summary.flow_run_id, ["demo-feed", "demo-facebook"])
+    assert all(len(records) == 1 for records in filed.values()), filed
+    # a capture under way when the browser died was taken again (5 s later): it started after the kill
+    assert any(records[0].started_at > killed_at for records in filed.values()), (killed_at, filed)
 
 
 def test_full_data_disk_gives_a_clear_error(sample_site, tmp_path):
