@@ -121,7 +121,7 @@ def test_a_long_page_that_ends_is_taken_whole_and_an_endless_feed_is_bounded(sam
     for view in record.views:
         assert (view.settle.outcome, view.settle.grew > 0) == ("height-limit", True), (view.name, view.settle)
     assert sum("kept growing" in n for n in record.notes) == 2, record.notes
-    assert any("mobile: the page has no layout for a 390 px wide screen: laid out 980 px wide" in n
+    assert any("mobile: the page has no layout for a 390 px wide screen: laid out 980 px wide, shown zoomed out" in n
                for n in record.notes), record.notes
     with Image.open(folder / "startpage.png") as shot:
         assert shot.height == 6000
@@ -131,6 +131,26 @@ def test_a_long_page_that_ends_is_taken_whole_and_an_endless_feed_is_bounded(sam
     assert right.getextrema() != ((255, 255), (255, 255), (255, 255)), "the right half of the page is in the shot"
     words = json.loads((folder / "words-mobile.json").read_text(encoding="utf-8"))
     assert words["scale"] == 1.0 and max(w[1] + w[3] for w in words["words"]) <= 980
+
+
+def test_a_page_that_scrolls_in_a_pane_is_scrolled_there_and_shot_whole(sample_site, tmp_path):
+    """An app's layout: the page is the window's height and does not scroll; its feed scrolls in a pane and
+    loads more as the pane nears its end. Scrolling the page did nothing: the shot was the first screen."""
+    record, folder = capture(sample_site.url + "traps/inner-scroll.html", tmp_path, mobile_view=True)
+    assert record.status is CaptureStatus.captured
+    for view in record.views:
+        assert (view.settle.outcome, view.settle.grew > 0) == ("complete", True), (view.name, view.settle)
+    assert sum("scrolls inside an element (main#feed)" in n for n in record.notes) == 2, record.notes
+    for view in record.views:
+        words = json.loads((folder / f"words-{view.name}.json").read_text(encoding="utf-8"))
+        [last] = [w for w in words["words"] if w[0] == "sista)"]  # the 60th post, loaded by scrolling the pane
+        with Image.open(folder / view.screenshot) as shot:
+            assert shot.height == view.page_height * words["scale"] > 5000, (view.name, shot.size)
+            x, y, w, h = (round(c * words["scale"]) for c in last[1:])
+            drawn = shot.convert("L").crop((x, y, x + w, y + h))
+            assert drawn.getextrema()[0] < 128, (view.name, last)  # its text is drawn where the words say
+    html = (folder / "page.html").read_text(encoding="utf-8")
+    assert "Inlägg nummer 60" in html and "!important" not in html  # the DOM as the page had it, not as unrolled
 
 
 @pytest.mark.parametrize("page, lands_on, title", [

@@ -204,8 +204,54 @@ async def detect_wall(state: CaptureState) -> None:
         raise Blocked(wall)
 
 
-_PAGE_STATE = ("() => [window.scrollY + window.innerHeight, document.documentElement.scrollHeight, "
-               "document.getElementsByTagName('*').length]")
+# A page that does not scroll itself but inside an element (an app whose feed is a pane, a body of the window's
+# height that scrolls): the largest such element at least half the window high (a feed's column may be narrow).
+# Settling scrolls it and measures it; it is kept in the reading world's window, not in the page's DOM.
+_FIND_SCROLLER = """() => {
+  const doc = document.documentElement;
+  if (doc.scrollHeight > window.innerHeight + 2) return null;
+  let best = null, bestArea = 0;
+  const all = document.querySelectorAll('body, body *');
+  for (let i = 0; i < all.length && i < 20000; i++) {
+    const e = all[i];
+    if (e.scrollHeight <= e.clientHeight + 50) continue;
+    if (!['auto', 'scroll', 'overlay'].includes(getComputedStyle(e).overflowY)) continue;
+    const r = e.getBoundingClientRect();
+    const w = Math.min(r.right, innerWidth) - Math.max(r.left, 0), h = Math.min(r.bottom, innerHeight) - Math.max(r.top, 0);
+    if (h >= innerHeight / 2 && w >= 150 && w * h > bestArea) { best = e; bestArea = w * h; }
+  }
+  window.__somearkivScroller = best;
+  return best && (best.tagName.toLowerCase() + (best.id ? '#' + best.id : ''));
+}"""
+_SCROLLED = "(window.__somearkivScroller || window)"  # what settling scrolls: that element, or the page
+_PAGE_STATE = """() => {
+  const s = window.__somearkivScroller, items = document.getElementsByTagName('*').length;
+  return s && s.isConnected ? [s.scrollTop + s.clientHeight, s.scrollHeight, items]
+                            : [window.scrollY + window.innerHeight, document.documentElement.scrollHeight, items];
+}"""
+# For the shot, the element and everything around it is laid out at its whole height (styles kept, to be put back)
+_UNROLL = """() => {
+  const s = window.__somearkivScroller;
+  if (!s || !s.isConnected) return false;
+  const kept = [];
+  for (let e = s; e; e = e.parentElement) {
+    const position = getComputedStyle(e).position;
+    kept.push([e, e.getAttribute('style')]);
+    e.style.setProperty('height', 'auto', 'important');
+    e.style.setProperty('max-height', 'none', 'important');
+    e.style.setProperty('overflow', 'visible', 'important');
+    if (position === 'fixed') e.style.setProperty('position', 'absolute', 'important');
+    if (position === 'fixed' || position === 'absolute') e.style.setProperty('bottom', 'auto', 'important');
+  }
+  window.__somearkivUnrolled = kept;
+  return true;
+}"""
+_ROLL_BACK = """() => {
+  for (const [e, style] of window.__somearkivUnrolled || []) {
+    if (style === null) e.removeAttribute('style'); else e.setAttribute('style', style);
+  }
+  window.__somearkivUnrolled = undefined;
+}"""
 IMAGES_DONE = """(ms) => Promise.race([
   Promise.all(Array.from(document.images).filter(i => !i.complete)
     .map(i => new Promise(r => { i.addEventListener('load', r); i.addEventListener('error', r); }))),
@@ -236,6 +282,7 @@ async def settle(state: CaptureState) -> None:
     # the height the page sees, in its own pixels: on a phone a page without <meta name=viewport> is laid out
     # 980 px wide, so its window is 2.5 screens high (844 -> 2121 px), and "near the bottom" is measured in it
     window = await read(page, "() => window.innerHeight") or v.height
+    scroller = await read(page, _FIND_SCROLLER)
     rounds = grew = stuck = nudged = 0
     last: tuple[int, int, int] | None = None
     quiet_since = busy_at = started
@@ -273,24 +320,30 @@ async def settle(state: CaptureState) -> None:
         if outcome is not None:
             break
         if bottom >= height - 2:  # a scroll event, as a visitor's nudge at the bottom would give
-            await read(page, "() => window.dispatchEvent(new Event('scroll'))")  # the page's listeners get it
+            await read(page, f"() => {_SCROLLED}.dispatchEvent(new Event('scroll'))")  # the page's listeners get it
             await page.wait_for_timeout(200)
             nudged += 1
-        elif stuck >= 3:  # the wheel went to an element that scrolls itself: scroll the page
-            await read(page, "(dy) => window.scrollBy(0, dy)", int(window * 0.9))
+        elif stuck >= 3:  # the wheel went to another element that scrolls itself: scroll the page (or its pane)
+            await read(page, f"(dy) => {_SCROLLED}.scrollBy(0, dy)", int(window * 0.9))
             await page.wait_for_timeout(120)
         else:
             await page.mouse.wheel(0, int(v.height * 0.9))
             await page.wait_for_timeout(120)
     await read(page, IMAGES_DONE, 5000)
-    await read(page, "() => window.scrollTo(0, 0)")
+    await read(page, f"() => {{ window.scrollTo(0, 0); {_SCROLLED}.scrollTo(0, 0); }}")
     await _network_quiet(state, 3.0)
+    if scroller and await read(page, _UNROLL):
+        state.notes.append(f"the page scrolls inside an element ({scroller}), not itself: scrolled there, and laid "
+                           "out at its whole height for the shot")
     state.page_height = await read(page, "() => document.documentElement.scrollHeight")
-    # a page without <meta name=viewport> is laid out 980 px wide on a phone, which shows all of it zoomed out
-    state.shot_width = max(v.width, await read(page, "() => window.innerWidth") or 0)
+    # a page without <meta name=viewport> is laid out 980 px wide on a phone, and one with content wider than its
+    # layout is shown that wide: the phone shows all of it zoomed out, and so does the shot
+    shown, laid_out = await read(page, "() => [window.innerWidth, document.documentElement.clientWidth]")
+    state.shot_width = max(v.width, shown or 0)
     if state.shot_width > v.width:
-        state.notes.append(f"the page has no layout for a {v.width} px wide screen: laid out {state.shot_width} px "
-                           "wide, and shot whole at one pixel per page pixel")
+        why = (f"the page has no layout for a {v.width} px wide screen: laid out {laid_out} px wide"
+               if laid_out > v.width else f"the page is wider than a {v.width} px wide screen: {state.shot_width} px")
+        state.notes.append(f"{why}, shown zoomed out, and shot whole at one pixel per page pixel")
     state.shot_height = min(state.page_height, v.max_page_height if outcome == "height-limit" and grew
                             else v.max_whole_page_height)
     state.settled = SettleInfo(outcome=outcome, seconds=round(time.monotonic() - started, 2), rounds=rounds,
@@ -489,7 +542,9 @@ def _stitch(tiles: list[bytes], out: Path) -> None:
 
 
 async def save_dom(state: CaptureState) -> None:
-    """The page's HTML as the browser holds it after load and settling."""
+    """The page's HTML as the browser holds it after load and settling (a pane laid out whole for the shot as the
+    page had it: see settle)."""
+    await read(state.page, _ROLL_BACK)
     html = await state.page.content()
     state.output(state.view.file("page", ".html"), FileRole.dom, "text/html; charset=utf-8").write_text(
         html, encoding="utf-8")
