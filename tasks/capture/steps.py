@@ -217,7 +217,8 @@ _FIND_SCROLLER = """() => {
     if (e.scrollHeight <= e.clientHeight + 50) continue;
     if (!['auto', 'scroll', 'overlay'].includes(getComputedStyle(e).overflowY)) continue;
     const r = e.getBoundingClientRect();
-    const w = Math.min(r.right, innerWidth) - Math.max(r.left, 0), h = Math.min(r.bottom, innerHeight) - Math.max(r.top, 0);
+    const w = Math.min(r.right, innerWidth) - Math.max(r.left, 0);
+    const h = Math.min(r.bottom, innerHeight) - Math.max(r.top, 0);
     if (h >= innerHeight / 2 && w >= 150 && w * h > bestArea) { best = e; bestArea = w * h; }
   }
   window.__somearkivScroller = best;
