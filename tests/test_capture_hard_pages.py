@@ -153,6 +153,19 @@ def test_a_page_that_scrolls_in_a_pane_is_scrolled_there_and_shot_whole(sample_s
     assert "Inlägg nummer 60" in html and "!important" not in html  # the DOM as the page had it, not as unrolled
 
 
+def test_a_page_locked_by_a_scrolling_overlay_is_shot_whole_once_it_is_closed(sample_site, tmp_path):
+    """The overlay locks the page at the window's height and scrolls itself: its veil is not taken for the page's
+    pane, and the page is measured again once the overlay is closed (it was shot as one window)."""
+    record, folder = capture(sample_site.url + "traps/locked-by-overlay.html", tmp_path)
+    assert record.status is CaptureStatus.captured
+    assert any("sign-in overlay covered the page" in n for n in record.notes), record.notes
+    assert not any("scrolls inside an element" in n for n in record.notes), record.notes
+    with Image.open(folder / "startpage.png") as shot:
+        assert shot.height == record.views[0].page_height > 1500, shot.size  # twelve posts, not one window
+    words = json.loads((folder / "words-desktop.json").read_text(encoding="utf-8"))["words"]
+    assert [w[0] for w in words].count("nummer") == 12
+
+
 @pytest.mark.parametrize("page, lands_on, title", [
     ("traps/meta-refresh.html", "facebook/", "Perstorps kommun | Facebook"),
     ("traps/script-redirect.html", "instagram/", "Perstorps kommun (@perstorpskommun) • Instagram"),

@@ -90,6 +90,7 @@ class CaptureState:
     title: str = ""
     page_height: int = 0
     shot_height: int = 0  # how much of the page the shot takes (page_height within the bounds)
+    pane: str | None = None  # the element the page scrolls in when it does not scroll itself (see steps.settle)
     shot_width: int = 0  # the page's width as laid out: the screen's, or wider when the page has no layout for it
     landed: int = -1  # PageWatch.documents when the shown document was taken stock of
     landed_shape: PageShape | None = None  # the page as it landed: settle counts its quiet from then if unchanged

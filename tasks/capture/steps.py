@@ -34,7 +34,7 @@ from tasks.watch.extract import EXTRACT_JS, rules_for
 
 __all__ = ["DESKTOP_STEPS", "IMAGES_DONE", "MOBILE_STEPS", "clear_overlay", "detect_wall", "dismiss_consent",
            "follow_late_navigation", "land", "navigate", "print_pdf", "profile_elements", "read_elements",
-           "read_words", "save_dom", "screenshot", "settle", "still_since"]
+           "read_words", "save_dom", "screenshot", "settle", "still_since", "unroll_pane"]
 
 
 async def navigate(state: CaptureState) -> None:
@@ -208,6 +208,10 @@ async def detect_wall(state: CaptureState) -> None:
 # height that scrolls): the largest such element at least half the window high (a feed's column may be narrow).
 # Settling scrolls it and measures it; it is kept in the reading world's window, not in the page's DOM.
 _FIND_SCROLLER = """() => {
+  const label = (e) => e.tagName.toLowerCase() + (e.id ? '#' + e.id : '');
+  const kept = window.__somearkivScroller;
+  if (kept && kept.isConnected) return label(kept);
+  window.__somearkivScroller = null;
   const doc = document.documentElement;
   if (doc.scrollHeight > window.innerHeight + 2) return null;
   let best = null, bestArea = 0;
@@ -216,31 +220,35 @@ _FIND_SCROLLER = """() => {
     const e = all[i];
     if (e.scrollHeight <= e.clientHeight + 50) continue;
     if (!['auto', 'scroll', 'overlay'].includes(getComputedStyle(e).overflowY)) continue;
+    const dialog = 'dialog, [role=dialog], [role=alertdialog], [aria-modal=true]';
+    if (e.closest(dialog) || e.querySelector(dialog)) continue;  // a dialog over the page (or its veil) is not it
     const r = e.getBoundingClientRect();
     const w = Math.min(r.right, innerWidth) - Math.max(r.left, 0);
     const h = Math.min(r.bottom, innerHeight) - Math.max(r.top, 0);
     if (h >= innerHeight / 2 && w >= 150 && w * h > bestArea) { best = e; bestArea = w * h; }
   }
   window.__somearkivScroller = best;
-  return best && (best.tagName.toLowerCase() + (best.id ? '#' + best.id : ''));
+  return best && label(best);
 }"""
-_SCROLLED = "(window.__somearkivScroller || window)"  # what settling scrolls: that element, or the page
+_SCROLLED = "((s) => s && s.isConnected ? s : window)(window.__somearkivScroller)"  # what settling scrolls
 _PAGE_STATE = """() => {
   const s = window.__somearkivScroller, items = document.getElementsByTagName('*').length;
   return s && s.isConnected ? [s.scrollTop + s.clientHeight, s.scrollHeight, items]
                             : [window.scrollY + window.innerHeight, document.documentElement.scrollHeight, items];
 }"""
-# For the shot, the element and everything around it is laid out at its whole height (styles kept, to be put back)
+# For the shot, the element and everything around it is laid out at its whole height (styles kept, to be put back);
+# what they hid to the side (a drawer, a carousel's other slides) stays hidden
 _UNROLL = """() => {
   const s = window.__somearkivScroller;
-  if (!s || !s.isConnected) return false;
+  if (!s || !s.isConnected || document.documentElement.scrollHeight > window.innerHeight + 2) return false;
   const kept = [];
   for (let e = s; e; e = e.parentElement) {
     const position = getComputedStyle(e).position;
     kept.push([e, e.getAttribute('style')]);
     e.style.setProperty('height', 'auto', 'important');
     e.style.setProperty('max-height', 'none', 'important');
-    e.style.setProperty('overflow', 'visible', 'important');
+    e.style.setProperty('overflow-y', 'visible', 'important');
+    e.style.setProperty('overflow-x', 'clip', 'important');
     if (position === 'fixed') e.style.setProperty('position', 'absolute', 'important');
     if (position === 'fixed' || position === 'absolute') e.style.setProperty('bottom', 'auto', 'important');
   }
@@ -248,10 +256,12 @@ _UNROLL = """() => {
   return true;
 }"""
 _ROLL_BACK = """() => {
-  for (const [e, style] of window.__somearkivUnrolled || []) {
+  const kept = window.__somearkivUnrolled || [];
+  for (const [e, style] of kept) {
     if (style === null) e.removeAttribute('style'); else e.setAttribute('style', style);
   }
   window.__somearkivUnrolled = undefined;
+  return kept.length > 0;
 }"""
 IMAGES_DONE = """(ms) => Promise.race([
   Promise.all(Array.from(document.images).filter(i => !i.complete)
@@ -320,6 +330,9 @@ async def settle(state: CaptureState) -> None:
             outcome = "time-limit"
         if outcome is not None:
             break
+        if bottom >= height - 2 and not scroller and (scroller := await read(page, _FIND_SCROLLER)):
+            last = None  # an app whose pane was filled late (or drawn again): measured there from now on
+            continue
         if bottom >= height - 2:  # a scroll event, as a visitor's nudge at the bottom would give
             await read(page, f"() => {_SCROLLED}.dispatchEvent(new Event('scroll'))")  # the page's listeners get it
             await page.wait_for_timeout(200)
@@ -333,9 +346,7 @@ async def settle(state: CaptureState) -> None:
     await read(page, IMAGES_DONE, 5000)
     await read(page, f"() => {{ window.scrollTo(0, 0); {_SCROLLED}.scrollTo(0, 0); }}")
     await _network_quiet(state, 3.0)
-    if scroller and await read(page, _UNROLL):
-        state.notes.append(f"the page scrolls inside an element ({scroller}), not itself: scrolled there, and laid "
-                           "out at its whole height for the shot")
+    state.pane = scroller
     state.page_height = await read(page, "() => document.documentElement.scrollHeight")
     # a page without <meta name=viewport> is laid out 980 px wide on a phone, and one with content wider than its
     # layout is shown that wide: the phone shows all of it zoomed out, and so does the shot
@@ -345,17 +356,35 @@ async def settle(state: CaptureState) -> None:
         why = (f"the page has no layout for a {v.width} px wide screen: laid out {laid_out} px wide"
                if laid_out > v.width else f"the page is wider than a {v.width} px wide screen: {state.shot_width} px")
         state.notes.append(f"{why}, shown zoomed out, and shot whole at one pixel per page pixel")
-    state.shot_height = min(state.page_height, v.max_page_height if outcome == "height-limit" and grew
-                            else v.max_whole_page_height)
     state.settled = SettleInfo(outcome=outcome, seconds=round(time.monotonic() - started, 2), rounds=rounds,
                                height=height, items=items, grew=grew,
                                still_before_s=round(still_before, 2))
+    state.shot_height = _bounded(state)
     if outcome == "height-limit":
         state.notes.append(f"feed bounded at {limit} px (the page kept growing)" if grew
                            else f"page cut at the safety limit of {limit} px")
     elif outcome == "time-limit":
         state.notes.append(f"scrolling stopped after {v.max_scroll_s:g} s at {bottom} px of {height} px")
     state.title = await page.title()
+
+
+def _bounded(state: CaptureState) -> int:
+    """How much of the page the shot takes: all of it, up to the feed's bound or the safety limit."""
+    v, settled = state.view, state.settled
+    feed = settled is not None and settled.outcome == "height-limit" and settled.grew > 0
+    return min(state.page_height, v.max_page_height if feed else v.max_whole_page_height)
+
+
+async def unroll_pane(state: CaptureState) -> None:
+    """A page that scrolls in a pane, not itself (see settle), laid out at the pane's whole height for what is read
+    and shot next. After the sign-in overlay was closed: a dialog is never the pane, and the page is then as shown."""
+    if not state.pane or not await read(state.page, _UNROLL):
+        return
+    state.notes.append(f"the page scrolls inside an element ({state.pane}), not itself: scrolled there, and laid out "
+                       "at its whole height for the shot")
+    await _network_quiet(state, 3.0)
+    state.page_height = await read(state.page, "() => document.documentElement.scrollHeight")
+    state.shot_height = _bounded(state)
 
 
 async def _shape(state: CaptureState) -> PageShape | None:
@@ -403,6 +432,9 @@ async def clear_overlay(state: CaptureState) -> None:
         raise Blocked(Wall("login", f"a sign-in overlay covers the page ({found}) and has no way to close it"))
     state.notes.append(f"a sign-in overlay covered the page ({found}); closed with {closed}, evidence in "
                        f"{evidence.name}")
+    # a page the overlay had locked at the window's height is its whole height again
+    state.page_height = await read(state.page, "() => document.documentElement.scrollHeight")
+    state.shot_height = _bounded(state)
 
 
 _MAX_LATE_NAVIGATIONS = 3
@@ -545,8 +577,10 @@ def _stitch(tiles: list[bytes], out: Path) -> None:
 async def save_dom(state: CaptureState) -> None:
     """The page's HTML as the browser holds it after load and settling (a pane laid out whole for the shot as the
     page had it: see settle)."""
-    await read(state.page, _ROLL_BACK)
+    rolled_back = await read(state.page, _ROLL_BACK)
     html = await state.page.content()
+    if rolled_back:  # and laid out whole again, for the print
+        await read(state.page, _UNROLL)
     state.output(state.view.file("page", ".html"), FileRole.dom, "text/html; charset=utf-8").write_text(
         html, encoding="utf-8")
 
@@ -558,7 +592,7 @@ async def print_pdf(state: CaptureState) -> None:
 
 
 DESKTOP_STEPS: tuple[Step, ...] = (navigate, dismiss_consent, detect_wall, settle, clear_overlay,
-                                   follow_late_navigation, read_elements, read_words, screenshot, save_dom,
-                                   print_pdf)
+                                   follow_late_navigation, unroll_pane, read_elements, read_words, screenshot,
+                                   save_dom, print_pdf)
 MOBILE_STEPS: tuple[Step, ...] = (navigate, dismiss_consent, detect_wall, settle, clear_overlay,
-                                  follow_late_navigation, read_words, screenshot)
+                                  follow_late_navigation, unroll_pane, read_words, screenshot)
