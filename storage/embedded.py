@@ -170,6 +170,12 @@ class EmbeddedS3:
         if self.is_running():
             self.tighten()
             return False
+        other = self._other_root()
+        if other is not None:  # before anything is made here: a second, empty archive would start on other ports
+            raise EmbeddedS3Error(
+                f"the S3 server on port {self.port('s3')} is the one of the data directory {other.parent}, not of "
+                f"{self.root.parent}: run somearkiv from {other.parent.parent} "
+                f"or set SOMEARKIV_DATA_DIR={other.parent}")
         self._prepare_files()
         started = False
         gateway_down = self._alive(self._gateway_pid_file) is None
@@ -185,6 +191,26 @@ class EmbeddedS3:
             started = True
         self.tighten()
         return started
+
+    def _other_root(self) -> Path | None:
+        """The root of a SeaweedFS that somearkiv started on these ports for another data directory (Linux's /proc;
+        None elsewhere, or when the ports are free or this root's): the CLI run from another folder finds it."""
+        ours = f"-master.port={self.port('master')}".encode()
+        try:
+            processes = [p for p in Path("/proc").iterdir() if p.name.isdigit()]
+        except OSError:
+            return None
+        for process in processes:
+            try:
+                args = (process / "cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if not args[0].endswith(b"weed") or ours not in args:
+                continue
+            root = next((Path(os.fsdecode(a.removeprefix(b"-dir="))).parent for a in args if a.startswith(b"-dir=")),
+                        None)
+            return None if root is None or root == self.root else root
+        return None
 
     def tighten(self) -> None:
         """Directories 0700, files 0600 under the root (SeaweedFS writes a new volume's .vif as 0644)."""

@@ -147,7 +147,7 @@ def test_a_cli_command_that_starts_the_embedded_server_says_so_once(tmp_path, mo
 
     from deployments.cli import app
     from somearkiv.settings import get_settings
-    from storage import EmbeddedS3
+    from storage import EmbeddedS3, EmbeddedS3Error
     from tests.processes import worker_port
 
     port = worker_port(18440)  # a server of its own, beside the session's
@@ -165,6 +165,16 @@ def test_a_cli_command_that_starts_the_embedded_server_says_so_once(tmp_path, mo
         assert json.loads(first.stdout) == []
         second = CliRunner().invoke(app, ["captures", "--json"])
         assert second.exit_code == 0 and "embedded S3 server" not in second.stderr
+        # run from another folder (another data directory, the same ports): said so, and nothing made there; it
+        # was "ports taken by another program; set SOMEARKIV_S3_EMBEDDED_PORT", after a second archive's keys
+        elsewhere = tmp_path / "elsewhere"
+        monkeypatch.setenv("SOMEARKIV_DATA_DIR", str(elsewhere / "data"))
+        get_settings.cache_clear()
+        third = CliRunner().invoke(app, ["captures", "--json"])
+        assert isinstance(third.exception, EmbeddedS3Error), third.output
+        assert f"set SOMEARKIV_DATA_DIR={tmp_path / 'data'}" in str(third.exception)
+        assert f"run somearkiv from {tmp_path}" in str(third.exception)
+        assert not elsewhere.exists()
     finally:
         server.stop()
         monkeypatch.undo()
