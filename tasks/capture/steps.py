@@ -347,7 +347,6 @@ async def settle(state: CaptureState) -> None:
     await read(page, f"() => {{ window.scrollTo(0, 0); {_SCROLLED}.scrollTo(0, 0); }}")
     await _network_quiet(state, 3.0)
     state.pane = scroller
-    state.page_height = await read(page, "() => document.documentElement.scrollHeight")
     # a page without <meta name=viewport> is laid out 980 px wide on a phone, and one with content wider than its
     # layout is shown that wide: the phone shows all of it zoomed out, and so does the shot
     shown, laid_out = await read(page, "() => [window.innerWidth, document.documentElement.clientWidth]")
@@ -359,7 +358,7 @@ async def settle(state: CaptureState) -> None:
     state.settled = SettleInfo(outcome=outcome, seconds=round(time.monotonic() - started, 2), rounds=rounds,
                                height=height, items=items, grew=grew,
                                still_before_s=round(still_before, 2))
-    state.shot_height = _bounded(state)
+    await _measure_height(state)
     if outcome == "height-limit":
         state.notes.append(f"feed bounded at {limit} px (the page kept growing)" if grew
                            else f"page cut at the safety limit of {limit} px")
@@ -368,11 +367,13 @@ async def settle(state: CaptureState) -> None:
     state.title = await page.title()
 
 
-def _bounded(state: CaptureState) -> int:
-    """How much of the page the shot takes: all of it, up to the feed's bound or the safety limit."""
+async def _measure_height(state: CaptureState) -> None:
+    """The page's height now, and how much of it the shot takes: all of it, up to the feed's bound or the safety
+    limit (settled, and again when a pane is laid out whole or an overlay that locked the page is closed)."""
     v, settled = state.view, state.settled
+    state.page_height = await read(state.page, "() => document.documentElement.scrollHeight")
     feed = settled is not None and settled.outcome == "height-limit" and settled.grew > 0
-    return min(state.page_height, v.max_page_height if feed else v.max_whole_page_height)
+    state.shot_height = min(state.page_height, v.max_page_height if feed else v.max_whole_page_height)
 
 
 async def unroll_pane(state: CaptureState) -> None:
@@ -383,8 +384,7 @@ async def unroll_pane(state: CaptureState) -> None:
     state.notes.append(f"the page scrolls inside an element ({state.pane}), not itself: scrolled there, and laid out "
                        "at its whole height for the shot")
     await _network_quiet(state, 3.0)
-    state.page_height = await read(state.page, "() => document.documentElement.scrollHeight")
-    state.shot_height = _bounded(state)
+    await _measure_height(state)
 
 
 async def _shape(state: CaptureState) -> PageShape | None:
@@ -432,9 +432,7 @@ async def clear_overlay(state: CaptureState) -> None:
         raise Blocked(Wall("login", f"a sign-in overlay covers the page ({found}) and has no way to close it"))
     state.notes.append(f"a sign-in overlay covered the page ({found}); closed with {closed}, evidence in "
                        f"{evidence.name}")
-    # a page the overlay had locked at the window's height is its whole height again
-    state.page_height = await read(state.page, "() => document.documentElement.scrollHeight")
-    state.shot_height = _bounded(state)
+    await _measure_height(state)  # a page the overlay had locked at the window's height is its whole height again
 
 
 _MAX_LATE_NAVIGATIONS = 3
