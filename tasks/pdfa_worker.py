@@ -165,10 +165,12 @@ def serve(memory_mb: int) -> None:
     that says so, instead of the machine swapping or the kernel killing the browser or the flow.
     """
     from somearkiv.memory import keep_large_buffers_off_the_heap
+    from somearkiv.priority import lower_this_process
     from tasks.archival_pdf import convert  # here only: the flow's process never loads the PDF libraries
     from tasks.pdfcheck.ceiling import memory_ceiling
 
     keep_large_buffers_off_the_heap()  # as in the flow's process: freed page buffers leave the process
+    lower_this_process()  # the cores the browser leaves idle (somearkiv.priority)
     answers = os.fdopen(os.dup(1), "w", encoding="utf-8", buffering=1)
     os.dup2(2, 1)  # whatever a library prints goes to stderr, never into the answers
     for line in sys.stdin:

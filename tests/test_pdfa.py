@@ -21,6 +21,7 @@ from PIL import Image, ImageDraw
 from prefect.logging import disable_run_logger
 
 from somearkiv.models import ArchivedFile, Captured, FileRole
+from somearkiv.priority import BACKGROUND_NICE
 from somearkiv.settings import get_settings
 from tasks.archival_pdf import MAX_PAGE_SIDE_PT, PdfaConversionError
 from tasks.pdfa import CONVERTER, convert_to_pdfa, make_archival_pdf
@@ -173,6 +174,8 @@ def test_the_conversion_runs_in_a_lean_worker_process_without_credentials(tmp_pa
     [pid] = CONVERTER.pids()
     assert pid != os.getpid()
     assert b"tasks.pdfa_worker" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    # below the browser's priority: it takes the cores a page leaves idle (somearkiv.priority)
+    assert os.getpriority(os.PRIO_PROCESS, pid) == min(19, os.getpriority(os.PRIO_PROCESS, 0) + BACKGROUND_NICE)
     environ = Path(f"/proc/{pid}/environ").read_bytes()
     assert b"not-for-the-converter" not in environ and b"SOMEARKIV_" not in environ and b"PREFECT_" not in environ
     maps = Path(f"/proc/{pid}/maps").read_text()
