@@ -27,7 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     work = Path(tempfile.mkdtemp(prefix="somearkiv-alternate-"))
     sys.path.insert(0, str(ROOT))
-    from bench.run import NOT_MEASURED, PAGES, _register, baseline_b, bench_setup, full_pipeline
+    from bench.run import NOT_MEASURED, PAGES, _register, alternated, bench_setup
     from deployments.sample_site import SampleSiteProcess
 
     browser, server = bench_setup(work, 18720)
@@ -40,11 +40,8 @@ def main(argv: list[str] | None = None) -> int:
             from prefect import flow
 
             flow(lambda: None, name="warm-up")()  # the temporary server's start, outside the timings
-            for round_ in range(args.rounds):
-                out = work / f"b{round_}"
-                out.mkdir()
-                b = baseline_b(urls, out, browser)
-                full = full_pipeline(register, 1, args.accounts)
+            for round_, (b, full) in enumerate(alternated(urls, register, browser, args.accounts, args.rounds,
+                                                          work / "alternated")):
                 pair = [(phase.seconds / phase.captures, phase.cpu_seconds / phase.captures) for phase in (b, full)]
                 (bt, bc), (ft, fc) = pair
                 b_time, b_cpu, full_time, full_cpu = b_time + bt, b_cpu + bc, full_time + ft, full_cpu + fc
