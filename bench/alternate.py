@@ -27,11 +27,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     work = Path(tempfile.mkdtemp(prefix="somearkiv-alternate-"))
     sys.path.insert(0, str(ROOT))
-    from bench.run import NOT_MEASURED, PAGES, _register, alternated, bench_setup
+    from bench.run import NOT_MEASURED, PAGES, _per_capture_ratio, _register, alternated, bench_setup, summed
     from deployments.sample_site import SampleSiteProcess
 
     browser, server = bench_setup(work, 18720)
-    b_time = b_cpu = full_time = full_cpu = 0.0
+    pairs = []
     try:
         with SampleSiteProcess() as site:
             NOT_MEASURED.add(site.pid)
@@ -40,18 +40,19 @@ def main(argv: list[str] | None = None) -> int:
             from prefect import flow
 
             flow(lambda: None, name="warm-up")()  # the temporary server's start, outside the timings
-            for round_, (b, full) in enumerate(alternated(urls, register, browser, args.accounts, args.rounds,
-                                                          work / "alternated")):
-                pair = [(phase.seconds / phase.captures, phase.cpu_seconds / phase.captures) for phase in (b, full)]
-                (bt, bc), (ft, fc) = pair
-                b_time, b_cpu, full_time, full_cpu = b_time + bt, b_cpu + bc, full_time + ft, full_cpu + fc
-                print(f"round {round_ + 1}: B {bt:.2f} s, {bc:.2f} CPU-s per capture; full pipeline (c=1) {ft:.2f} s, "
-                      f"{fc:.2f} CPU-s; time {ft / bt:.2f}×, CPU {fc / bc:.2f}×", flush=True)
+            for b, full in alternated(urls, register, browser, args.accounts, args.rounds, work / "alternated"):
+                pairs.append((b, full))
+                print(f"round {len(pairs)}: B {b.seconds / b.captures:.2f} s, {b.cpu_seconds / b.captures:.2f} CPU-s "
+                      f"per capture; full pipeline (c=1) {full.seconds / full.captures:.2f} s, "
+                      f"{full.cpu_seconds / full.captures:.2f} CPU-s; "
+                      f"time {_per_capture_ratio(full, b, 'seconds'):.2f}×, "
+                      f"CPU {_per_capture_ratio(full, b, 'cpu_seconds'):.2f}×", flush=True)
     finally:
         server.stop()
         shutil.rmtree(work, ignore_errors=True)
-    print(f"all rounds: full pipeline {full_time / b_time:.2f}× B's time per capture, "
-          f"{full_cpu / b_cpu:.2f}× its CPU (targets ≤ 1.3×)")
+    b_all, full_all = summed([b for b, _ in pairs], "B"), summed([f for _, f in pairs], "full pipeline")
+    print(f"all rounds: full pipeline {_per_capture_ratio(full_all, b_all, 'seconds'):.2f}× B's time per capture, "
+          f"{_per_capture_ratio(full_all, b_all, 'cpu_seconds'):.2f}× its CPU (targets ≤ 1.3×)")
     return 0
 
 

@@ -6,11 +6,13 @@ import base64
 import datetime as dt
 import hashlib
 import json
+import os
 
 import pytest
 from botocore.exceptions import ClientError
 
 from somearkiv.models import LockMode, ObjectLock
+from somearkiv.priority import BACKGROUND_NICE
 from storage import Archive, ArchiveError, FixityError
 
 from .factories import account, capture_files
@@ -141,10 +143,6 @@ def test_wrong_checksum_is_refused_by_the_server(archive: Archive, admin_client,
 @pytest.mark.usefixtures("s3_server")  # a test that starts SeaweedFS (see conftest.py); its own runs beside it
 def test_the_embedded_s3_server_runs_below_the_browsers_priority(s3_server):
     """SeaweedFS and the gateway take the cores the browser leaves idle (somearkiv.priority); so do their threads."""
-    import os
-
-    from somearkiv.priority import BACKGROUND_NICE
-
     ours = os.getpriority(os.PRIO_PROCESS, 0)
     for pid_file in (s3_server._pid_file, s3_server._gateway_pid_file):
         pid = int(pid_file.read_text())
