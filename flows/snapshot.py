@@ -16,7 +16,7 @@ from tasks.capture import capture_start_page
 from tasks.fanout import publish_batch, spread_round
 from tasks.filing import file_capture, prepare_archive, seal_ledger_head
 from tasks.metrics.capture import ask_for_missing_metrics, read_capture_metrics
-from tasks.pdfa import convert_to_pdfa
+from tasks.pdfa import convert_to_pdfa, warm_converter
 from tasks.pipeline import as_captured, final_state, outcome
 from tasks.register import load_register, select_accounts
 from tasks.retention import load_retention_schedule
@@ -117,6 +117,7 @@ def _capture_round(accounts: list[Account], municipality: str, schedule: Retenti
             captured, counted = measured[account.id]
             pipelines[account.id] = (captured, counted, *convert_and_file(account, typed_in.get(account.id, counted)))
     else:
+        warm_converter()  # its start overlaps the first page's load
         for account, captured in as_captured(accounts, capture, ahead=settings.capture_concurrency + 1):
             counted = read_capture_metrics.submit(captured)
             pipelines[account.id] = (captured, counted, *convert_and_file(account, counted))

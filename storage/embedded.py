@@ -19,8 +19,6 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from somearkiv.priority import niced
-
 __all__ = ["ROLES", "EmbeddedS3", "EmbeddedS3Error"]
 
 # The servers outlive the call that starts them (stopped later by pid file, maybe by another
@@ -221,8 +219,8 @@ class EmbeddedS3:
     def _spawn(self, args: list[str], pid_file: Path, env: dict[str, str] | None = None) -> subprocess.Popen:
         old = os.umask(0o077)
         try:
-            with open(self.log_file, "ab") as log:  # filing is background work (somearkiv.priority)
-                proc = subprocess.Popen(niced(args), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            with open(self.log_file, "ab") as log:
+                proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                         start_new_session=True, env=env or dict(os.environ), cwd=self.root)
         finally:
             os.umask(old)

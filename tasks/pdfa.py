@@ -29,7 +29,7 @@ from somearkiv.settings import get_settings
 from tasks.pdfa_job import ConversionJob, Converted, Written
 from tasks.pdfa_worker import ConversionProcesses, WorkerDied
 
-__all__ = ["convert_to_pdfa", "make_archival_pdf", "pdfa_info", "xmp_fields"]
+__all__ = ["convert_to_pdfa", "make_archival_pdf", "pdfa_info", "warm_converter", "xmp_fields"]
 
 
 def _iso(moment: dt.datetime) -> str:
@@ -163,6 +163,11 @@ class _Converter:
         except WorkerDied as exc:
             return Converted(error=str(exc))
 
+    def warm(self, processes: int, memory_mb: int = 2048, timeout_s: float = 600.0) -> None:
+        """A worker process started ahead of the first conversion (ConversionProcesses.warm)."""
+        if processes > 0:
+            self._pool((processes, memory_mb, timeout_s)).warm()
+
     def _pool(self, shape: tuple[int, int, float]) -> ConversionProcesses:
         """The processes for (size, memory_mb, timeout_s), started afresh when the settings changed."""
         with self._lock:
@@ -186,6 +191,13 @@ class _Converter:
 
 
 CONVERTER = _Converter()
+
+
+def warm_converter() -> None:
+    """The conversion's worker process started now, ahead of a round's first conversion: its start
+    overlaps the first page's load (ConversionProcesses.warm)."""
+    settings = get_settings()
+    CONVERTER.warm(settings.pdfa_processes, settings.pdfa_memory_mb, settings.pdfa_timeout_s)
 
 
 @task(name="convert-to-pdfa", cache_policy=NO_CACHE)

@@ -94,13 +94,14 @@ class _Worker:
 
 
 class ConversionProcesses:
-    """Up to *size* worker processes, started when first needed; run() takes a free one (or waits).
+    """Up to *size* worker processes, started when first needed (or by warm()); run() takes a free one
+    (or waits), the one that ran last first, so a second is started only for a second conversion at once.
     Each conversion may use *memory_mb* of private memory more than its worker holds between jobs,
     and *timeout_s* seconds (then its worker is ended and the conversion fails)."""
 
     def __init__(self, size: int, memory_mb: int = 2048, timeout_s: float = 600.0) -> None:
         self.size, self.memory_mb, self.timeout_s = size, memory_mb, timeout_s
-        self._free: queue.Queue[_Worker | None] = queue.Queue()
+        self._free: queue.LifoQueue[_Worker | None] = queue.LifoQueue()
         for _ in range(size):
             self._free.put(None)  # a place for a worker not started yet
         self._all: list[_Worker] = []
@@ -118,6 +119,22 @@ class ConversionProcesses:
                 self._forget(worker)
                 worker = None
                 raise
+        finally:
+            self._free.put(worker)
+
+    def warm(self) -> None:
+        """One worker started now if none is free and running, so its start (a Python and the PDF
+        libraries: about 0.6 CPU-seconds, several on a busy machine) overlaps the first page's load
+        instead of coming after it, before the round's first filing. Returns at once."""
+        try:
+            worker = self._free.get_nowait()
+        except queue.Empty:
+            return  # every place is converting: nothing to warm
+        try:
+            if worker is None or worker.process.poll() is not None:
+                worker = self._started(worker)
+        except WorkerDied:
+            worker = None  # the first conversion tries again and records why
         finally:
             self._free.put(worker)
 
@@ -165,12 +182,10 @@ def serve(memory_mb: int) -> None:
     that says so, instead of the machine swapping or the kernel killing the browser or the flow.
     """
     from somearkiv.memory import keep_large_buffers_off_the_heap
-    from somearkiv.priority import lower_this_process
     from tasks.archival_pdf import convert  # here only: the flow's process never loads the PDF libraries
     from tasks.pdfcheck.ceiling import memory_ceiling
 
     keep_large_buffers_off_the_heap()  # as in the flow's process: freed page buffers leave the process
-    lower_this_process()  # the cores the browser leaves idle (somearkiv.priority)
     answers = os.fdopen(os.dup(1), "w", encoding="utf-8", buffering=1)
     os.dup2(2, 1)  # whatever a library prints goes to stderr, never into the answers
     for line in sys.stdin:

@@ -6,13 +6,11 @@ import base64
 import datetime as dt
 import hashlib
 import json
-import os
 
 import pytest
 from botocore.exceptions import ClientError
 
 from somearkiv.models import LockMode, ObjectLock
-from somearkiv.priority import BACKGROUND_NICE
 from storage import Archive, ArchiveError, FixityError
 
 from .factories import account, capture_files
@@ -141,15 +139,6 @@ def test_wrong_checksum_is_refused_by_the_server(archive: Archive, admin_client,
 
 
 @pytest.mark.usefixtures("s3_server")  # a test that starts SeaweedFS (see conftest.py); its own runs beside it
-def test_the_embedded_s3_server_runs_below_the_browsers_priority(s3_server):
-    """SeaweedFS and the gateway take the cores the browser leaves idle (somearkiv.priority); so do their threads."""
-    ours = os.getpriority(os.PRIO_PROCESS, 0)
-    for pid_file in (s3_server._pid_file, s3_server._gateway_pid_file):
-        pid = int(pid_file.read_text())
-        threads = [int(t) for t in os.listdir(f"/proc/{pid}/task")]  # SeaweedFS's: dozens
-        assert {os.getpriority(os.PRIO_PROCESS, t) for t in threads} == {min(19, ours + BACKGROUND_NICE)}, pid_file
-
-
 def test_a_cli_command_that_starts_the_embedded_server_says_so_once(tmp_path, monkeypatch):
     """`somearkiv captures` on a machine where the embedded server is not running starts it and
     leaves it running for the next commands: one line on stderr says so, and how to stop it;
