@@ -586,9 +586,8 @@ def main(argv: list[str] | None = None) -> int:
     first = levels[0]
     c1, c2 = full.get(1), full.get(2)
     # target 1 from the rounds taking turns where there are some, else from the phases above (B minutes earlier)
-    turns_b, turns_full = (summed([b_ for b_, _ in pairs], "B, taking turns"),
-                           summed([f_ for _, f_ in pairs], "full pipeline, taking turns")) if pairs else (None, None)
-    target_b, target_full = (turns_b, turns_full) if pairs else (b, c1)
+    target_b, target_full = (summed([b_ for b_, _ in pairs], "B, taking turns"),
+                             summed([f_ for _, f_ in pairs], "full pipeline, taking turns")) if pairs else (b, c1)
     taking_turns = f", B and the pipeline taking turns ({len(pairs)} rounds)" if pairs else ""
     targets = {
         f"overhead: full pipeline ≤ 1.3× B's time per capture (c=1{taking_turns})": (
@@ -622,9 +621,9 @@ def main(argv: list[str] | None = None) -> int:
                           for k, (v, t, op) in targets.items()}
     results["ratios"] = {"full_over_b_time": _per_capture_ratio(c1, b, "seconds"),
                          "full_over_b_cpu": _per_capture_ratio(c1, b, "cpu_seconds"),
-                         "full_over_b_time_taking_turns": _per_capture_ratio(turns_full, turns_b, "seconds")
+                         "full_over_b_time_taking_turns": _per_capture_ratio(target_full, target_b, "seconds")
                          if pairs else None,
-                         "full_over_b_cpu_taking_turns": _per_capture_ratio(turns_full, turns_b, "cpu_seconds")
+                         "full_over_b_cpu_taking_turns": _per_capture_ratio(target_full, target_b, "cpu_seconds")
                          if pairs else None,
                          "full_over_b_switches_time": _per_capture_ratio(c1, b2, "seconds"),
                          "full_over_b_switches_cpu": _per_capture_ratio(c1, b2, "cpu_seconds"),
@@ -642,8 +641,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nPDF/A: {results['pdfa']}   S3: {results['s3']}")
     ratios = results["ratios"]
     for i, (b_, f_) in enumerate(pairs, 1):
-        bt, ft = b_.seconds / max(1, b_.captures), f_.seconds / max(1, f_.captures)
-        print(f"taking turns, round {i}: B {bt:.2f} s per capture, full pipeline (c=1) {ft:.2f} s: {ft / bt:.2f}×")
+        print(f"taking turns, round {i}: B {b_.seconds / max(1, b_.captures):.2f} s per capture, full pipeline (c=1) "
+              f"{f_.seconds / max(1, f_.captures):.2f} s: {_per_capture_ratio(f_, b_, 'seconds')}×")
     if pairs and ratios["full_over_b_time"] is not None:
         print(f"the phases above alone (B minutes before the pipeline): {ratios['full_over_b_time']}× in time, "
               f"{ratios['full_over_b_cpu']}× in CPU")

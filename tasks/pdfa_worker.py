@@ -111,8 +111,7 @@ class ConversionProcesses:
         """Convert *job* in a worker; WorkerDied when the worker ended before answering (it is replaced)."""
         worker = self._free.get()
         try:
-            if worker is None or worker.process.poll() is not None:
-                worker = self._started(worker)
+            worker = self._running(worker)
             try:
                 return worker.run(job, self.timeout_s)
             except WorkerDied:
@@ -131,8 +130,7 @@ class ConversionProcesses:
         except queue.Empty:
             return  # every place is converting: nothing to warm
         try:
-            if worker is None or worker.process.poll() is not None:
-                worker = self._started(worker)
+            worker = self._running(worker)
         except WorkerDied:
             worker = None  # the first conversion tries again and records why
         finally:
@@ -143,9 +141,12 @@ class ConversionProcesses:
         with self._lock:
             return [w.process.pid for w in self._all if w.process.poll() is None]
 
-    def _started(self, old: _Worker | None) -> _Worker:
-        if old is not None:
-            self._forget(old)
+    def _running(self, worker: _Worker | None) -> _Worker:
+        """*worker* while its process runs; else a new worker in its place (the ended one forgotten)."""
+        if worker is not None and worker.process.poll() is None:
+            return worker
+        if worker is not None:
+            self._forget(worker)
         try:
             worker = _Worker(self.memory_mb)
         except OSError as exc:
