@@ -12,7 +12,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from somearkiv.models import Account, AccountOutcome, CaptureRecord, SnapshotSummary, Trigger
 from somearkiv.retention import RetentionSchedule
 from somearkiv.settings import Settings, get_settings
-from tasks.capture import capture_start_page
+from tasks.capture import capture_start_page, warm_browser
 from tasks.fanout import publish_batch, spread_round
 from tasks.filing import file_capture, prepare_archive, seal_ledger_head
 from tasks.metrics.capture import ask_for_missing_metrics, read_capture_metrics
@@ -62,8 +62,11 @@ def snapshot_batch(
     settings = get_settings()
     schedule = load_retention_schedule(str(settings.retention_config))
     register = load_register(str(register_path or settings.register_path), sorted(schedule.ids))
+    accounts = select_accounts(register, account_ids)
+    if accounts:
+        warm_browser()  # its start overlaps the archive's preparation
     prepare_archive()
-    outcomes, _ = _capture_round(select_accounts(register, account_ids), register.municipality, schedule, settings,
+    outcomes, _ = _capture_round(accounts, register.municipality, schedule, settings,
                                  trigger, reason, requested_by, False, 0)
     summary = SnapshotSummary(trigger=trigger, reason=reason, flow_run_id=flow_run.id, outcomes=tuple(outcomes))
     publish_batch(summary)
@@ -78,9 +81,12 @@ def _snapshot(account_ids: list[str] | None, trigger: Trigger, reason: str | Non
     schedule = load_retention_schedule(str(settings.retention_config))
     register = load_register(str(register_path or settings.register_path), sorted(schedule.ids))
     accounts = select_accounts(register, account_ids)
-    bucket = prepare_archive()
     size = settings.snapshot_batch_size if batch_size is None else batch_size
-    if size and len(accounts) > size and not ask_for_missing:  # a form cannot wait in a batch: asked here
+    spread = bool(size and len(accounts) > size and not ask_for_missing)  # a form cannot wait in a batch: asked here
+    if accounts and not spread:
+        warm_browser()  # its start overlaps the archive's preparation
+    bucket = prepare_archive()
+    if spread:
         outcomes, records = spread_round(accounts, size, {
             "trigger": Trigger(trigger).value, "reason": reason, "requested_by": requested_by,
             "register_path": register_path}, settings)

@@ -18,6 +18,7 @@ from types import SimpleNamespace
 
 import pytest
 from PIL import Image
+from playwright.async_api import Error as PlaywrightError
 from warcio.archiveiterator import ArchiveIterator
 
 from somearkiv.models import CaptureStatus, Trigger
@@ -589,6 +590,48 @@ def test_the_browser_and_its_driver_are_started_afresh_after_a_number_of_works(s
         assert pool.browser_version
     finally:
         pool.close()
+
+
+def test_a_warmed_pool_starts_its_browser_before_the_first_work_and_that_work_uses_it(sample_site, tmp_path):
+    """warm (a round calls it as it begins) starts the browser without waiting; the first work finds it and
+    counts as the browser's first (recycling counts works, not starts). A start that fails is not raised
+    there: the first work meets it and says why."""
+    from tasks.capture.browser import BrowserPool
+
+    pool = BrowserPool(find_browser(get_settings().browser_path), 1, EgressPolicy(("127.0.0.1",)), recycle_after=2)
+    try:
+        pool.warm()
+        deadline = time.monotonic() + 60
+        while pool.launches == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert pool.launches == 1 and pool.browser_version, "started before any work"
+        pool.warm()  # running already: nothing more
+        titles = []
+        for _ in range(3):
+            titles.append(pool.run(lambda browser: _opened_title(browser, sample_site.url + "mastodon/"), 60))
+            titles.append(pool.launches)
+        assert all(t.startswith("Perstorps kommun") for t in titles[::2])
+        assert titles[1::2] == [1, 1, 2], "recycled after two works: the warm start is not one of them"
+    finally:
+        pool.close()
+
+    missing = BrowserPool(str(tmp_path / "no-chromium"), 1, EgressPolicy(("127.0.0.1",)))
+    try:
+        missing.warm()  # returns at once, raises nothing
+        with pytest.raises(PlaywrightError, match="no-chromium"):
+            missing.run(lambda browser: _opened_title(browser, sample_site.url + "mastodon/"), 60)
+        assert missing.launches == 0
+    finally:
+        missing.close()
+
+
+async def _opened_title(browser, url: str) -> str:
+    page = await browser.new_page()
+    try:
+        await page.goto(url)
+        return await page.title()
+    finally:
+        await page.close()
 
 
 @pytest.mark.parametrize("pages", [2, 4])

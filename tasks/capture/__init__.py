@@ -17,7 +17,7 @@ Chromium), egress (the egress guard), consent (autoconsent and the fallback), wa
 bot-check and error pages), warc (the page load as WARC).
 """
 
-from tasks.capture.account import capture_account, capture_start_page
+from tasks.capture.account import capture_account, capture_start_page, warm_browser
 from tasks.capture.errors import CaptureError, DiskFullError, PageUnavailableError
 from tasks.capture.state import MOBILE_USER_AGENT, View
 from tasks.capture.steps import navigate, print_pdf, screenshot
@@ -35,4 +35,5 @@ __all__ = [
     "print_pdf",
     "run_view",
     "screenshot",
+    "warm_browser",
 ]

@@ -31,7 +31,7 @@ from tasks.capture.steps import DESKTOP_STEPS, MOBILE_STEPS
 from tasks.capture.views import capture_views
 from tasks.capture.warc import har_to_warc
 
-__all__ = ["capture_account", "capture_start_page"]
+__all__ = ["capture_account", "capture_start_page", "warm_browser"]
 
 
 def capture_account(
@@ -70,9 +70,19 @@ def capture_account(
     return Captured(record, folder)
 
 
+def warm_browser(settings: Settings | None = None) -> None:
+    """The shared browser started now, ahead of a round's first capture; returns at once (BrowserPool.warm)."""
+    settings = settings or get_settings()
+    shared_pool(settings, _guard(settings)).warm()
+
+
+def _guard(settings: Settings) -> EgressPolicy:
+    return EgressPolicy(tuple(settings.allowed_hosts), protected=protected_endpoints(settings))
+
+
 def _egress_policy(account: Account, settings: Settings) -> EgressPolicy:
     """The egress guard of this capture; the start page itself must pass it."""
-    policy = EgressPolicy(tuple(settings.allowed_hosts), protected=protected_endpoints(settings))
+    policy = _guard(settings)
     decision = policy.check_url(str(account.url))
     if not decision.allowed:
         raise PageUnavailableError(f"the start page's address is refused by the egress guard: {decision.reason}")

@@ -26,6 +26,7 @@ import playwright
 from playwright.async_api import Browser, Playwright, async_playwright
 from playwright.async_api import Error as PlaywrightError
 
+from somearkiv.log import get_logger
 from tasks.capture.egress import EgressPolicy, EgressProxy
 
 if TYPE_CHECKING:
@@ -173,6 +174,15 @@ class BrowserPool:
         self.launches = 0
         self._version: str | None = None
 
+    def _primitives(self) -> None:
+        """The pool's asyncio primitives, made in its own loop on first use."""
+        if self._semaphore is None:
+            self._semaphore = asyncio.Semaphore(self.max_concurrent)
+            self.page_slots = asyncio.Semaphore(self.pages)
+            self._launch_lock = asyncio.Lock()
+            self._idle = asyncio.Event()
+            self._idle.set()
+
     async def _ensure_browser(self) -> Browser:
         assert self._launch_lock is not None and self._idle is not None
         async with self._launch_lock:
@@ -180,19 +190,44 @@ class BrowserPool:
             if self._browser is not None and self._served >= self.recycle_after:
                 await self._idle.wait()  # new works wait here while the last ones on the old browser end
                 await self._stop_browser()
-            if self._browser is not None and self._browser.is_connected():
-                self._served += 1
-                return self._browser
-            if self._playwright is None:
-                self._playwright = await _start_driver()
-            self._browser = await self._playwright.chromium.launch(
-                executable_path=self.executable_path, headless=True, args=launch_args(),
-                proxy=self.proxy.settings_for(self._browser_token),
-            )
-            self.launches += 1
-            self._served = 1
-            self._version = self._browser.version
+            if self._browser is None or not self._browser.is_connected():
+                await self._launch()
+            self._served += 1
             return self._browser
+
+    async def _launch(self) -> None:
+        """A browser (and, if none runs, its driver) started; it has served no work yet."""
+        if self._playwright is None:
+            self._playwright = await _start_driver()
+        self._browser = await self._playwright.chromium.launch(
+            executable_path=self.executable_path, headless=True, args=launch_args(),
+            proxy=self.proxy.settings_for(self._browser_token),
+        )
+        self.launches += 1
+        self._served = 0
+        self._version = self._browser.version
+
+    def warm(self) -> None:
+        """Start the egress proxy, the driver and the browser now if none runs, and return at once.
+
+        A round calls this as it begins, so the browser's start (about a second: Playwright's
+        driver and Chromium) overlaps the round's own set-up instead of coming after it, in its
+        first capture. A start that fails is left to that capture, which tries again and reports
+        why; a work that comes meanwhile waits for the start under the same lock.
+        """
+        if self._thread.is_alive():
+            asyncio.run_coroutine_threadsafe(self._warm(), self._loop)
+
+    async def _warm(self) -> None:
+        self._primitives()
+        assert self._launch_lock is not None
+        async with self._launch_lock:
+            try:
+                await self.proxy.start()
+                if self._browser is None or not self._browser.is_connected():
+                    await self._launch()
+            except Exception as exc:  # noqa: BLE001 - the first capture meets it again and reports it
+                get_logger().debug("browser.warm_failed", error=type(exc).__name__)
 
     async def _stop_browser(self) -> None:
         """Close the browser and stop its driver (the next work starts both afresh)."""
@@ -208,12 +243,8 @@ class BrowserPool:
                 await playwright.stop()
 
     async def _guarded(self, work: Callable[[Browser], Awaitable[T]]) -> T:
-        if self._semaphore is None:
-            self._semaphore = asyncio.Semaphore(self.max_concurrent)
-            self.page_slots = asyncio.Semaphore(self.pages)
-            self._launch_lock = asyncio.Lock()
-            self._idle = asyncio.Event()
-            self._idle.set()
+        self._primitives()
+        assert self._semaphore is not None
         async with self._semaphore:
             browser = await self._ensure_browser()
             self._running += 1
