@@ -25,7 +25,7 @@ from somearkiv.models import CaptureStatus, Trigger
 from somearkiv.sessions import SessionError, session_store
 from somearkiv.settings import get_settings
 from tasks.archival_pdf import MAX_PAGE_SIDE_PT
-from tasks.capture import CaptureError, PageUnavailableError, capture_account
+from tasks.capture import CaptureError, PageUnavailableError, capture_account, warm_browser
 from tasks.capture.browser import close_pool, find_browser, get_pool
 from tasks.capture.claim import claim_capture, clean_stale_partials
 from tasks.capture.consent import ConsentFinding
@@ -615,6 +615,8 @@ def test_a_warmed_pool_starts_its_browser_before_the_first_work_and_that_work_us
     finally:
         pool.close()
 
+    # nor does a round's call for it when no browser can be had: each capture then says why, as before
+    warm_browser(get_settings().model_copy(update={"browser_path": str(tmp_path / "no-chromium")}))
     missing = BrowserPool(str(tmp_path / "no-chromium"), 1, EgressPolicy(("127.0.0.1",)))
     try:
         missing.warm()  # returns at once, raises nothing

@@ -71,9 +71,16 @@ def capture_account(
 
 
 def warm_browser(settings: Settings | None = None) -> None:
-    """The shared browser started now, ahead of a round's first capture; returns at once (BrowserPool.warm)."""
+    """The shared browser started now, ahead of a round's first capture; returns at once (BrowserPool.warm).
+
+    Never raises: what keeps the browser from starting (a browser_path that does not exist, a
+    protected endpoint without a port) fails each capture with its reason, as it did before.
+    """
     settings = settings or get_settings()
-    shared_pool(settings, _guard(settings)).warm()
+    try:
+        shared_pool(settings, _guard(settings)).warm()
+    except Exception as exc:  # noqa: BLE001 - the captures meet it and report it, account by account
+        get_logger().debug("browser.warm_failed", error=type(exc).__name__)
 
 
 def _guard(settings: Settings) -> EgressPolicy:
