@@ -627,6 +627,43 @@ def test_a_warmed_pool_starts_its_browser_before_the_first_work_and_that_work_us
         missing.close()
 
 
+def test_the_browser_a_round_starts_early_keeps_files_to_this_service(sample_site, tmp_path):
+    """A round starts the browser before the archive's preparation sets the umask, and a process keeps the
+    umask it was started under: the driver (which writes the screenshots and the HAR), the browser and the
+    egress guard are started under 077 whatever the flow's process had, and a capture's files are 0600."""
+    from .processes import descendants
+
+    close_pool()
+    before = os.umask(0o022)  # a worker's flow-run process, started without UMask=0077
+    try:
+        warm_browser()
+        started: dict[int, str] = {}
+        deadline = time.monotonic() + 60
+        while not any("chrom" in c and "--type=" not in c for c in started.values()) and time.monotonic() < deadline:
+            time.sleep(0.1)
+            for pid in descendants(os.getpid()):
+                try:
+                    started[pid] = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+                except OSError:
+                    continue
+        ours = {pid: cmd for pid, cmd in started.items()
+                if "chrom" in cmd or "playwright" in cmd or "egress" in cmd}
+        assert any("chrom" in c for c in ours.values()) and any("playwright" in c for c in ours.values()), started
+        for pid in ours:
+            try:
+                status = Path(f"/proc/{pid}/status").read_text()
+            except OSError:
+                continue  # a helper that came and went
+            assert "Umask:\t0077" in status, (ours[pid][:80], [ln for ln in status.splitlines() if "Umask" in ln])
+        record, folder = capture(sample_site.url + "mastodon/", tmp_path)
+        assert record.status is CaptureStatus.captured
+        modes = {p.name: oct(p.stat().st_mode & 0o777) for p in folder.iterdir() if p.is_file()}
+        assert modes["startpage.png"] == "0o600" and set(modes.values()) == {"0o600"}, modes
+    finally:
+        os.umask(before)
+        close_pool()
+
+
 async def _opened_title(browser, url: str) -> str:
     page = await browser.new_page()
     try:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import errno
+import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -75,8 +76,11 @@ def warm_browser(settings: Settings | None = None) -> None:
 
     Never raises: what keeps the browser from starting (a browser_path that does not exist, a
     protected endpoint without a port) fails each capture with its reason, as it did before.
+    The driver writes the screenshots and the page load's HAR: it is started under the umask the
+    archive's preparation sets, which it keeps for its life, whichever comes first in the round.
     """
     settings = settings or get_settings()
+    os.umask(0o077)  # local copies and working files: readable by this service only (as prepare_archive)
     try:
         shared_pool(settings, _guard(settings)).warm()
     except Exception as exc:  # noqa: BLE001 - the captures meet it and report it, account by account

@@ -203,9 +203,9 @@ class BrowserPool:
             executable_path=self.executable_path, headless=True, args=launch_args(),
             proxy=self.proxy.settings_for(self._browser_token),
         )
-        self.launches += 1
-        self._served = 0
         self._version = self._browser.version
+        self._served = 0
+        self.launches += 1  # last: a reader that sees the launch sees its version
 
     def warm(self) -> None:
         """Start the egress proxy, the driver and the browser now if none runs, and return at once.
@@ -213,10 +213,14 @@ class BrowserPool:
         A round calls this as it begins, so the browser's start (about a second: Playwright's
         driver and Chromium) overlaps the round's own set-up instead of coming after it, in its
         first capture. A start that fails is left to that capture, which tries again and reports
-        why; a work that comes meanwhile waits for the start under the same lock.
+        why; a work that comes meanwhile finds the start under way and waits for it. A browser
+        that is due to be started afresh (RECYCLE_AFTER) is left to the next work. Never raises.
         """
-        if self._thread.is_alive():
-            asyncio.run_coroutine_threadsafe(self._warm(), self._loop)
+        warming = self._warm()
+        try:
+            asyncio.run_coroutine_threadsafe(warming, self._loop)
+        except RuntimeError:  # closed meanwhile: nothing to warm
+            warming.close()
 
     async def _warm(self) -> None:
         self._primitives()
@@ -273,7 +277,11 @@ class BrowserPool:
     def close(self) -> None:
         async def _close() -> None:
             try:
-                await self._stop_browser()
+                if self._launch_lock is None:
+                    await self._stop_browser()
+                else:
+                    async with self._launch_lock:  # a start under way (warm) ends first, then is stopped
+                        await self._stop_browser()
             finally:
                 await self.proxy.stop()
 
