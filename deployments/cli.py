@@ -69,10 +69,10 @@ def _reason(value: str, option: str = "--reason") -> str:
     that reorders itself on screen are refused."""
     text = value.strip()
     what = "say who (a name or a role)" if option in ("--by", "--as") else "say why, in words"
-    if not text:
-        raise _fail(f"{option} must {what} (it is kept in the records)")
-    if any(map(_unsafe, text)):
+    if text and any(map(_unsafe, text)):
         raise _fail(f"{option} may not hold line breaks or control characters: write it as one line of text")
+    if not any(c.isalnum() for c in text):  # blank, or only marks and invisible characters (a zero-width space)
+        raise _fail(f"{option} must {what} (it is kept in the records)")
     if len(text) > MAX_REASON:
         raise _fail(f"{option} is {len(text)} characters: at most {MAX_REASON} (say the rest in the case file)")
     return text
@@ -150,8 +150,8 @@ def register_check(path: Annotated[Path, typer.Argument(help="The register file,
         schedule = read_retention_schedule(settings.retention_config)
         register = read_register(path, schedule.ids)
     except ConfigError as exc:
-        for problem in exc.problems:
-            typer.secho(str(problem), err=True, fg=typer.colors.RED)
+        for problem in exc.problems:  # a key or a path from the file: printed so it cannot forge a line
+            typer.secho(_printable(str(problem)), err=True, fg=typer.colors.RED)
         raise typer.Exit(1) from None
     typer.echo(f"{path}: OK, {len(register.accounts)} accounts ({len(register.active)} active) "
                f"for {register.municipality}")
@@ -1157,7 +1157,7 @@ def _main() -> None:
         typer.secho("aborted", err=True, fg=typer.colors.RED)
         sys.exit(1)
     except ConfigError as exc:
-        typer.secho(str(exc), err=True, fg=typer.colors.RED)
+        typer.secho("\n".join(_printable(str(p)) for p in exc.problems), err=True, fg=typer.colors.RED)
         sys.exit(EXIT_USAGE)
     except (SettingsError, UnknownSetting) as exc:
         typer.secho(f"configuration error: {exc}", err=True, fg=typer.colors.RED)

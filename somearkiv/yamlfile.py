@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
-__all__ = ["ConfigError", "Problem", "load_model", "line_of", "read_config_text", "validation_problems"]
+__all__ = ["ConfigError", "Problem", "capped", "load_model", "line_of", "read_config_text", "validation_problems"]
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -90,32 +90,63 @@ TOO_DEEP = (f"values nested more than {MAX_DEPTH} levels deep: not read "
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml, in PyYAML's wheels: the same YAML, 3x faster
 MAX_NODES = 2_000_000  # values once aliases are expanded (15 000 accounts: ~330 000); a 'billion laughs'
                        # document (hundreds of millions) is refused, not walked
+MAX_TEXT = 4 * MAX_BYTES  # characters of text once aliases are expanded: an alias of a long value, used many
+                          # times, stands for that much text in whatever reads or publishes the register
+MAX_PROBLEMS = 50  # problems listed one by one; the rest are counted (a file of 100 000 wrong keys)
+TOO_MANY = (f"more than {MAX_NODES} values: not read (a register of 15 000 accounts has about 330 000)")
+_INT, _FLOAT, _STR = "tag:yaml.org,2002:int", "tag:yaml.org,2002:float", "tag:yaml.org,2002:str"
 
 
-def _too_deep_at(text: str) -> int | None:
-    """The line where the values first nest deeper than MAX_DEPTH, from the parser's events (read
-    without recursion, so a file of 100 000 '[' is answered before anything is built from it)."""
-    depth = 0
+class _Loader(_LOADER):
+    """The safe loader without YAML 1.1's base-60 numbers (``1:30`` read as 90).
+
+    YAML 1.2 dropped them, no register or retention file means one, and building a long one
+    takes time that grows with the square of its length (10 MB of ``1:0:0:…``: half an hour).
+    Such a value is read as the text it is."""
+
+    def resolve(self, kind, value, implicit):
+        tag = super().resolve(kind, value, implicit)
+        if tag in (_INT, _FLOAT) and kind is yaml.ScalarNode and ":" in value:
+            return _STR
+        return tag
+
+
+def _shape_problem(text: str) -> tuple[int, str] | None:
+    """(line, why) where the values first nest deeper than MAX_DEPTH or outnumber MAX_NODES, from the
+    parser's events: read without recursion and without building anything, so a file of 100 000 '['
+    or of millions of one-letter values is answered before a tree of them takes gigabytes."""
+    depth = values = 0
     for event in yaml.parse(text, Loader=_LOADER):
         if isinstance(event, yaml.MappingStartEvent | yaml.SequenceStartEvent):
             depth += 1
             if depth > MAX_DEPTH:
-                return event.start_mark.line + 1
+                return event.start_mark.line + 1, TOO_DEEP
         elif isinstance(event, yaml.MappingEndEvent | yaml.SequenceEndEvent):
             depth -= 1
+            continue
+        if isinstance(event, yaml.NodeEvent):
+            values += 1
+            if values > MAX_NODES:
+                return event.start_mark.line + 1, TOO_MANY
     return None
 
 
 def _expanded_size(node: yaml.Node) -> int:
     """How many values *node* stands for with every alias expanded, counted without expanding
     (an alias is the same node object, so each distinct node is sized once)."""
-    sizes: dict[int, int] = {}
+    return _expanded(node)[0]
+
+
+def _expanded(node: yaml.Node) -> tuple[int, int]:
+    """(values, characters of text) *node* stands for with every alias expanded, each capped just
+    past its limit (MAX_NODES, MAX_TEXT), counted without expanding."""
+    sizes: dict[int, tuple[int, int]] = {}
     order, stack = [], [node]
     while stack:  # depth-first, children before parents, without recursion
         current = stack.pop()
         if id(current) in sizes:
             continue
-        sizes[id(current)] = 0
+        sizes[id(current)] = (0, 0)
         order.append(current)
         if isinstance(current, yaml.MappingNode):
             stack += [part for pair in current.value for part in pair]
@@ -124,7 +155,9 @@ def _expanded_size(node: yaml.Node) -> int:
     for current in reversed(order):
         children = ([part for pair in current.value for part in pair] if isinstance(current, yaml.MappingNode)
                     else current.value if isinstance(current, yaml.SequenceNode) else [])
-        sizes[id(current)] = min(MAX_NODES + 1, 1 + sum(sizes[id(c)] for c in children))
+        own = len(current.value) if isinstance(current, yaml.ScalarNode) else 0
+        sizes[id(current)] = (min(MAX_NODES + 1, 1 + sum(sizes[id(c)][0] for c in children)),
+                              min(MAX_TEXT + 1, own + sum(sizes[id(c)][1] for c in children)))
     return sizes[id(node)]
 
 
@@ -209,12 +242,16 @@ def load_model(path: Path, model: type[M], **context: Any) -> tuple[M, yaml.Node
     shown = str(path)
     text = read_config_text(path)
     try:
-        too_deep = _too_deep_at(text)
-        if too_deep is not None:
-            raise ConfigError([Problem(shown, too_deep, "", TOO_DEEP)])
-        node = yaml.compose(text, Loader=_LOADER)
-        if node is not None and _expanded_size(node) > MAX_NODES:
+        shape = _shape_problem(text)
+        if shape is not None:
+            raise ConfigError([Problem(shown, shape[0], "", shape[1])])
+        node = yaml.compose(text, Loader=_Loader)
+        values, characters = _expanded(node) if node is not None else (0, 0)
+        if values > MAX_NODES:
             raise ConfigError([Problem(shown, None, "", f"its aliases expand to more than {MAX_NODES} values: "
+                                                        "not read (write the values out, or use fewer aliases)")])
+        if characters > MAX_TEXT:
+            raise ConfigError([Problem(shown, None, "", f"its aliases expand to more than {_size(MAX_TEXT)} of text: "
                                                         "not read (write the values out, or use fewer aliases)")])
         data = None if node is None else yaml.SafeLoader("").construct_document(node)  # parsed once, not twice
         problems = _duplicate_keys(node, shown) if isinstance(data, dict) else []
@@ -227,7 +264,7 @@ def load_model(path: Path, model: type[M], **context: Any) -> tuple[M, yaml.Node
     if not isinstance(data, dict):
         raise ConfigError([Problem(shown, 1, "", "expected a mapping at the top of the file")])
     if problems:
-        raise ConfigError(problems)
+        raise ConfigError(capped(problems))
     try:
         return model.model_validate(data, context=context), node
     except ValidationError as exc:
@@ -235,9 +272,21 @@ def load_model(path: Path, model: type[M], **context: Any) -> tuple[M, yaml.Node
 
 
 def validation_problems(path: str, node: yaml.Node, exc: ValidationError, prefix: tuple[Any, ...] = ()) -> list[Problem]:
-    """One Problem per pydantic error; *prefix* is where the validated value sits in the file."""
+    """One Problem per pydantic error, the first MAX_PROBLEMS with their lines (finding a line walks
+    the file's mapping) and the rest counted; *prefix* is where the validated value sits in the file."""
+    errors = exc.errors()
     found = []
-    for err in exc.errors():
+    for err in errors[:MAX_PROBLEMS]:
         loc = (*prefix, *err["loc"])
         found.append(Problem(path, line_of(node, loc), _field_name(loc), err["msg"]))
-    return found
+    return capped(found, len(errors))
+
+
+def capped(problems: list[Problem], total: int | None = None) -> list[Problem]:
+    """At most MAX_PROBLEMS of *problems*, and a last one counting the rest of *total* (their number)."""
+    total = len(problems) if total is None else total
+    if total <= MAX_PROBLEMS:
+        return problems
+    path = problems[0].path if problems else ""
+    return [*problems[:MAX_PROBLEMS],
+            Problem(path, None, "", f"and {total - MAX_PROBLEMS} more problems (mend these first, then check again)")]

@@ -15,7 +15,15 @@ from prefect import task
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from somearkiv.models import Account, Register
-from somearkiv.yamlfile import ConfigError, Problem, line_of, load_model, read_config_text, validation_problems
+from somearkiv.yamlfile import (
+    ConfigError,
+    Problem,
+    capped,
+    line_of,
+    load_model,
+    read_config_text,
+    validation_problems,
+)
 
 __all__ = ["read_register", "load_register", "select_accounts", "UnknownAccountError"]
 
@@ -66,7 +74,7 @@ def read_register(path: Path | str, retention_classes: Iterable[str] | None = No
                                     f"accounts[{i}].retention_class",
                                     f"unknown retention class {retention_class!r}; known: {', '.join(sorted(known))}"))
     if problems:
-        raise ConfigError(sorted(problems, key=lambda p: p.line or 0))
+        raise ConfigError(capped(sorted(problems, key=lambda p: p.line or 0)))
     return Register(municipality=parsed.municipality, accounts=tuple(accounts), source=str(path))
 
 
@@ -99,6 +107,7 @@ def close_in_file(path: Path | str, account_id: str, closed: dt.date) -> None:
     import yaml
 
     path = Path(path)
+    read_register(path)  # a readable register first, within the bounds of any read (yamlfile)
     text = read_config_text(path)
     node = yaml.compose(text, Loader=yaml.SafeLoader)
     accounts = next(v for k, v in node.value if k.value == "accounts")

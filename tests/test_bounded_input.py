@@ -312,3 +312,71 @@ def test_large_buffers_go_back_to_the_system_when_freed():
 
     assert retained("somearkiv") <= 1
     assert retained("plain") >= 4  # the bad case: without the setting, most of the last 24 MB stays
+
+
+def test_millions_of_plain_values_are_refused_before_a_tree_of_them_is_built(tmp_path):
+    """No aliases, only many short values (15 MB of 'a,'): the tree would take gigabytes; refused from the
+    parser's events, naming the limit and the line."""
+    path = tmp_path / "accounts.yaml"
+    values = "a," * (yamlfile.MAX_NODES + 10)
+    path.write_text(f"register_version: 1\nmunicipality: x\naccounts: []\nx: [{values}a]\n", encoding="utf-8")
+    started = time.monotonic()
+    code, output = _check(path)
+    assert time.monotonic() - started < 30
+    assert code != 0 and f"more than {yamlfile.MAX_NODES} values" in output and ":4:" in output, output
+    assert "aliases" not in output, "no alias in this file"
+
+
+def test_an_alias_of_a_long_text_used_many_times_is_refused(tmp_path):
+    """Few values, but each alias stands for the whole long text: as much text as whatever reads or publishes
+    the register would handle."""
+    long = "x" * (1024 * 1024)
+    path = tmp_path / "accounts.yaml"
+    path.write_text(f"register_version: 1\nmunicipality: x\nlong: &p {long}\nmany: [{', '.join(['*p'] * 80)}]\n"
+                    "accounts: []\n", encoding="utf-8")
+    code, output = _check(path)
+    assert code != 0 and "of text" in output and "aliases" in output, output
+    path.write_text(f"register_version: 1\nmunicipality: x\nlong: &p {long}\nmany: [*p, *p]\naccounts: []\n",
+                    encoding="utf-8")
+    code, output = _check(path)
+    assert "of text" not in output, output  # a few uses are fine (the unknown keys are what is wrong here)
+
+
+def test_a_long_base_60_number_is_read_as_text_not_built_for_half_an_hour(tmp_path):
+    """YAML 1.1 reads 1:30 as 90; building a long one takes time growing with its length squared."""
+    path = tmp_path / "accounts.yaml"
+    path.write_text("register_version: 1\nmunicipality: x\naccounts: []\nx: 1" + ":0" * 400_000 + "\n",
+                    encoding="utf-8")
+    started = time.monotonic()
+    code, output = _check(path)
+    assert time.monotonic() - started < 10, "built as a number"
+    assert code != 0 and "x" in output
+    node = yamlfile.yaml.compose("a: 1:30\nb: 90\nc: 1:30.5\n", Loader=yamlfile._Loader)
+    assert [v.tag.rsplit(":", 1)[1] for _, v in node.value] == ["str", "int", "str"]
+
+
+def test_a_file_of_many_wrong_keys_lists_the_first_problems_and_counts_the_rest(tmp_path):
+    """Finding a problem's line walks the file's mapping: 100 000 wrong keys, each looked up, took hours."""
+    path = tmp_path / "accounts.yaml"
+    path.write_text("register_version: 1\nmunicipality: x\naccounts: []\n" +
+                    "".join(f"k{i}: 1\n" for i in range(100_000)), encoding="utf-8")
+    started = time.monotonic()
+    code, output = _check(path)
+    assert time.monotonic() - started < 30
+    assert code != 0 and f"and {100_000 - yamlfile.MAX_PROBLEMS} more problems" in output, output[-300:]
+    assert output.count("\n") <= yamlfile.MAX_PROBLEMS + 3 and ":4: k0:" in output, output[:300]
+
+
+def test_a_reason_of_only_invisible_characters_is_refused():
+    for reason in ("\u200b", " \u200b\u2060 ", "\u00ad", "…"):
+        result = CliRunner().invoke(app, ["hold", "some-account", "--reason", reason])
+        assert result.exit_code == 2 and "--reason must say why" in result.output, (reason, result.output)
+
+
+def test_a_broken_register_cannot_forge_lines_on_the_terminal(tmp_path):
+    """A key is printed as part of its problem: an escape sequence or a line break in it is shown escaped."""
+    path = tmp_path / "accounts.yaml"
+    path.write_text('register_version: 1\nmunicipality: x\naccounts: []\n"\\e[2J\\e[1;1HFAKE: OK\\nx": 1\n',
+                    encoding="utf-8")
+    code, output = _check(path)
+    assert code != 0 and "\x1b" not in output and "\\x1b[2J" in output and output.count("\n") == 1, repr(output)
