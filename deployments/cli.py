@@ -1105,7 +1105,8 @@ def _one_line(exc: BaseException) -> tuple[int, str]:
     name = type(exc).__module__ + "." + type(exc).__name__
     if isinstance(exc, ArchiveError) or name.startswith(("botocore.", "boto3.", "urllib3.")):
         return EXIT_STORAGE, f"the archive's S3 storage: {text} (is it running? `somearkiv doctor` checks the set-up)"
-    if name.startswith(("httpx.", "prefect.exceptions", "httpcore.")):
+    if name.startswith(("httpx.", "prefect.exceptions", "httpcore.")) or (
+            isinstance(exc, RuntimeError) and text.startswith("Failed to reach API at")):  # Prefect's client
         return EXIT_PREFECT, (f"the Prefect server: {text} (is it running, and is PREFECT_API_URL / "
                               "PREFECT_API_AUTH_STRING right? `somearkiv doctor` checks)")
     if isinstance(exc, OSError):

@@ -58,6 +58,10 @@ def read_register(path: Path | str, retention_classes: Iterable[str] | None = No
     for i, raw in enumerate(parsed.accounts):
         try:
             account = Account.model_validate(raw)
+            if account.url.username or account.url.password:  # published in the public list (förteckning)
+                problems.append(Problem(str(path), line_of(node, ("accounts", i, "url")), f"accounts[{i}].url",
+                                        "holds a user name or password: give the page's address without them "
+                                        "(the register is published, and a saved login is `somearkiv login`)"))
             if account.session_file is not None and not account.session_file.is_absolute():
                 account = account.model_copy(update={"session_file": path.parent / account.session_file})
             accounts.append(account)

@@ -380,3 +380,21 @@ def test_a_broken_register_cannot_forge_lines_on_the_terminal(tmp_path):
                     encoding="utf-8")
     code, output = _check(path)
     assert code != 0 and "\x1b" not in output and "\\x1b[2J" in output and output.count("\n") == 1, repr(output)
+
+
+def test_a_start_page_with_a_password_in_its_address_is_refused_naming_the_line(tmp_path):
+    """The register is published (förteckning): a user name or password in an address would be too."""
+    path = tmp_path / "accounts.yaml"
+    path.write_text("register_version: 1\nmunicipality: x\naccounts:\n  - id: a\n    platform: blog\n    handle: a\n"
+                    "    name: A\n    url: http://kim:hemligt@example.se/\n    department: D\n    responsible: R\n"
+                    "    substitute: S\n    purpose: P\n    opened: 2020-01-01\n", encoding="utf-8")
+    code, output = _check(path)
+    assert code != 0 and ":8: accounts[0].url: holds a user name or password" in output, output
+    assert "hemligt" not in output
+
+
+def test_an_unreachable_prefect_server_is_named_with_its_exit_status():
+    from deployments.cli import EXIT_PREFECT, _one_line
+
+    code, line = _one_line(RuntimeError("Failed to reach API at http://127.0.0.1:9/api/"))
+    assert code == EXIT_PREFECT and "Prefect server" in line and "PREFECT_API_URL" in line
