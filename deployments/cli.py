@@ -578,6 +578,9 @@ def fixity(
     """
     from flows.fixity import verify_fixity
 
+    if not 0 < sample <= 1:  # also NaN
+        raise _fail(f"--sample {sample:g}: give a share above 0 and at most 1 (1 = every capture, 0.25 = a rotating "
+                    "quarter)")
     with _prefect_server():
         state = verify_fixity(sample_share=sample, account_id=account, return_state=True)
     problems = run_result(state)

@@ -398,3 +398,9 @@ def test_an_unreachable_prefect_server_is_named_with_its_exit_status():
 
     code, line = _one_line(RuntimeError("Failed to reach API at http://127.0.0.1:9/api/"))
     assert code == EXIT_PREFECT and "Prefect server" in line and "PREFECT_API_URL" in line
+
+
+def test_a_fixity_sample_outside_zero_to_one_is_refused_before_anything_runs():
+    for share in ("0", "-1", "nan", "1.5"):
+        result = CliRunner().invoke(app, ["fixity", "--sample", share])
+        assert result.exit_code == 2 and "a share above 0 and at most 1" in result.output, (share, result.output)
