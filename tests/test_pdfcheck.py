@@ -914,3 +914,40 @@ def test_objects_that_outgrow_the_ceiling_are_read_once_and_the_other_checks_sti
     assert len(reads) <= 1 and len(chains) == 1  # (the xref chain alone may already be too much)
     reads.clear()
     assert not any(f.rule == "somearkiv:limit" for f in check_pdf(many).findings) and len(reads) == 1
+
+
+def test_an_outside_files_check_is_bounded_in_time_and_says_what_it_did_not_check(tmp_path, monkeypatch):
+    """20 000 streams that never end and 2 MB after them: each is searched to the end of the file (19 s here;
+    a 23 MB one ran past two minutes). A file from outside (max_memory) is checked for at most
+    CHECK_TIME_BUDGET_S; what ran out is a 'not checked' finding, never a pass, and the timer is put back."""
+    import signal
+    import time
+
+    from tasks.pdfcheck import validate
+    from tasks.pdfcheck.ceiling import CHECK_MEMORY_BUDGET
+
+    monkeypatch.setattr(validate, "CHECK_TIME_BUDGET_S", 1.0)
+    head = (b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<< /Type /Catalog /Pages 2 0 R >>\nendobj\n"
+            b"2 0 obj\n<< /Type /Pages /Kids [] /Count 0 >>\nendobj\n")
+    body = b"".join(b"%d 0 obj\n<< /Length 99999999 >>\nstream\n" % (10 + i) for i in range(20000))
+    path = tmp_path / "never-ends.pdf"
+    path.write_bytes(head + body + b"x" * (2 << 20) + b"\ntrailer\n<< /Root 1 0 R /Size 20010 >>\n%%EOF\n")
+    handler = signal.getsignal(signal.SIGALRM)
+    began = time.monotonic()
+    report = check_pdf(path, max_memory=CHECK_MEMORY_BUDGET)
+    assert time.monotonic() - began < 10
+    limit = [f for f in report.findings if f.rule == "somearkiv:limit"]
+    assert limit and "took more than 1 s" in limit[0].message and not report.passed, report.findings
+    assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0) and signal.getsignal(signal.SIGALRM) is handler
+
+    def never_ends(pdf):  # a check whose own 'except Exception' would swallow an ordinary exception
+        while True:
+            try:
+                time.sleep(0.01)
+            except Exception:  # noqa: BLE001
+                pass
+        yield
+
+    began = time.monotonic()
+    report = check_pdf(path, checks=(never_ends,), max_memory=CHECK_MEMORY_BUDGET)
+    assert time.monotonic() - began < 5 and any(f.rule == "somearkiv:limit" for f in report.findings)

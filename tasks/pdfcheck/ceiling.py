@@ -14,15 +14,21 @@ Linux only (RLIMIT_DATA counts anonymous memory since 4.7); elsewhere the check 
 from __future__ import annotations
 
 import resource
+import signal
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-__all__ = ["CHECK_MEMORY_BUDGET", "memory_ceiling"]
+__all__ = ["CHECK_MEMORY_BUDGET", "CHECK_TIME_BUDGET_S", "OutOfTime", "memory_ceiling", "time_limit"]
 
 # What checking one file may add to the process: `somearkiv verify` holds ~130 MB before it checks,
 # so it stays under 1 GB resident whatever the file.
 CHECK_MEMORY_BUDGET = 768 << 20
+# The wall time checking one such file may take: the archive's own PDFs take seconds, and a file of
+# a few MB built to make a reader loop (a string or a stream that never ends, thousands of pages
+# sharing thousands of resources) took past two minutes, some of them hours.
+CHECK_TIME_BUDGET_S = 60.0
 NEAR = 0.85  # a check whose peak came this close to its budget is taken to have hit it
 
 _STATUS = Path("/proc/self/status")
@@ -63,3 +69,31 @@ def memory_ceiling(budget: int = CHECK_MEMORY_BUDGET) -> Iterator[Callable[[], b
         yield reached
     finally:
         resource.setrlimit(resource.RLIMIT_DATA, before)
+
+
+class OutOfTime(BaseException):
+    """The check's time is up (a BaseException: a check's own ``except Exception`` does not swallow it)."""
+
+
+@contextmanager
+def time_limit(seconds: float) -> Iterator[None]:
+    """Raise OutOfTime in the block once *seconds* of wall time have passed.
+
+    A timer signal, so it interrupts the checks' Python loops wherever they are (a call into qpdf
+    ends first). Only in the main thread, where Python runs signal handlers; elsewhere unbounded."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def up(_signum, _frame) -> None:
+        raise OutOfTime
+
+    before = signal.signal(signal.SIGALRM, up)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        try:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+        finally:  # restored even if the time ran out on the way here
+            signal.signal(signal.SIGALRM, before)

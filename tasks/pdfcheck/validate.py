@@ -16,7 +16,7 @@ from typing import Any
 import pikepdf
 import pikepdf.pdfa
 
-from tasks.pdfcheck.ceiling import memory_ceiling
+from tasks.pdfcheck.ceiling import CHECK_TIME_BUDGET_S, OutOfTime, memory_ceiling, time_limit
 from tasks.pdfcheck.checks import CHECKS, Check, check_binary_comment, check_header
 from tasks.pdfcheck.dispositions import NOT_CHECKED
 from tasks.pdfcheck.findings import MAX_FINDINGS_PER_CHECK, RULES, CheckReport, Finding, verdict_of
@@ -33,7 +33,8 @@ def check_pdf(path_or_bytes: str | PathLike[str] | bytes | bytearray | memoryvie
     The file is read once; pikepdf and the byte checks look at exactly those bytes, whose SHA-256
     the report records. *max_memory*: the memory the check may add to the process (a file from
     outside: see ``ceiling``); a file too large for it, or whose check came near it, is reported
-    as not completely checked instead of exhausting the machine.
+    as not completely checked instead of exhausting the machine. Such a file's check is bounded in
+    time too (CHECK_TIME_BUDGET_S): what is not checked by then is reported as not checked.
     """
     flavour = str(pikepdf.pdfa.Flavour(flavour))
     if flavour not in ("2b", "3b"):
@@ -45,18 +46,26 @@ def check_pdf(path_or_bytes: str | PathLike[str] | bytes | bytearray | memoryvie
     with memory_ceiling(max_memory) if max_memory else nullcontext(lambda: False) as reached:
         data = bytes(path_or_bytes) if isinstance(path_or_bytes, bytes | bytearray | memoryview) \
             else Path(fspath(path_or_bytes)).read_bytes()
-        pdf = PdfFile(data, flavour)
         findings: list[Finding] = []
-        ran_out = False
-        with _no_cyclic_gc():
-            for check in checks:
-                try:
-                    findings += _run(check, pdf)
-                except MemoryError:  # the file's objects did not fit; the checks that need none still run
-                    ran_out = True
-            claimed = None if ran_out else _safely(lambda: pdf.claimed)
+        ran_out = out_of_time = False
+        claimed = None
+        try:
+            with _no_cyclic_gc(), time_limit(CHECK_TIME_BUDGET_S) if max_memory else nullcontext():
+                pdf = PdfFile(data, flavour)
+                for check in checks:
+                    try:
+                        findings += _run(check, pdf)
+                    except MemoryError:  # the file's objects did not fit; the checks that need none still run
+                        ran_out = True
+                claimed = None if ran_out else _safely(lambda: pdf.claimed)
+        except OutOfTime:  # the findings of the checks that ended are kept
+            out_of_time = True
     if ran_out or reached():  # qpdf "repaired" what it could not allocate: its findings describe another file
         findings = [f for f in findings if f.source != "pikepdf"] + [_memory_finding(max_memory)]
+    if out_of_time:
+        findings.append(Finding("somearkiv:limit", "file", f"checking it took more than {CHECK_TIME_BUDGET_S:g} s: "
+                                "not completely checked (the findings of the checks that ended are kept)", "bytes",
+                                "unsupported"))
     return CheckReport(passed=not findings, verdict=verdict_of(findings), claimed=claimed, flavour=flavour,
                        findings=findings, sha256=hashlib.sha256(data).hexdigest(), size=len(data),
                        validator=VALIDATOR)
