@@ -6,12 +6,14 @@ re-saving with pikepdf after a change to the objects.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import io
 import json
 import random
 import re
 import warnings
+import zlib
 from importlib import resources
 
 import pikepdf
@@ -251,21 +253,114 @@ def test_damaged_image_data_is_reported(ours, where):
     rejected(damaged, "ISO_32000_1:7.4.4")
 
 
+def _run_length(data: bytes) -> bytes:
+    """RunLength-encode: repeats of 3+ as runs, the rest as literal runs of up to 128 bytes; then EOD."""
+    out, at = bytearray(), 0
+    while at < len(data):
+        same = 1
+        while at + same < len(data) and same < 128 and data[at + same] == data[at]:
+            same += 1
+        if same >= 3:
+            out += bytes([257 - same, data[at]])
+            at += same
+        else:
+            literal = data[at:at + 128]
+            out += bytes([len(literal) - 1]) + literal
+            at += len(literal)
+    return bytes(out) + b"\x80"
+
+
+CHAINS = {  # a chain of filters and how to encode for it (the last filter is applied first)
+    "flate": (["/FlateDecode"], lambda d: zlib.compress(d, 9)),
+    "flate twice": (["/FlateDecode", "/Fl"], lambda d: zlib.compress(zlib.compress(d, 9), 9)),
+    "run length": (["/RunLengthDecode"], _run_length),
+    "hex, run length": (["/AHx", "/RL"], lambda d: _run_length(d).hex().encode() + b">"),
+    "ascii85, flate": (["/ASCII85Decode", "/FlateDecode"],
+                       lambda d: b"<~" + base64.a85encode(zlib.compress(d), wrapcol=75, adobe=False) + b"~>"),
+}
+PLAIN = bytes(range(256)) * 40 + bytes(300_000) + b"q 1 0 0 1 0 0 cm Q\n" * 900
+
+
+@pytest.mark.parametrize("chain", CHAINS)
 @pytest.mark.parametrize("piece", [1, 7, 1 << 18])
-def test_flate_data_is_inflated_whole_in_small_pieces(monkeypatch, piece):
-    """However small the pieces the output is made in, a sound stream inflates to its end, and a
-    damaged or cut one is found; counting stops just past its limit."""
-    import zlib
+def test_a_streams_filters_are_undone_whole_in_small_pieces(monkeypatch, chain, piece):
+    """However small the pieces read and made, a sound stream decodes through its chain of filters to
+    its end, a cut one is found in the filter whose data ends early, and counting stops past a limit."""
+    from tasks.pdfcheck import decoding
 
-    from tasks.pdfcheck import checks
+    monkeypatch.setattr(decoding, "PIECE_OUT", piece)
+    monkeypatch.setattr(decoding, "PIECE_IN", max(piece, 5))
+    filters, encode = CHAINS[chain]
+    packed = encode(PLAIN)
+    assert decoding.decode(packed, filters) == decoding.Decoded(len(PLAIN))
+    cut = decoding.decode(packed[:len(packed) // 2], filters)
+    assert cut.damaged_in == decoding.filters_of({"/Filter": filters})[0] and "ends" in cut.damage
+    assert len(PLAIN) > decoding.decode(packed, filters, stop_after=20_000).size > 20_000
 
-    monkeypatch.setattr(checks, "_INFLATE_OUT", piece)
-    plain = bytes(range(256)) * 40 + bytes(300_000)
-    packed = zlib.compress(plain, 9)
-    assert checks._inflate(memoryview(packed)) == (len(plain), None)
-    assert checks._inflate(memoryview(packed[:-6]))[1] == "the data ends before the end of the compressed stream"
-    assert "invalid" in checks._inflate(memoryview(packed[:2] + b"\xff" * 40 + packed[42:]))[1]
-    assert len(plain) > checks._inflate(memoryview(packed), stop_after=20_000)[0] > 20_000
+
+@pytest.mark.parametrize(("filters", "data", "damaged_in", "says"), [
+    (["/FlateDecode"], zlib.compress(b"abc" * 999)[:2] + b"\xff" * 40, "/FlateDecode", "invalid"),
+    (["/FlateDecode", "/FlateDecode"], zlib.compress(zlib.compress(b"abc" * 9999)[:-9]), "/FlateDecode", "ends"),
+    (["/ASCIIHexDecode"], b"41 42 4G>", "/ASCIIHexDecode", "hexadecimal"),
+    (["/ASCII85Decode"], b"87cURD]i,\"Ebo80~>", None, None),
+    (["/ASCII85Decode"], b"87cU{D]i~>", "/ASCII85Decode", "Non-Ascii85"),
+    (["/ASCII85Decode", "/RunLengthDecode"], base64.a85encode(b"\x05abc") + b"~>", "/RunLengthDecode", "run"),
+    (["/LZWDecode"], b"\x80\x0b\x60\x50", None, None),  # not decoded here (pikepdf reports LZW in PDF/A)
+])
+def test_each_filters_damage_is_named_and_undecodable_filters_are_left_alone(filters, data, damaged_in, says):
+    from tasks.pdfcheck import decoding
+
+    found = decoding.decode(data, filters)
+    assert found.damaged_in == damaged_in
+    assert (says or "") in (found.damage or "")
+    assert found.not_decoded == (("/LZWDecode",) if filters == ["/LZWDecode"] else ())
+
+
+def _with_image_data(ours: bytes, raw: bytes, filters: list[str]) -> bytes:
+    """Our PDF with its image's data replaced by *raw*, encoded with *filters* (no predictor)."""
+    def mutate(pdf):
+        image = next(iter(pdf.pages[0].images.values()))
+        image.write(raw, filter=[pikepdf.Name(name) for name in filters])
+        if "/DecodeParms" in image:
+            del image.DecodeParms
+    return resave(ours, mutate, compress_streams=False)  # else qpdf decodes and re-encodes it
+
+
+def _image_pixels(ours: bytes) -> bytes:
+    with pikepdf.open(io.BytesIO(ours)) as pdf:
+        return next(iter(pdf.pages[0].images.values())).read_bytes()
+
+
+def _jpeg(ours: bytes) -> bytes:
+    out = io.BytesIO()
+    Image.frombytes("RGB", (240, 360), _image_pixels(ours)).save(out, "JPEG", quality=80, progressive=True)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize(("case", "rule"), [
+    ("flate twice, inner data damaged", "ISO_32000_1:7.4.4"),
+    ("run length, cut inside a run", "ISO_32000_1:7.4.5"),
+    ("jpeg, cut off", "ISO_32000_1:7.4.8"),
+    ("flate over jpeg, jpeg cut off", "ISO_32000_1:7.4.8"),
+    ("jpeg, markers broken", "ISO_32000_1:7.4.8"),
+])
+def test_damaged_image_data_behind_any_chain_of_filters_is_reported(ours, case, rule):
+    """pikepdf passes all of these: it decodes no image data. The same image, sound, gives no finding."""
+    pixels, jpeg = _image_pixels(ours), _jpeg(ours)
+    filters, sound, damaged = {
+        "flate twice, inner data damaged": (["/FlateDecode", "/FlateDecode"], zlib.compress(zlib.compress(pixels)),
+                                            zlib.compress(zlib.compress(pixels)[:-4] + bytes(4))),  # checksum
+        "run length, cut inside a run": (["/RunLengthDecode"], _run_length(pixels), _run_length(pixels)[:-3]),
+        "jpeg, cut off": (["/DCTDecode"], jpeg, jpeg[:len(jpeg) * 3 // 5]),
+        "flate over jpeg, jpeg cut off": (["/FlateDecode", "/DCTDecode"], zlib.compress(jpeg),
+                                          zlib.compress(jpeg[:len(jpeg) // 2])),
+        "jpeg, markers broken": (["/DCTDecode"], jpeg, jpeg[:2] + b"\x00" * 30 + jpeg[32:]),
+    }[case]
+    bad = _with_image_data(ours, damaged, filters)
+    assert pikepdf.pdfa.validate_written(io.BytesIO(bad), "2b").passed
+    report = rejected(bad, rule)
+    assert [f.where for f in report.findings if f.rule == rule][0].startswith("obj ")
+    assert check_pdf(_with_image_data(ours, sound, filters)).passed
 
 
 def image_length(data: bytes) -> int:
@@ -779,13 +874,14 @@ def test_transparency_without_output_intent_or_group_colour_space_is_6_2_10_2(ou
     assert "6.2.10-2" not in check_pdf(grouped).rules
 
 
-def _content_bomb(decoded: int) -> bytes:
-    """A one-page PDF whose content stream inflates to *decoded* bytes of spaces."""
-    import zlib
-
+def _content_bomb(decoded: int, layers: int = 1) -> bytes:
+    """A one-page PDF whose content stream inflates to *decoded* bytes of spaces, compressed *layers* times."""
     packer = zlib.compressobj(9)
     data = b"".join(packer.compress(b" " * (1 << 22)) for _ in range(decoded >> 22)) + packer.flush()
-    return _one_page_pdf(b"<< /Length %d /Filter /FlateDecode >>\nstream\n" % len(data) + data + b"\nendstream")
+    for _ in range(layers - 1):
+        data = zlib.compress(data, 9)
+    filters = b"[" + b" /FlateDecode" * layers + b" ]"
+    return _one_page_pdf(b"<< /Length %d /Filter %s >>\nstream\n" % (len(data), filters) + data + b"\nendstream")
 
 
 def _one_page_pdf(contents: bytes, catalog_extra: bytes = b"") -> bytes:
@@ -802,14 +898,16 @@ def _one_page_pdf(contents: bytes, catalog_extra: bytes = b"") -> bytes:
     return bytes(out)
 
 
-def test_a_decompression_bomb_is_not_handed_to_pikepdf():
+@pytest.mark.parametrize("layers", [1, 2])
+def test_a_decompression_bomb_is_not_handed_to_pikepdf(layers):
     """A content stream that inflates past the limit (4 MB of file became 8 GB of memory in qpdf) is not
-    parsed: the report says what was not checked instead of the process running out of memory."""
-    report = check_pdf(_content_bomb(96 << 20))
+    parsed, through however many filters: the report says what was not checked instead of the process
+    running out of memory."""
+    report = check_pdf(_content_bomb(96 << 20, layers))
     limit = [f for f in report.findings if f.rule == "somearkiv:limit"]
     assert limit and limit[0].kind == "unsupported" and "inflates past 64 MB" in limit[0].message
     assert not any(f.source == "pikepdf" and f.rule != "somearkiv:limit" for f in report.findings)
-    small = check_pdf(_content_bomb(4 << 20))  # the same shape under the limit is checked by pikepdf
+    small = check_pdf(_content_bomb(4 << 20, layers))  # the same shape under the limit is checked by pikepdf
     assert not any(f.rule == "somearkiv:limit" for f in small.findings)
 
 

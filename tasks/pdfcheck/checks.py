@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 import pikepdf
 import pikepdf.pdfa
 
+from tasks.pdfcheck.decoding import CLAUSES, decode, filters_of
 from tasks.pdfcheck.dispositions import disposition
 from tasks.pdfcheck.findings import Finding
 from tasks.pdfcheck.graphics import check_jpeg2000, check_page_transparency
@@ -170,47 +171,20 @@ MAX_CONTENT_STREAM = 64 << 20  # decoded bytes of one non-image stream pikepdf's
 
 
 def _oversized_content_stream(pdf: PdfFile) -> str | None:
-    """Where a Flate stream that is not an image inflates past MAX_CONTENT_STREAM, or None.
+    """Where a stream that is not an image decodes past MAX_CONTENT_STREAM through its filters, or None.
 
     pikepdf (qpdf) parses page contents, forms and glyph procedures in memory; image data it
-    leaves alone. Inflated here in bounded chunks, counted and thrown away.
+    leaves alone. Decoded here in bounded pieces, counted and thrown away.
     """
     for obj in _streams(pdf):
-        filters = obj.value.get("/Filter")
-        first = filters[0] if isinstance(filters, list) and filters else filters
-        if first not in ("/FlateDecode", "/Fl") or obj.value.get("/Subtype") == "/Image" or pdf.encrypted:
+        if obj.value.get("/Subtype") == "/Image" or pdf.encrypted:
             continue
         assert obj.stream is not None
-        inflated, _ = _inflate(memoryview(pdf.data)[obj.stream.start:obj.stream.end], MAX_CONTENT_STREAM)
-        if inflated > MAX_CONTENT_STREAM:
+        filters = filters_of(obj.value)
+        if filters and decode(memoryview(pdf.data)[obj.stream.start:obj.stream.end], filters,
+                              MAX_CONTENT_STREAM).size > MAX_CONTENT_STREAM:
             return _where(obj)
     return None
-
-
-_INFLATE_IN = 1 << 20  # compressed bytes fed to zlib at a time
-# inflated bytes made at a time and thrown away; measured on archival PDFs: pieces of 256 KB
-# (which stay in the CPU's cache) took two thirds of the time of 16 MB ones, and far less memory
-_INFLATE_OUT = 1 << 18
-
-
-def _inflate(raw: memoryview, stop_after: int | None = None) -> tuple[int, str | None]:
-    """Inflate *raw* in bounded pieces, throwing the output away: (the bytes it inflates to, the
-    damage found or None). Counting stops just past *stop_after* (damage found later is not seen)."""
-    inflater, total = zlib.decompressobj(), 0
-    try:
-        for at in range(0, len(raw), _INFLATE_IN):
-            pending = bytes(raw[at:at + _INFLATE_IN])
-            while not inflater.eof:
-                made = len(inflater.decompress(pending, _INFLATE_OUT))
-                total += made
-                if stop_after is not None and total > stop_after:
-                    return total, None
-                pending = inflater.unconsumed_tail
-                if not pending and made < _INFLATE_OUT:
-                    break  # this piece is used up (a full piece may leave output inside zlib: asked again)
-    except zlib.error as exc:
-        return total, str(exc)
-    return total, None if inflater.eof else "the data ends before the end of the compressed stream"
 
 
 def _short_rule(rule: str) -> str:
@@ -399,20 +373,22 @@ def check_object_keywords(pdf: PdfFile) -> Iterator[Finding]:
             yield pdf.finding("6.1.9-1", where, "; ".join(problems))
 
 
-def check_flate_streams(pdf: PdfFile) -> Iterator[Finding]:
-    """ISO 32000-1 7.4.4: each Flate stream inflates cleanly to its end (checksum included).
-
-    Neither pikepdf nor qpdf decode image data when validating, so a damaged image (bit rot,
-    a bad copy) would otherwise pass. The data is inflated in bounded chunks and thrown away.
-    """
+def check_stream_data(pdf: PdfFile) -> Iterator[Finding]:
+    """ISO 32000-1 7.4: each stream's data decodes cleanly through its filters to its end (Flate's
+    checksum included). Neither pikepdf nor qpdf decode image data when validating, so a damaged
+    image (bit rot, a bad copy) would otherwise pass. See ``decoding`` for what is decoded how."""
+    if pdf.encrypted:
+        return
     for obj in _streams(pdf):
-        filters = obj.value.get("/Filter")
-        first = filters[0] if isinstance(filters, list) and filters else filters
-        if first in ("/FlateDecode", "/Fl") and not pdf.encrypted:
-            assert obj.stream is not None
-            _, problem = _inflate(memoryview(pdf.data)[obj.stream.start:obj.stream.end])
-            if problem:
-                yield pdf.finding("ISO_32000_1:7.4.4", _where(obj), f"the FlateDecode data is damaged: {problem}")
+        assert obj.stream is not None
+        filters = filters_of(obj.value)
+        if not filters:
+            continue
+        found = decode(memoryview(pdf.data)[obj.stream.start:obj.stream.end], filters)
+        if found.damaged_in:
+            where = _where(obj) + (f" (filters {' '.join(filters)})" if len(filters) > 1 else "")
+            yield pdf.finding(f"ISO_32000_1:{CLAUSES[found.damaged_in]}", where,
+                              f"the {found.damaged_in[1:]} data is damaged: {found.damage}")
 
 
 def check_stream_keywords(pdf: PdfFile) -> Iterator[Finding]:
@@ -640,7 +616,7 @@ CHECKS: tuple[Check, ...] = (
     check_object_keywords,
     check_stream_keywords,
     check_stream_lengths,
-    check_flate_streams,
+    check_stream_data,
     check_actions,
     check_output_intent,
     check_device_colour,

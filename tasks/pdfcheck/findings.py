@@ -65,7 +65,11 @@ RULES: dict[str, str] = {
     "6.6.4-3": "pdfaid:conformance is A, B or U",
     "ISO_32000_1:7.3": "every object listed in the cross-reference data can be read",
     "ISO_32000_1:7.3.10": "every indirect object ends with 'endobj'",
+    "ISO_32000_1:7.4.2": "every ASCIIHexDecode stream holds only hexadecimal digits and ends with '>'",
+    "ISO_32000_1:7.4.3": "every ASCII85Decode stream decodes without error and ends with '~>'",
     "ISO_32000_1:7.4.4": "every FlateDecode stream inflates without error to its end (no damaged data)",
+    "ISO_32000_1:7.4.5": "every RunLengthDecode stream ends with a whole run",
+    "ISO_32000_1:7.4.8": "every DCTDecode (JPEG) image decodes without error (a cut-off or broken JPEG)",
     "ISO_32000_1:7.5.4": "xref table: subsection headers 'first count', 20-byte entries pointing at their objects, "
                          "a well-formed free list",
     "ISO_32000_1:7.5.5": "startxref, its offset and %%EOF on lines of their own at the end; "
