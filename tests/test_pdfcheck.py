@@ -363,6 +363,21 @@ def test_damaged_image_data_behind_any_chain_of_filters_is_reported(ours, case, 
     assert check_pdf(_with_image_data(ours, sound, filters)).passed
 
 
+def test_a_jpeg_too_large_to_decode_safely_is_left_undecoded_without_a_warning(ours, recwarn):
+    """A JPEG's header can claim 60 000 × 60 000 pixels in a few KB (a progressive one needs 2 bytes a
+    pixel and component to decode): such a JPEG is not decoded, so neither passed nor failed by this check."""
+    from tasks.pdfcheck import decoding
+
+    jpeg = _jpeg(ours)
+    recwarn.clear()
+    assert decoding._jpeg_pixels(jpeg) == 240 * 360
+    frame = jpeg.index(b"\xff\xc2")  # progressive
+    huge = jpeg[:frame + 5] + (60_000).to_bytes(2, "big") * 2 + jpeg[frame + 9:]
+    assert decoding.decode(huge, ["/DCTDecode"]) == decoding.Decoded(len(huge), not_decoded=("/DCTDecode",))
+    assert decoding.decode(huge[:frame], ["/DCTDecode"]).damaged_in == "/DCTDecode"  # no frame at all
+    assert not recwarn.list
+
+
 def image_length(data: bytes) -> int:
     return int(re.search(rb"/Subtype /Image[^>]*/Length (\d+)", data)[1])
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import base64
 import binascii
 import io
-import warnings
+import struct
 import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -214,17 +214,13 @@ def _decode_jpeg(raw: memoryview | bytes, before: list[str]) -> Decoded:
         jpeg = b"".join(_chain(raw, before))
     else:
         jpeg = bytes(raw)
+    if _jpeg_pixels(jpeg) > MAX_JPEG_PIXELS:  # (so Pillow never warns of a decompression bomb: a warning
+        return Decoded(len(jpeg), not_decoded=(DCT,))  # filter would be process-wide, checks run in threads)
     try:
-        with warnings.catch_warnings():  # Pillow warns of an image past 89 M pixels: left undecoded below
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(jpeg), formats=["JPEG"]) as image:
-                width, height = image.size
-                if width * height > MAX_JPEG_PIXELS:
-                    return Decoded(len(jpeg), not_decoded=(DCT,))
-                image.draft(image.mode, (max(1, width // 8), max(1, height // 8)))
-                image.load()
-    except Image.DecompressionBombError:
-        return Decoded(len(jpeg), not_decoded=(DCT,))
+        with Image.open(io.BytesIO(jpeg), formats=["JPEG"]) as image:
+            width, height = image.size
+            image.draft(image.mode, (max(1, width // 8), max(1, height // 8)))
+            image.load()
     except MemoryError:
         raise
     except Exception as exc:  # noqa: BLE001 - Pillow's errors for a broken JPEG are OSError, SyntaxError, ...
@@ -237,3 +233,22 @@ def _chain(raw: memoryview | bytes, filters: list[str]) -> Iterator[bytes]:
     for name in filters:
         stage = _FILTERS[name](stage)
     return stage
+
+
+def _jpeg_pixels(jpeg: bytes) -> int:
+    """Width × height from the JPEG's frame header (SOFn), or 0 where there is none to read (Pillow
+    then says what is wrong)."""
+    at = 2
+    while at + 9 <= len(jpeg) and jpeg[at] == 0xFF:
+        marker = jpeg[at + 1]
+        if marker == 0xFF:  # fill byte
+            at += 1
+            continue
+        if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
+            height, width = struct.unpack(">HH", jpeg[at + 5:at + 9])
+            return width * height
+        if marker in (0x01, *range(0xD0, 0xD8)):  # markers without a length
+            at += 2
+            continue
+        at += 2 + int.from_bytes(jpeg[at + 2:at + 4], "big")
+    return 0
