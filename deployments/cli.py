@@ -20,9 +20,9 @@ from somearkiv.settings import Settings, SettingsError, UnknownSetting, get_sett
 from somearkiv.yamlfile import ConfigError
 
 try:  # newer Typer carries its own copy of click
-    from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError
+    from typer._click.exceptions import ClickException, NoArgsIsHelpError, NoSuchOption, UsageError
 except ImportError:  # pragma: no cover - older Typer on plain click
-    from click.exceptions import ClickException, NoArgsIsHelpError, UsageError
+    from click.exceptions import ClickException, NoArgsIsHelpError, NoSuchOption, UsageError
 
 if TYPE_CHECKING:
     from storage import Archive
@@ -473,9 +473,16 @@ def verify(
     if not target.strip() or (target.endswith("/") and not local.exists()):  # Path("") is "."
         raise _fail(f"{target!r} is neither a file nor an object's key: name one (`somearkiv captures` lists them)")
     if local.is_file():
-        report = check_pdf(local, max_memory=CHECK_MEMORY_BUDGET)
+        try:
+            report = check_pdf(local, max_memory=CHECK_MEMORY_BUDGET)
+        except OSError as exc:  # /proc/self/mem is a "regular file" that cannot be read
+            raise _fail(f"{target!r} cannot be read ({exc.strerror or exc}): verify reads a PDF file, "
+                        "or an archived object's key", EXIT_FILE) from None
     elif local.exists() or local.is_symlink():
         raise _fail(f"{target!r} is not a regular file: verify reads a PDF file, or an archived object's key", 7)
+    elif "/" not in target or target.startswith(("/", "./", "../", "~")):  # an archive's keys are never these
+        raise _fail(f"{target!r}: no such file (an archived object's key looks like "
+                    "captures/<account>/<time>-<trigger>/startpage.pdf: `somearkiv captures` lists them)", EXIT_FILE)
     else:
         settings = _settings()
         try:
@@ -1121,9 +1128,17 @@ def _one_line(exc: BaseException) -> tuple[int, str]:
 
 
 def _usage_line(exc: UsageError) -> str:
-    """Click's usage error as one line, in place of Typer's boxed usage block."""
+    """Click's usage error as one line, in place of Typer's boxed usage block. A file whose name begins
+    with '-' is taken for an option: the line then says how to name it."""
     command = exc.ctx.command_path if exc.ctx else "somearkiv"
-    return f"{command}: {' '.join(exc.format_message().split())}  (try '{command} --help')"
+    hint = f"try '{command} --help'"
+    if isinstance(exc, NoSuchOption):
+        # (click names '-d' for '-dash.pdf': it reads short options one letter at a time)
+        files = [arg for arg in sys.argv[1:]
+                 if exc.option_name and arg.startswith(exc.option_name) and Path(arg).exists()]
+        if files:
+            hint = f"to name the file {files[0]!r}, write it as ./{files[0]} or after --"
+    return f"{command}: {' '.join(exc.format_message().split())}  ({hint})"
 
 
 def main() -> None:

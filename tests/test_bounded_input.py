@@ -127,6 +127,31 @@ def test_verify_names_what_it_cannot_read_and_touches_no_storage(tmp_path, monke
     for blank in ("", "  ", "captures/nowhere/"):
         result = CliRunner().invoke(app, ["verify", blank])
         assert result.exit_code == 2 and "neither a file nor an object's key" in result.output, result.output
+    # a "regular file" that cannot be read, and paths no archive key looks like: named, exit 7, no S3 started
+    for target, says in (("/proc/self/mem", "cannot be read"), (str(tmp_path / "gone.pdf"), "no such file"),
+                         ("gone.pdf", "no such file"), ("../gone.pdf", "no such file")):
+        result = CliRunner().invoke(app, ["verify", target])
+        assert result.exit_code == 7 and repr(target) in result.output and says in result.output, result.output
+        assert result.output.count("\n") == 1
+
+
+def test_a_file_named_like_an_option_gets_told_how_to_name_it(tmp_path, monkeypatch, capsys):
+    """`somearkiv verify -dash.pdf`: click reads '-d' as an option; the line says how to name the file."""
+    import sys
+
+    import pytest
+
+    from deployments import cli
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "-dash.pdf").write_bytes(b"%PDF-1.7\n")
+    for argv, hint in ((["verify", "-dash.pdf"], "write it as ./-dash.pdf or after --"),
+                       (["verify", "-nofile.pdf"], "try 'somearkiv verify --help'")):
+        monkeypatch.setattr(sys, "argv", ["somearkiv", *argv])
+        with pytest.raises(SystemExit) as ended:
+            cli.main()
+        err = capsys.readouterr().err
+        assert ended.value.code == 2 and hint in err and err.count("\n") == 1, err
 
 
 def test_export_sip_refuses_what_it_cannot_do_before_a_flow_runs(tmp_path, monkeypatch):

@@ -1064,3 +1064,27 @@ def test_an_outside_files_check_is_bounded_in_time_and_says_what_it_did_not_chec
     began = time.monotonic()
     report = check_pdf(path, checks=(never_ends,), max_memory=CHECK_MEMORY_BUDGET)
     assert time.monotonic() - began < 5 and any(f.rule == "somearkiv:limit" for f in report.findings)
+
+
+def test_a_file_too_large_to_hash_in_time_is_reported_without_a_digest(tmp_path, monkeypatch):
+    """A sparse file of 100 GB is made in a moment and took 109 s to hash: hashing is bounded by the same
+    time, and a report without a digest says so (and is never a pass)."""
+    import os
+    import time
+
+    from tasks.pdfcheck import validate
+
+    monkeypatch.setattr(validate, "CHECK_TIME_BUDGET_S", 0.2)
+    path = tmp_path / "sparse.pdf"
+    with path.open("wb") as f:
+        f.write(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
+        os.truncate(f.fileno(), 8 << 30)
+    began = time.monotonic()
+    report = check_pdf(path, max_memory=64 << 20)
+    assert time.monotonic() - began < 5
+    assert report.sha256 is None and not report.passed and report.size == 8 << 30
+    assert any("hashing its" in f.message and f.rule == "somearkiv:limit" for f in report.findings)
+    assert "sha256 not computed" in format_report(report)
+    small = tmp_path / "small.pdf"
+    small.write_bytes(b"%PDF-1.7\n" + bytes(1 << 20))
+    assert check_pdf(small, max_memory=1 << 20).sha256 == hashlib.sha256(small.read_bytes()).hexdigest()

@@ -137,7 +137,7 @@ class CheckReport:
     claimed: str | None  # e.g. "PDF/A-2B" as the XMP pdfaid says, or None
     flavour: str
     findings: list[Finding]
-    sha256: str  # of exactly the bytes that were checked
+    sha256: str | None  # of exactly the bytes that were checked (None: a file too large to hash in time)
     size: int
     validator: str
 
