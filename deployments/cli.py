@@ -141,7 +141,10 @@ def _configured_register(path: Path | None):
 
 @register_app.command("check")
 def register_check(path: Annotated[Path, typer.Argument(help="The register file, e.g. accounts.yaml.")]) -> None:
-    """Validate a register (and its retention classes) without capturing anything."""
+    """Validate a register (and its retention classes) without capturing anything.
+
+    Exit status 0: valid; 2: each problem listed, one a line with file and line (a bad register is a
+    usage error, as for every command that reads one)."""
     from tasks.register import read_register
     from tasks.retention import read_retention_schedule
 
@@ -152,7 +155,7 @@ def register_check(path: Annotated[Path, typer.Argument(help="The register file,
     except ConfigError as exc:
         for problem in exc.problems:  # a key or a path from the file: printed so it cannot forge a line
             typer.secho(_printable(str(problem)), err=True, fg=typer.colors.RED)
-        raise typer.Exit(1) from None
+        raise typer.Exit(EXIT_USAGE) from None
     typer.echo(f"{path}: OK, {len(register.accounts)} accounts ({len(register.active)} active) "
                f"for {register.municipality}")
 

@@ -29,9 +29,19 @@ def major_change_event(account: str, reason: str, by: str | None, planned: str |
     }
 
 
-def emit_major_change(account: str, reason: str, by: str | None, planned: str | None) -> tuple[UUID, dt.datetime]:
-    from prefect.events.worker import EventsWorker
+async def _healthcheck() -> Exception | None:
+    async with get_client() as client:
+        return await client.api_healthcheck()
 
+
+def emit_major_change(account: str, reason: str, by: str | None, planned: str | None) -> tuple[UUID, dt.datetime]:
+    """Emit the announcement once the Prefect server answers: an event emitted to a server that is
+    down is queued in this process and lost with it, and the command would have said "announced"."""
+    from prefect.events.worker import EventsWorker
+    from prefect.settings import PREFECT_API_URL
+
+    if (problem := asyncio.run(_healthcheck())) is not None:
+        raise RuntimeError(f"Failed to reach API at {PREFECT_API_URL.value()}: {problem}; nothing was announced")
     emitted_at = dt.datetime.now(dt.UTC)
     event = emit_event(**major_change_event(account, reason, by, planned))
     if event is None:

@@ -19,7 +19,7 @@ def test_a_yaml_bomb_is_refused_quickly_naming_the_limit(tmp_path):
     started = time.monotonic()
     result = CliRunner().invoke(app, ["register", "check", str(path)])
     assert time.monotonic() - started < 10
-    assert result.exit_code != 0 and "aliases expand to more than" in result.output
+    assert result.exit_code == 2 and "aliases expand to more than" in result.output
     assert str(yamlfile.MAX_NODES) in result.output
 
 
@@ -35,7 +35,7 @@ def test_a_huge_register_is_refused_before_it_is_read(tmp_path, monkeypatch):
     path = tmp_path / "accounts.yaml"
     path.write_text("# " + "x" * 2000 + "\nregister_version: 1\n", encoding="utf-8")
     result = CliRunner().invoke(app, ["register", "check", str(path)])
-    assert result.exit_code != 0 and "larger than" in result.output
+    assert result.exit_code == 2 and "larger than" in result.output
 
 
 def test_blank_reasons_are_refused():
@@ -72,9 +72,9 @@ def test_what_is_not_a_regular_file_is_refused_without_reading_it(tmp_path):
         started = time.monotonic()
         code, output = _check(path)
         assert time.monotonic() - started < 10
-        assert code == 1 and "not a regular file: not read" in output and output.count("\n") == 1, output
+        assert code == 2 and "not a regular file: not read" in output and output.count("\n") == 1, output
     code, output = _check(loop)
-    assert code == 1 and "cannot read: Too many levels of symbolic links" in output, output
+    assert code == 2 and "cannot read: Too many levels of symbolic links" in output, output
 
 
 def test_nesting_deeper_than_the_stack_is_refused_in_one_line(tmp_path):
@@ -83,7 +83,7 @@ def test_nesting_deeper_than_the_stack_is_refused_in_one_line(tmp_path):
         path = tmp_path / name
         path.write_text(text, encoding="utf-8")
         code, output = _check(path)
-        assert code == 1 and "values nested more than 100 levels deep: not read" in output, output
+        assert code == 2 and "values nested more than 100 levels deep: not read" in output, output
         assert output.count("\n") == 1 and f"{name}:" in output, output
         assert "Traceback" not in output and "RecursionError" not in output
 
@@ -92,20 +92,20 @@ def test_characters_yaml_forbids_and_other_encodings_are_named_with_their_line(t
     nul = tmp_path / "nul.yaml"
     nul.write_bytes(b"register_version: 1\nmunicipality: a\x00b\n")
     code, output = _check(nul)
-    assert code == 1 and output == f"{nul}:2: not valid YAML: character #x0000 is not allowed in YAML text\n", output
+    assert code == 2 and output == f"{nul}:2: not valid YAML: character #x0000 is not allowed in YAML text\n", output
     latin1 = tmp_path / "latin1.yaml"
     latin1.write_bytes("register_version: 1\n\nmunicipality: Malmö\n".encode("latin-1"))
     code, output = _check(latin1)
-    assert code == 1 and output == f"{latin1}:3: not UTF-8 text (byte 0xf6): save the file as UTF-8\n", output
+    assert code == 2 and output == f"{latin1}:3: not UTF-8 text (byte 0xf6): save the file as UTF-8\n", output
     impossible = tmp_path / "date.yaml"
     impossible.write_text("register_version: 1\nmunicipality: a\naccounts:\n  - id: a\n    opened: 2026-02-30\n",
                           encoding="utf-8")
     code, output = _check(impossible)
-    assert code == 1 and output == f"{impossible}:5: '2026-02-30' is not a date: day is out of range for month\n", output
+    assert code == 2 and output == f"{impossible}:5: '2026-02-30' is not a date: day is out of range for month\n", output
     two = tmp_path / "two.yaml"
     two.write_text("register_version: 1\n---\nregister_version: 2\n", encoding="utf-8")
     code, output = _check(two)
-    assert code == 1 and "expected a single document in the stream but found another document" in output
+    assert code == 2 and "expected a single document in the stream but found another document" in output
     assert output.count("\n") == 1, output
 
 
@@ -429,3 +429,24 @@ def test_a_fixity_sample_outside_zero_to_one_is_refused_before_anything_runs():
     for share in ("0", "-1", "nan", "1.5"):
         result = CliRunner().invoke(app, ["fixity", "--sample", share])
         assert result.exit_code == 2 and "a share above 0 and at most 1" in result.output, (share, result.output)
+
+
+def test_an_announcement_to_a_prefect_server_that_is_down_says_nothing_was_announced(tmp_path):
+    """The event would be queued in the process and lost with it: the command must not say "announced"."""
+    import os
+    import socket
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    with socket.socket() as s:  # a port on loopback that nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    register = Path(__file__).parents[1] / "accounts.example.yaml"
+    env = {**os.environ, "PREFECT_API_URL": f"http://127.0.0.1:{port}/api", "SOMEARKIV_DATA_DIR": str(tmp_path)}
+    ended = subprocess.run([str(Path(sys.executable).with_name("somearkiv")), "before-change", "perstorp-facebook",
+                            "--reason", "ny logga", "--no-follow", "--register", str(register)],
+                           capture_output=True, text=True, env=env, timeout=120)
+    assert ended.returncode == 6, ended.stderr
+    assert "announced:" not in ended.stdout and "nothing was announced" in ended.stderr, ended.stdout + ended.stderr
+    assert ended.stderr.count("\n") == 1 and "Traceback" not in ended.stderr

@@ -137,7 +137,7 @@ def test_cli_register_check(tmp_path):
     assert "OK, 7 accounts (6 active)" in ok.output
     bad = write(tmp_path, GOOD_ACCOUNT.replace("https://www.facebook.com/perstorpskommun", "file:///etc/passwd"))
     result = runner.invoke(app, ["register", "check", str(bad)])
-    assert result.exit_code == 1
+    assert result.exit_code == 2  # a bad register is a usage error, as for every command
     assert f"{bad}:8: accounts[0].url:" in result.output
     assert "Traceback" not in result.output
 
