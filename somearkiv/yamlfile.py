@@ -253,8 +253,10 @@ def load_model(path: Path, model: type[M], **context: Any) -> tuple[M, yaml.Node
         if characters > MAX_TEXT:
             raise ConfigError([Problem(shown, None, "", f"its aliases expand to more than {_size(MAX_TEXT)} of text: "
                                                         "not read (write the values out, or use fewer aliases)")])
+        # duplicates are looked for as written: building the values merges '<<: *defaults' into the
+        # mapping's own node, and a key that overrides a merged one is not a duplicate
+        problems = _duplicate_keys(node, shown) if isinstance(node, yaml.MappingNode) else []
         data = None if node is None else yaml.SafeLoader("").construct_document(node)  # parsed once, not twice
-        problems = _duplicate_keys(node, shown) if isinstance(data, dict) else []
     except yaml.YAMLError as exc:
         raise ConfigError([_yaml_problem(shown, text, exc)]) from None
     except ValueError as exc:  # a value the loader could not build: a date that does not exist (2026-02-30)

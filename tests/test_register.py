@@ -95,6 +95,20 @@ def test_bad_yaml_names_the_line(tmp_path):
     assert message.startswith(f"{path}:") and "not valid YAML" in message
 
 
+def test_a_key_that_overrides_a_merged_one_is_not_a_duplicate(tmp_path):
+    """YAML's merge key: the accounts share the first one's fields and set their own; a key written twice
+    in one account is still refused."""
+    shared = GOOD_ACCOUNT.replace("  - id:", "  - &first\n    id:", 1)
+    path = write(tmp_path, shared + "  - <<: *first\n    id: perstorp-fb2\n    url: https://www.facebook.com/p2\n"
+                                    "    department: Barn- och utbildningsförvaltningen\n")
+    register = read_register(path, CLASSES)
+    assert [(a.id, a.department, a.purpose) for a in register.accounts] == [
+        ("perstorp-facebook", "Kommunledningsförvaltningen", "Information"),
+        ("perstorp-fb2", "Barn- och utbildningsförvaltningen", "Information")]
+    twice = write(tmp_path, shared + "  - <<: *first\n    id: perstorp-fb2\n    id: perstorp-fb3\n")
+    assert problems(twice) == [f"{twice}:17: accounts[1].id: duplicate key (first at line 16)"]
+
+
 def test_duplicate_keys_are_not_silently_merged(tmp_path):
     path = write(tmp_path, GOOD_ACCOUNT + "    url: https://evil.example/\n")
     [message] = problems(path)
