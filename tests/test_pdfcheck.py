@@ -1088,3 +1088,22 @@ def test_a_file_too_large_to_hash_in_time_is_reported_without_a_digest(tmp_path,
     small = tmp_path / "small.pdf"
     small.write_bytes(b"%PDF-1.7\n" + bytes(1 << 20))
     assert check_pdf(small, max_memory=1 << 20).sha256 == hashlib.sha256(small.read_bytes()).hexdigest()
+
+
+def test_reading_a_file_of_unreadable_objects_leaves_no_cycles_behind():
+    """The reader runs with the cyclic collector off: a kept exception (its traceback holds the frame that
+    holds it) would stay in memory for every unreadable object until the check ends."""
+    import gc
+
+    bodies = [b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [] /Count 0 >>"]
+    data = handmade(*bodies, *[b"<< /A [ >>" for _ in range(500)])  # 500 objects that do not parse
+    gc.collect()
+    gc.disable()
+    try:
+        pdf = PdfFile(data)
+        assert len(pdf.object_problems) >= 500
+        del pdf
+        left = gc.collect()
+    finally:
+        gc.enable()
+    assert left < 50, left

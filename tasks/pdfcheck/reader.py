@@ -9,7 +9,7 @@ import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property, wraps
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, NamedTuple, TypeVar
 
 from tasks.pdfcheck.findings import Finding, Kind
 from tasks.pdfcheck.lexer import (
@@ -451,16 +451,16 @@ class PdfFile:
 
     def _read_listed_object(self, ref: Ref, offset: int, problems: list[tuple[str, str]]) -> IndirectObject | None:
         """The object at its listed offset, or where a scan found it (as qpdf would); None if neither."""
-        try:
-            return self.read_object_at(offset, ref)
+        try:  # the message is kept, not the exception: its traceback and this frame would make a cycle,
+            return self.read_object_at(offset, ref)  # which stays in memory while the cyclic collector is off
         except PdfSyntaxError as exc:
-            error = exc
+            error = str(exc)
         scanned = self.scanned_offsets.get(ref)
         if scanned is not None and scanned != offset:
             try:
                 return self.read_object_at(scanned, ref)
             except PdfSyntaxError as exc:
-                error = exc
+                error = str(exc)
         problems.append((f"obj {ref.num} {ref.gen}", f"cannot be read: {error}"))
         return None
 
@@ -485,9 +485,10 @@ class PdfFile:
             try:
                 cache[num] = self._read_object_stream(num, objects)
             except (PdfSyntaxError, ValueError, zlib.error, KeyError, TypeError) as exc:
-                cache[num] = exc
-        if isinstance(cache[num], Exception):
-            raise cache[num]
+                cache[num] = _Failed(type(exc), exc.args)  # not the exception: see _read_listed_object
+        if isinstance(cache[num], _Failed):
+            kind, args = cache[num]
+            raise kind(*args)
         return cache[num]
 
     def _read_object_stream(self, num: int, objects: dict[Ref, IndirectObject] | None) -> dict[int, Any]:
@@ -577,6 +578,13 @@ def _read_xref_table(data: bytes, offset: int) -> XrefSection:
     return _read_trailer_after(data, pos, section)
 
 
+class _Failed(NamedTuple):
+    """A failure remembered as its kind and arguments: raised anew each time it is asked for."""
+
+    kind: type[Exception]
+    args: tuple[Any, ...]
+
+
 def _read_trailer_after(data: bytes, pos: int, section: XrefSection) -> XrefSection:
     where = f"xref at byte {section.offset}"
     lexer = Lexer(data, max(pos, 0))
@@ -588,7 +596,7 @@ def _read_trailer_after(data: bytes, pos: int, section: XrefSection) -> XrefSect
     try:
         trailer = lexer.object()
     except PdfSyntaxError as exc:
-        trailer = exc
+        trailer = str(exc)  # not the exception: see PdfFile._read_listed_object
     if isinstance(trailer, dict):
         section.trailer = trailer
     else:
