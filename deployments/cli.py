@@ -106,9 +106,9 @@ def _settings() -> Settings:
 def _nothing_for(what: str, account: str | None, err: bool = False) -> None:
     """Say that a listing is empty and, when an account was named, whether the register knows it at
     all: a mistyped id is the usual reason, and without this the command printed nothing."""
-    line = what + (f" for {account}" if account else "")
+    line = what + (f" for {_printable(account)}" if account else "")
     if account and not _known_account(account):
-        line += f"; {account} is not in the register either (its ids: somearkiv register check)"
+        line += f"; {_printable(account)} is not in the register either (its ids: somearkiv register check)"
     typer.echo(line, err=err)
 
 

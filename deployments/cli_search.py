@@ -39,7 +39,7 @@ def search(
     adds the captures filed since the last one and drops those disposed of; --reindex rebuilds it.
     Exit 0 with or without hits; 2 for a search that cannot be read.
     """
-    from deployments.cli import _archive, _date, _fail, _settings
+    from deployments.cli import _archive, _date, _fail, _printable, _settings
     from tasks.search import NotAnIndex, QueryError, default_index_path, parse_query, search_archive
     from tasks.search.index import check_index_path
 
@@ -84,7 +84,8 @@ def search(
         return
     tty = sys.stdout.isatty()
     shown = f", the best {len(result.hits)} shown" if result.total > len(result.hits) else ""
-    typer.echo(f"{result.total} {'hit' if result.total == 1 else 'hits'} for {query}{shown} ({result.seconds:.3f} s)")
+    asked = _printable(query if len(query or "") <= 200 else f"{query[:200]}…")  # (as written: not obeyed, not all)
+    typer.echo(f"{result.total} {'hit' if result.total == 1 else 'hits'} for {asked}{shown} ({result.seconds:.3f} s)")
     for hit in result.hits:
         local = hit.captured_at.astimezone(_stockholm())
         typer.echo("")

@@ -450,3 +450,14 @@ def test_an_announcement_to_a_prefect_server_that_is_down_says_nothing_was_annou
     assert ended.returncode == 6, ended.stderr
     assert "announced:" not in ended.stdout and "nothing was announced" in ended.stderr, ended.stdout + ended.stderr
     assert ended.stderr.count("\n") == 1 and "Traceback" not in ended.stderr
+
+
+def test_an_empty_listing_shows_the_account_it_was_asked_for_as_escapes(monkeypatch, capsys):
+    """`captures -a $'x\\ny'`: the id comes from the command line and is printed back; a line break or an
+    escape sequence in it must not make a second line or clear the screen."""
+    from deployments import cli
+
+    monkeypatch.setattr(cli, "_known_account", lambda account: False)
+    cli._nothing_for("no captures filed", "x\ny\x1b[2J")
+    out = capsys.readouterr().out
+    assert out.count("\n") == 1 and "\x1b" not in out and "x\\ny\\x1b[2J" in out, out

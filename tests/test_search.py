@@ -320,6 +320,9 @@ def test_the_command(archive, tmp_path):
     assert text.exit_code == 0 and "1 hit for" in text.stdout and "[på skolan]" in text.stdout
     none = runner.invoke(app, ["search", "skolan", "-a", "sok-cli", "--from", "2025-05-06", "--index", index])
     assert none.exit_code == 0 and none.stdout.startswith("0 hits")
+    long = runner.invoke(app, ["search", "skolan\u202e" + "a" * 5000, "-a", "sok-cli", "--index", index])
+    assert long.exit_code == 0 and long.stdout.startswith("0 hits for skolan\\u202e")  # shown, not obeyed
+    assert len(long.stdout.splitlines()[0]) < 300  # and not all of it
 
     for args, says in ((['"på skolan'], "unbalanced quote"), (["sk*la"], "may only end a word"),
                        (["skolan", "--from", "2025-05-06", "--to", "2025-05-01"], "before"),
