@@ -217,6 +217,9 @@ def get_settings() -> Settings:
         raise SettingsError(_one_line(exc, config)) from None
     except ValueError as exc:  # the TOML file itself does not parse
         raise SettingsError(f"{config}: {' '.join(str(exc).split())}") from None
+    except RecursionError:  # tomllib reads nested arrays by recursion: 100 000 brackets are 200 KB
+        raise SettingsError(f"{config}: values nested too deeply, not read (a settings file is a page of text)") \
+            from None
 
 
 class SettingsError(ValueError):

@@ -196,6 +196,8 @@ def test_bad_settings_are_one_line_naming_the_variable_or_file(tmp_path, monkeyp
     os.mkfifo(fifo)
     wrong_type = tmp_path / "wrong.toml"
     wrong_type.write_text('capture_concurrency = "many"\n', encoding="utf-8")
+    deep = tmp_path / "deep.toml"
+    deep.write_text("a = " + "[" * 100_000 + "]" * 100_000 + "\n", encoding="utf-8")  # 200 KB
     cases = [({"SOMEARKIV_S3_EMBEDDED_PORT": "-1"}, "SOMEARKIV_S3_EMBEDDED_PORT='-1': Input should be greater"),
              ({"SOMEARKIV_S3_EMBEDDED_PORT": "60000"}, "less than or equal to 55527"),
              ({"SOMEARKIV_S3_ENDPOINT_URL": "notaurl"}, "must be an http:// or https:// URL with a host"),
@@ -203,7 +205,8 @@ def test_bad_settings_are_one_line_naming_the_variable_or_file(tmp_path, monkeyp
              ({"SOMEARKIV_NAVIGATION_TIMEOUT_S": "nan"}, "finite number"),
              ({"SOMEARKIV_CAPTURE_TIMEOUT_S": "-5"}, "greater than 0"),
              ({"SOMEARKIV_CONFIG": str(fifo)}, "not a regular file, not read"),
-             ({"SOMEARKIV_CONFIG": str(wrong_type)}, f"capture_concurrency in {wrong_type}='many'")]
+             ({"SOMEARKIV_CONFIG": str(wrong_type)}, f"capture_concurrency in {wrong_type}='many'"),
+             ({"SOMEARKIV_CONFIG": str(deep)}, f"{deep}: values nested too deeply, not read")]
     try:
         for env, says in cases:
             with monkeypatch.context() as patch:
