@@ -1116,6 +1116,9 @@ def _one_line(exc: BaseException) -> tuple[int, str]:
 
     text = " ".join(str(exc).split())[:400] or type(exc).__name__
     name = type(exc).__module__ + "." + type(exc).__name__
+    if name.endswith(("NoCredentialsError", "PartialCredentialsError")):  # an external S3 without its identity
+        return EXIT_STORAGE, (f"the archive's S3 storage: {text}: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY "
+                              "(or AWS_PROFILE) for SOMEARKIV_S3_ENDPOINT_URL (`somearkiv doctor` checks the set-up)")
     if isinstance(exc, ArchiveError) or name.startswith(("botocore.", "boto3.", "urllib3.")):
         return EXIT_STORAGE, f"the archive's S3 storage: {text} (is it running? `somearkiv doctor` checks the set-up)"
     if name.startswith(("httpx.", "prefect.exceptions", "httpcore.")) or (

@@ -464,3 +464,14 @@ def test_an_empty_listing_shows_the_account_it_was_asked_for_as_escapes(monkeypa
     cli._nothing_for("no captures filed", "x\ny\x1b[2J")
     out = capsys.readouterr().out
     assert out.count("\n") == 1 and "\x1b" not in out and "x\\ny\\x1b[2J" in out, out
+
+
+def test_an_external_s3_without_credentials_is_told_which_variables_to_set():
+    from botocore.exceptions import EndpointConnectionError, NoCredentialsError
+
+    from deployments import cli
+
+    code, line = cli._one_line(NoCredentialsError())
+    assert code == cli.EXIT_STORAGE and "AWS_ACCESS_KEY_ID" in line and "is it running" not in line
+    code, line = cli._one_line(EndpointConnectionError(endpoint_url="http://127.0.0.1:1"))
+    assert code == cli.EXIT_STORAGE and "is it running" in line
