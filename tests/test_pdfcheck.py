@@ -370,7 +370,7 @@ def test_a_jpeg_too_large_to_decode_safely_is_left_undecoded_without_a_warning(o
 
     jpeg = _jpeg(ours)
     recwarn.clear()
-    assert decoding._jpeg_pixels(jpeg) == 240 * 360
+    assert decoding._jpeg_frame(jpeg) == (240 * 360, 3, True)
     frame = jpeg.index(b"\xff\xc2")  # progressive
     huge = jpeg[:frame + 5] + (60_000).to_bytes(2, "big") * 2 + jpeg[frame + 9:]
     assert decoding.decode(huge, ["/DCTDecode"]) == decoding.Decoded(len(huge), not_decoded=("/DCTDecode",))
@@ -1107,3 +1107,32 @@ def test_reading_a_file_of_unreadable_objects_leaves_no_cycles_behind():
     finally:
         gc.enable()
     assert left < 50, left
+
+
+def test_a_jpeg_that_would_not_fit_under_the_memory_ceiling_is_left_undecoded_not_called_damaged():
+    """libjpeg reports an allocation refused under `verify`'s ceiling as "broken data stream": a JPEG whose
+    decoding would not fit in what is left is not begun (a progressive one holds 2 bytes a pixel and
+    component whatever the scale)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from tasks.pdfcheck import decoding
+    from tasks.pdfcheck.ceiling import memory_ceiling
+
+    out = io.BytesIO()
+    Image.linear_gradient("L").resize((3000, 3000)).convert("RGB").save(out, "JPEG", progressive=True)
+    jpeg = out.getvalue()  # 54 MB of coefficients
+    with memory_ceiling(8 << 20):
+        assert decoding.decode(jpeg, ["/DCTDecode"]) == decoding.Decoded(len(jpeg), not_decoded=("/DCTDecode",))
+    # the check's own bad case, what it is for: in a fresh process (memory freed by earlier tests is reused
+    # without asking the system, so in this one the ceiling may not be felt)
+    bad_case = ("import sys; from tasks.pdfcheck import decoding; from tasks.pdfcheck.ceiling import memory_ceiling\n"
+                "decoding.memory_headroom = lambda: None\n"
+                "jpeg = sys.stdin.buffer.read()\n"
+                "with memory_ceiling(8 << 20):\n"
+                "    print(decoding.decode(jpeg, ['/DCTDecode']).damaged_in)\n")
+    ran = subprocess.run([sys.executable, "-c", bad_case], input=jpeg, capture_output=True,
+                         cwd=Path(__file__).parents[1])
+    assert ran.stdout.decode().strip() == "/DCTDecode", ran.stderr.decode()[-2000:]
+    assert decoding.decode(jpeg, ["/DCTDecode"]) == decoding.Decoded(len(jpeg))  # without a ceiling: sound

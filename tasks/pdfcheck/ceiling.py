@@ -20,7 +20,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-__all__ = ["CHECK_MEMORY_BUDGET", "CHECK_TIME_BUDGET_S", "OutOfTime", "memory_ceiling", "time_limit"]
+__all__ = ["CHECK_MEMORY_BUDGET", "CHECK_TIME_BUDGET_S", "OutOfTime", "memory_ceiling", "memory_headroom",
+           "time_limit"]
 
 # What checking one file may add to the process: `somearkiv verify` holds ~130 MB before it checks,
 # so it stays under 1 GB resident whatever the file.
@@ -42,6 +43,16 @@ def _status_kb(field: str) -> int | None:
     except OSError:
         return None
     return None
+
+
+def memory_headroom() -> int | None:
+    """Bytes of private memory the process may still map under a ceiling in force, or None without one.
+
+    For a library that reports a failed allocation as something else (libjpeg's "broken data stream"):
+    work that would not fit is not begun."""
+    soft, _ = resource.getrlimit(resource.RLIMIT_DATA)
+    data = _status_kb("VmData")
+    return None if soft == resource.RLIM_INFINITY or data is None else soft - data
 
 
 @contextmanager

@@ -23,14 +23,17 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from tasks.pdfcheck.ceiling import memory_headroom
+
 PIECE_IN = 1 << 20  # bytes of the file handed to the first filter at a time
 # bytes a filter makes at a time; measured on archival PDFs: pieces of 256 KB (which stay in the CPU's
 # cache) took two thirds of the time of 16 MB ones, and far less memory
 PIECE_OUT = 1 << 18
 MAX_JPEG = 64 << 20  # a JPEG's bytes (after the filters before it) that are handed to Pillow
-# pixels of a JPEG that is decoded (at 1/8 scale, but a progressive JPEG's coefficients are held whole:
-# 2 bytes a pixel and component, 240 MB for an RGB JPEG of this size)
-MAX_JPEG_PIXELS = 40_000_000
+MAX_JPEG_PIXELS = 40_000_000  # pixels of a JPEG that is decoded (at 1/8 scale: a baseline one in a few MB)
+# a progressive JPEG's coefficients are held whole whatever the scale, 2 bytes a pixel and component: a JPEG
+# needing more is not decoded (under `verify`'s memory ceiling libjpeg's failed allocation reads as damage)
+MAX_JPEG_COEFFICIENT_BYTES = 96 << 20
 
 FLATE, RUN_LENGTH, HEX, ASCII85, DCT = "/FlateDecode", "/RunLengthDecode", "/ASCIIHexDecode", "/ASCII85Decode", \
     "/DCTDecode"
@@ -214,8 +217,14 @@ def _decode_jpeg(raw: memoryview | bytes, before: list[str]) -> Decoded:
         jpeg = b"".join(_chain(raw, before))
     else:
         jpeg = bytes(raw)
-    if _jpeg_pixels(jpeg) > MAX_JPEG_PIXELS:  # (so Pillow never warns of a decompression bomb: a warning
-        return Decoded(len(jpeg), not_decoded=(DCT,))  # filter would be process-wide, checks run in threads)
+    pixels, components, progressive = _jpeg_frame(jpeg)
+    # what libjpeg holds: a progressive JPEG's coefficients, else a few rows (and the picture at 1/8 scale)
+    needs = 2 * pixels * components if progressive else pixels * components // 16
+    headroom = memory_headroom()
+    if pixels > MAX_JPEG_PIXELS or progressive and needs > MAX_JPEG_COEFFICIENT_BYTES or (
+            headroom is not None and 2 * needs > headroom):
+        return Decoded(len(jpeg), not_decoded=(DCT,))  # (and Pillow never warns of a decompression bomb: a
+        # warning filter would be process-wide, and checks run in threads)
     try:
         with Image.open(io.BytesIO(jpeg), formats=["JPEG"]) as image:
             width, height = image.size
@@ -235,20 +244,20 @@ def _chain(raw: memoryview | bytes, filters: list[str]) -> Iterator[bytes]:
     return stage
 
 
-def _jpeg_pixels(jpeg: bytes) -> int:
-    """Width × height from the JPEG's frame header (SOFn), or 0 where there is none to read (Pillow
-    then says what is wrong)."""
+def _jpeg_frame(jpeg: bytes) -> tuple[int, int, bool]:
+    """(width × height, components, progressive) from the JPEG's frame header (SOFn); (0, 0, False)
+    where there is none to read (Pillow then says what is wrong)."""
     at = 2
-    while at + 9 <= len(jpeg) and jpeg[at] == 0xFF:
+    while at + 10 <= len(jpeg) and jpeg[at] == 0xFF:
         marker = jpeg[at + 1]
         if marker == 0xFF:  # fill byte
             at += 1
             continue
         if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
-            height, width = struct.unpack(">HH", jpeg[at + 5:at + 9])
-            return width * height
+            height, width, components = struct.unpack(">HHB", jpeg[at + 5:at + 10])
+            return width * height, components, marker in (0xC2, 0xC6, 0xCA, 0xCE)
         if marker in (0x01, *range(0xD0, 0xD8)):  # markers without a length
             at += 2
             continue
         at += 2 + int.from_bytes(jpeg[at + 2:at + 4], "big")
-    return 0
+    return 0, 0, False
