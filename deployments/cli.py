@@ -143,9 +143,10 @@ def _configured_register(path: Path | None):
 def register_check(path: Annotated[Path, typer.Argument(help="The register file, e.g. accounts.yaml.")]) -> None:
     """Validate a register (and its retention classes) without capturing anything.
 
-    Exit status 0: valid; 2: each problem listed, one a line with file and line (a bad register is a
-    usage error, as for every command that reads one)."""
-    from tasks.register import read_register
+    Exit status 0: valid (a start page the browser's egress guard would refuse is a warning); 2: each
+    problem listed, one a line with file and line (a bad register is a usage error, as for every command
+    that reads one)."""
+    from tasks.register import read_register, start_pages_refused
     from tasks.retention import read_retention_schedule
 
     settings = _settings()
@@ -158,6 +159,9 @@ def register_check(path: Annotated[Path, typer.Argument(help="The register file,
         raise typer.Exit(EXIT_USAGE) from None
     typer.echo(f"{path}: OK, {len(register.accounts)} accounts ({len(register.active)} active) "
                f"for {register.municipality}")
+    for account, why in start_pages_refused(register, settings.allowed_hosts):  # valid, but not capturable here
+        typer.secho(_printable(f"warning: {account.id} ({account.url}): {why}: the browser will refuse its start "
+                               "page unless SOMEARKIV_ALLOWED_HOSTS allows it"), err=True, fg=typer.colors.YELLOW)
 
 
 @register_app.command("publish")

@@ -395,6 +395,14 @@ def check_register(ctx: Context) -> Finding:
                        "fix it (`somearkiv register check FILE` lists every problem)")
     except OSError as exc:
         return Finding("register", Status.fail, f"{path} cannot be read: {exc}", "set SOMEARKIV_REGISTER_PATH")
+    from tasks.register import start_pages_refused
+
+    refused = start_pages_refused(register, ctx.settings.allowed_hosts)
+    if refused:
+        return Finding("register", Status.warn, f"{path}: the browser's egress guard refuses the start page of "
+                       + "; ".join(f"{account.id} ({why})" for account, why in refused[:5])
+                       + (f" and {len(refused) - 5} more" if len(refused) > 5 else ""),
+                       "allow the internal host and port in SOMEARKIV_ALLOWED_HOSTS, or correct the address")
     return Finding("register", Status.ok, f"{path}: {len(register.accounts)} accounts ({len(register.active)} active) "
                                           f"for {register.municipality}")
 

@@ -25,7 +25,7 @@ from somearkiv.yamlfile import (
     validation_problems,
 )
 
-__all__ = ["read_register", "load_register", "select_accounts", "UnknownAccountError"]
+__all__ = ["read_register", "load_register", "select_accounts", "start_pages_refused", "UnknownAccountError"]
 
 
 class _RegisterFile(BaseModel):
@@ -80,6 +80,29 @@ def read_register(path: Path | str, retention_classes: Iterable[str] | None = No
     if problems:
         raise ConfigError(capped(sorted(problems, key=lambda p: p.line or 0)))
     return Register(municipality=parsed.municipality, accounts=tuple(accounts), source=str(path))
+
+
+def start_pages_refused(register: Register, allowed_hosts: Iterable[str]) -> list[tuple[Account, str]]:
+    """The active accounts whose start page the browser's egress guard would refuse, and why: an address
+    that is not public (10.0.0.5, localhost, ...) and not in *allowed_hosts* (SOMEARKIV_ALLOWED_HOSTS).
+
+    The guard's own decision, on what the register says: names are not looked up here (a name that
+    resolves to an internal address is refused at capture, with its reason in the run)."""
+    from urllib.parse import urlsplit
+
+    from tasks.capture.egress import EgressPolicy
+
+    policy = EgressPolicy(tuple(allowed_hosts))
+    refused = []
+    for account in register.active:
+        parts = urlsplit(str(account.url))
+        host = (parts.hostname or "").rstrip(".")
+        if host == "localhost" or host.endswith(".localhost"):  # always this machine (RFC 6761)
+            host = "127.0.0.1"
+        decision = policy.decide(host, parts.port or (443 if parts.scheme == "https" else 80), resolve=False)
+        if not decision.allowed:
+            refused.append((account, decision.reason.removeprefix(f"{host} → ")))
+    return refused
 
 
 def select_accounts(register: Register, account_ids: Iterable[str] | None) -> list[Account]:

@@ -178,3 +178,25 @@ def test_retention_schedule_rules(tmp_path):
     text = str(info.value)
     assert "legal_hold: true" in text and "period_days" in text
     assert f"{path}:3: classes[0]" in text and f"{path}:9: classes[1]" in text
+
+
+def test_a_start_page_the_browser_would_refuse_is_named_when_the_register_is_checked(tmp_path):
+    """The egress guard refuses a non-public address at capture; `register check` says so the day the register
+    is written (a warning: IT may allow the host), with the guard's own reason."""
+    from tasks.register import start_pages_refused
+
+    inside = GOOD_ACCOUNT.replace("https://www.facebook.com/perstorpskommun", "http://10.0.0.5/@info")
+    local = GOOD_ACCOUNT.replace("perstorp-facebook", "lokal").replace(
+        "https://www.facebook.com/perstorpskommun", "http://localhost:8080/@info")
+    public = GOOD_ACCOUNT.replace("perstorp-facebook", "publik")
+    path = write(tmp_path, inside + local + public)
+    register = read_register(path, CLASSES)
+    assert [(a.id, why) for a, why in start_pages_refused(register, ())] == [
+        ("perstorp-facebook", "10.0.0.5 is a private address"), ("lokal", "127.0.0.1 is a loopback address")]
+    assert start_pages_refused(register, ("10.0.0.5", "127.0.0.1:8080")) == []
+    assert [a.id for a, _ in start_pages_refused(register, ("127.0.0.1:9999",))] == ["perstorp-facebook", "lokal"]
+    result = CliRunner().invoke(app, ["register", "check", str(path)])
+    assert result.exit_code == 0 and "OK, 3 accounts" in result.stdout
+    # (the tests' settings allow the loopback sample site)
+    assert "warning: perstorp-facebook (http://10.0.0.5/@info): 10.0.0.5 is a private address" in result.stderr
+    assert "publik" not in result.stderr
