@@ -1137,6 +1137,15 @@ def _one_line(exc: BaseException) -> tuple[int, str]:
     return EXIT_FAILED, f"{type(exc).__name__}: {text}"
 
 
+def _is_file(arg: str) -> bool:
+    """Whether *arg* names a file here; False for a word too long or odd to be a path (Python 3.11's
+    Path.exists raises on 'File name too long')."""
+    try:
+        return os.path.lexists(arg)
+    except (OSError, ValueError):
+        return False
+
+
 def _usage_line(exc: UsageError) -> str:
     """Click's usage error as one line, in place of Typer's boxed usage block. A file whose name begins
     with '-' is taken for an option: the line then says how to name it."""
@@ -1145,7 +1154,7 @@ def _usage_line(exc: UsageError) -> str:
     if isinstance(exc, NoSuchOption):
         # (click names '-d' for '-dash.pdf': it reads short options one letter at a time)
         files = [arg for arg in sys.argv[1:]
-                 if exc.option_name and arg.startswith(exc.option_name) and Path(arg).exists()]
+                 if exc.option_name and arg.startswith(exc.option_name) and _is_file(arg)]
         if files:
             hint = f"to name the file {files[0]!r}, write it as ./{files[0]} or after --"
     return f"{command}: {' '.join(exc.format_message().split())}  ({hint})"

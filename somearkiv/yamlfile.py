@@ -73,8 +73,9 @@ def _duplicate_keys(node: yaml.Node, path: str, loc: tuple[Any, ...] = ()) -> li
         for key, value in node.value:
             line = key.start_mark.line + 1
             if key.value in seen:
+                merge = "; merge several with '<<: [*a, *b]'" if key.value == "<<" else ""
                 problems.append(Problem(path, line, _field_name((*loc, key.value)),
-                                        f"duplicate key (first at line {seen[key.value]})"))
+                                        f"duplicate key (first at line {seen[key.value]}){merge}"))
             seen.setdefault(key.value, line)
             problems += _duplicate_keys(value, path, (*loc, key.value))
     elif isinstance(node, yaml.SequenceNode):

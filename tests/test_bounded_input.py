@@ -146,7 +146,9 @@ def test_a_file_named_like_an_option_gets_told_how_to_name_it(tmp_path, monkeypa
     monkeypatch.chdir(tmp_path)
     (tmp_path / "-dash.pdf").write_bytes(b"%PDF-1.7\n")
     for argv, hint in ((["verify", "-dash.pdf"], "write it as ./-dash.pdf or after --"),
-                       (["verify", "-nofile.pdf"], "try 'somearkiv verify --help'")):
+                       (["verify", "-nofile.pdf"], "try 'somearkiv verify --help'"),
+                       (["search", "--qurey=" + "nya skolan " * 30], "try 'somearkiv search --help'"),  # no
+                       (["verify", "-d" + "x" * 300], "try 'somearkiv verify --help'")):  # 'File name too long'
         monkeypatch.setattr(sys, "argv", ["somearkiv", *argv])
         with pytest.raises(SystemExit) as ended:
             cli.main()

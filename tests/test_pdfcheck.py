@@ -293,8 +293,8 @@ def test_a_streams_filters_are_undone_whole_in_small_pieces(monkeypatch, chain, 
     filters, encode = CHAINS[chain]
     packed = encode(PLAIN)
     assert decoding.decode(packed, filters) == decoding.Decoded(len(PLAIN))
-    cut = decoding.decode(packed[:len(packed) // 2], filters)
-    assert cut.damaged_in == decoding.filters_of({"/Filter": filters})[0] and "ends" in cut.damage
+    cut = decoding.decode(packed[:len(packed) // 2], filters)  # (ASCIIHex and ASCII85 without their end
+    assert cut.damaged_in in decoding.filters_of({"/Filter": filters}) and "ends" in cut.damage  # are read on)
     assert len(PLAIN) > decoding.decode(packed, filters, stop_after=20_000).size > 20_000
 
 
@@ -306,14 +306,43 @@ def test_a_streams_filters_are_undone_whole_in_small_pieces(monkeypatch, chain, 
     (["/ASCII85Decode"], b"87cU{D]i~>", "/ASCII85Decode", "Non-Ascii85"),
     (["/ASCII85Decode", "/RunLengthDecode"], base64.a85encode(b"\x05abc") + b"~>", "/RunLengthDecode", "run"),
     (["/LZWDecode"], b"\x80\x0b\x60\x50", None, None),  # not decoded here (pikepdf reports LZW in PDF/A)
+    (["/ASCII85Decode"], b"!!z!!!~>", "/ASCII85Decode", "'z' inside a group"),  # qpdf: "unexpected z"
+    (["/ASCII85Decode"], b"z!!!!!z~>", None, None),  # between groups it is four zeros
+    (["/ASCII85Decode"], b"87cUR~x", "/ASCII85Decode", "not followed by '>'"),
+    (["/ASCII85Decode"], b"87cUR\x0bDZ~>", "/ASCII85Decode", "Non-Ascii85"),  # not PDF white-space
+    (["/ASCIIHexDecode"], b"414", None, None),  # without its '>', read to its end as qpdf reads it
+    (["/RunLengthDecode"], b"\x02abc\xfex", None, None),  # whole runs without the end-of-data byte: the same
+    (["/FlateDecode", "/DCTDecode"], b"", None, None),  # an empty stream: nothing to be damaged
 ])
 def test_each_filters_damage_is_named_and_undecodable_filters_are_left_alone(filters, data, damaged_in, says):
+    """And what qpdf reads without complaint is not called damaged."""
     from tasks.pdfcheck import decoding
 
     found = decoding.decode(data, filters)
     assert found.damaged_in == damaged_in
     assert (says or "") in (found.damage or "")
     assert found.not_decoded == (("/LZWDecode",) if filters == ["/LZWDecode"] else ())
+
+
+def test_a_filter_named_through_a_reference_is_followed():
+    """'/Filter 3 0 R' (or a reference inside the array) is the filter that object names."""
+    cut = zlib.compress(b"q Q\n" * 5000)[:-30]
+    for filters in (b"3 0 R", b"[3 0 R]"):
+        data = handmade(b"<< /Type /Catalog >>", b"<< /Length %d /Filter %s >>\nstream\n" % (len(cut), filters)
+                        + cut + b"\nendstream", b"/FlateDecode")
+        assert "ISO_32000_1:7.4.4" in byte_findings(data), filters
+
+
+def test_ascii85_is_read_whole_however_its_start_and_end_fall_in_the_pieces(monkeypatch):
+    from tasks.pdfcheck import decoding
+
+    for piece in (1, 2, 3, 1 << 20):
+        monkeypatch.setattr(decoding, "PIECE_IN", piece)
+        assert decoding.decode(b"  <~@K~>", ["/ASCII85Decode"]) == decoding.Decoded(1)
+        assert decoding.decode(b"87cUR~", ["/ASCII85Decode"]).damaged_in == "/ASCII85Decode"
+    monkeypatch.setattr(decoding, "PIECE_IN", 1 << 20)
+    made = [len(p) for p in decoding._chain(b"z" * 300_000 + b"~>", ["/ASCII85Decode"])]  # 1.2 MB of zeros
+    assert sum(made) == 1_200_000 and max(made) <= decoding.PIECE_OUT  # in pieces, not at once
 
 
 def _with_image_data(ours: bytes, raw: bytes, filters: list[str]) -> bytes:
@@ -350,7 +379,7 @@ def test_damaged_image_data_behind_any_chain_of_filters_is_reported(ours, case, 
     filters, sound, damaged = {
         "flate twice, inner data damaged": (["/FlateDecode", "/FlateDecode"], zlib.compress(zlib.compress(pixels)),
                                             zlib.compress(zlib.compress(pixels)[:-4] + bytes(4))),  # checksum
-        "run length, cut inside a run": (["/RunLengthDecode"], _run_length(pixels), _run_length(pixels)[:-3]),
+        "run length, cut inside a run": (["/RunLengthDecode"], _run_length(pixels), _run_length(pixels)[:-2]),
         "jpeg, cut off": (["/DCTDecode"], jpeg, jpeg[:len(jpeg) * 3 // 5]),
         "flate over jpeg, jpeg cut off": (["/FlateDecode", "/DCTDecode"], zlib.compress(jpeg),
                                           zlib.compress(jpeg[:len(jpeg) // 2])),
@@ -374,7 +403,8 @@ def test_a_jpeg_too_large_to_decode_safely_is_left_undecoded_without_a_warning(o
     frame = jpeg.index(b"\xff\xc2")  # progressive
     huge = jpeg[:frame + 5] + (60_000).to_bytes(2, "big") * 2 + jpeg[frame + 9:]
     assert decoding.decode(huge, ["/DCTDecode"]) == decoding.Decoded(len(huge), not_decoded=("/DCTDecode",))
-    assert decoding.decode(huge[:frame], ["/DCTDecode"]).damaged_in == "/DCTDecode"  # no frame at all
+    no_frame = decoding.decode(huge[:frame], ["/DCTDecode"])  # no frame at all: not a JPEG, and said without an address
+    assert no_frame.damaged_in == "/DCTDecode" and " at 0x" not in no_frame.damage, no_frame
     assert not recwarn.list
 
 

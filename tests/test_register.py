@@ -107,6 +107,9 @@ def test_a_key_that_overrides_a_merged_one_is_not_a_duplicate(tmp_path):
         ("perstorp-fb2", "Barn- och utbildningsförvaltningen", "Information")]
     twice = write(tmp_path, shared + "  - <<: *first\n    id: perstorp-fb2\n    id: perstorp-fb3\n")
     assert problems(twice) == [f"{twice}:17: accounts[1].id: duplicate key (first at line 16)"]
+    merged_twice = write(tmp_path, shared + "  - <<: *first\n    <<: *first\n    id: perstorp-fb2\n")
+    assert problems(merged_twice) == [f"{merged_twice}:16: accounts[1].<<: duplicate key (first at line 15); "
+                                      "merge several with '<<: [*a, *b]'"]
 
 
 def test_duplicate_keys_are_not_silently_merged(tmp_path):

@@ -180,7 +180,7 @@ def _oversized_content_stream(pdf: PdfFile) -> str | None:
         if obj.value.get("/Subtype") == "/Image" or pdf.encrypted:
             continue
         assert obj.stream is not None
-        filters = filters_of(obj.value)
+        filters = _filters(pdf, obj)
         if filters and decode(memoryview(pdf.data)[obj.stream.start:obj.stream.end], filters,
                               MAX_CONTENT_STREAM).size > MAX_CONTENT_STREAM:
             return _where(obj)
@@ -381,7 +381,7 @@ def check_stream_data(pdf: PdfFile) -> Iterator[Finding]:
         return
     for obj in _streams(pdf):
         assert obj.stream is not None
-        filters = filters_of(obj.value)
+        filters = _filters(pdf, obj)
         if not filters:
             continue
         found = decode(memoryview(pdf.data)[obj.stream.start:obj.stream.end], filters)
@@ -416,6 +416,12 @@ def check_stream_lengths(pdf: PdfFile) -> Iterator[Finding]:
         elif frame.eol_before_end and frame.real_length != frame.declared:
             yield pdf.finding("6.1.7.1-1", where, f"/Length is {frame.declared}, "
                               f"but {frame.real_length} bytes lie between the keywords")
+
+
+def _filters(pdf: PdfFile, obj: IndirectObject) -> list[str]:
+    """The stream's filters, each name read through an indirect reference ('/Filter 5 0 R') if it is one."""
+    value = pdf.resolve(obj.value.get("/Filter"))
+    return filters_of({"/Filter": [pdf.resolve(v) for v in value] if isinstance(value, list) else value})
 
 
 def _streams(pdf: PdfFile) -> Iterator[IndirectObject]:

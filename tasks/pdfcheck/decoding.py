@@ -5,6 +5,10 @@ copy, a cut-off transfer) would otherwise pass. Each filter here is a generator 
 most PIECE_OUT bytes, so a chain of filters ([/FlateDecode /FlateDecode], [/ASCII85Decode
 /RunLengthDecode], ...) decodes a stream of any size in a few MB, the output thrown away.
 
+What qpdf reads without complaint is not called damaged: an empty stream, ASCIIHex, ASCII85 or
+RunLength data without its end-of-data marker but otherwise whole (Flate's own end and checksum
+are part of its data, and are checked).
+
 Filters that only a full image decoder undoes are taken as far as it is safe: DCT (JPEG) data is
 decoded by Pillow at 1/8 scale (libjpeg reads every entropy-coded block, so a cut-off or broken
 JPEG is found in 1/64 of the pixels' memory); a bit flipped inside the entropy-coded data that
@@ -17,6 +21,7 @@ from __future__ import annotations
 import base64
 import binascii
 import io
+import re
 import struct
 import zlib
 from collections.abc import Iterable, Iterator
@@ -68,6 +73,8 @@ def decode(raw: memoryview | bytes, filters: list[str], stop_after: int | None =
     """Run *raw* through *filters*, throwing the output away. Counting (and decoding) stops just past
     *stop_after* bytes of output; damage found later is then not seen."""
     filters = [_ABBREVIATED.get(name, name) for name in filters]
+    if not len(raw):  # an empty stream (a page without content): nothing there to be damaged, as qpdf reads it
+        return Decoded(0)
     decodable = 0
     while decodable < len(filters) and filters[decodable] in _FILTERS:
         decodable += 1
@@ -148,9 +155,8 @@ def _run_length(pieces: Iterable[bytes]) -> Iterator[bytes]:
         carry = data[at:]
     if out:
         yield bytes(out)
-    if carry:
+    if carry:  # (without its end-of-data byte 128 but whole, it is read as qpdf and pdf.js read it)
         raise Damaged(f"the data ends inside a run ({len(carry)} byte(s) of an unfinished run)")
-    raise Damaged("the data ends without its end-of-data byte (128): cut off after a run")
 
 
 _WHITE = b"\x00\t\n\x0c\r "
@@ -158,48 +164,70 @@ _WHITE = b"\x00\t\n\x0c\r "
 
 @_named(HEX)
 def _ascii_hex(pieces: Iterable[bytes]) -> Iterator[bytes]:
+    """7.4.2: hexadecimal digit pairs and white-space up to '>' (an odd last digit has an implied 0). Data
+    without the '>' is read to its end, as qpdf reads it."""
     carry = b""
     for piece in pieces:
         digits, end, _ = piece.partition(b">")
         digits = carry + digits.translate(None, _WHITE)
-        ended = bool(end)
-        if ended and len(digits) % 2:
-            digits += b"0"  # 7.4.2: an odd last digit is followed by an implied 0
+        if end and len(digits) % 2:
+            digits += b"0"
         whole = len(digits) - len(digits) % 2
-        try:
-            made = binascii.unhexlify(digits[:whole])
-        except binascii.Error:
-            bad = next(c for c in digits if c not in b"0123456789abcdefABCDEF")
-            raise Damaged(f"{bytes([bad])!r} is not a hexadecimal digit") from None
+        for at in range(0, whole, 2 * PIECE_OUT):
+            try:
+                yield binascii.unhexlify(digits[at:min(whole, at + 2 * PIECE_OUT)])
+            except binascii.Error:
+                bad = next(c for c in digits[at:] if c not in b"0123456789abcdefABCDEF")
+                raise Damaged(f"{bytes([bad])!r} is not a hexadecimal digit") from None
         carry = digits[whole:]
-        if made:
-            yield made
-        if ended:
+        if end:
             return
-    raise Damaged("the data ends without its end marker '>'")
+    if carry:
+        yield binascii.unhexlify(carry + b"0")
+
+
+_A85_SLICE = 65_535  # characters of ASCII85 decoded at a time (a multiple of 5): Python's decoder takes
+# about 150 times its input in memory for a moment
 
 
 @_named(ASCII85)
 def _ascii85(pieces: Iterable[bytes]) -> Iterator[bytes]:
-    carry, first = b"", True
+    """7.4.3: groups of five characters '!'..'u' (a 'z' alone stands for four zero bytes, only between
+    groups), white-space ignored, up to '~>'; a '<~' at the start is passed over. Data without its '~>'
+    is read to its end, as qpdf reads it."""
+    carry, began, start, pieces = b"", False, b"", iter(pieces)
     for piece in pieces:
-        if first:
-            piece, first = piece.lstrip(_WHITE).removeprefix(b"<~"), False
-        text, end, _ = piece.partition(b"~")
-        # 'z' stands for a group of four zeros; written out, every group is five characters
-        text = carry + text.translate(None, _WHITE).replace(b"z", b"!!!!!")
-        ended = bool(end)
-        whole = len(text) if ended else len(text) - len(text) % 5
-        try:
-            made = base64.a85decode(text[:whole]) if whole else b""
-        except ValueError as exc:
-            raise Damaged(str(exc)) from None
+        if not began:  # the start may come in pieces: white-space, then '<~' or not
+            start += piece
+            lead = start.lstrip(_WHITE)
+            if len(lead) < 2 and lead in (b"", b"<"):
+                continue
+            piece, began = lead.removeprefix(b"<~"), True
+        text, end, after = piece.partition(b"~")
+        if end and after[:1] != b">" and (after or next(pieces, b"")[:1] != b">"):
+            raise Damaged("a '~' not followed by '>' (the end-of-data marker is '~>')")
+        text = text.translate(None, _WHITE)
+        at_in_group = len(carry)
+        for between in text.split(b"z")[:-1]:  # each 'z' must come where a group begins
+            at_in_group = (at_in_group + len(between)) % 5
+            if at_in_group:
+                raise Damaged("a 'z' inside a group of five characters")
+        text = carry + text.replace(b"z", b"!!!!!")
+        whole = len(text) if end else len(text) - len(text) % 5
+        for at in range(0, whole, _A85_SLICE):
+            try:
+                yield base64.a85decode(text[at:min(whole, at + _A85_SLICE)], ignorechars=b"")
+            except ValueError as exc:
+                raise Damaged(str(exc)) from None
         carry = text[whole:]
-        if made:
-            yield made
-        if ended:
+        if end:
             return
-    raise Damaged("the data ends without its end marker '~>'")
+    lead = start.lstrip(_WHITE) if not began else b""
+    try:
+        if carry or lead:
+            yield base64.a85decode(carry or lead, ignorechars=b"")
+    except ValueError as exc:
+        raise Damaged(str(exc)) from None
 
 
 _FILTERS = {FLATE: _flate, RUN_LENGTH: _run_length, HEX: _ascii_hex, ASCII85: _ascii85}
@@ -208,33 +236,56 @@ _FILTERS = {FLATE: _flate, RUN_LENGTH: _run_length, HEX: _ascii_hex, ASCII85: _a
 def _decode_jpeg(raw: memoryview | bytes, before: list[str]) -> Decoded:
     """The JPEG after *before*'s filters, decoded by Pillow at 1/8 scale; a JPEG too large to hold or
     decode safely is left undecoded."""
-    from PIL import Image
+    from PIL import Image, UnidentifiedImageError
 
     if before:
         result = decode(raw, before, stop_after=MAX_JPEG)
         if result.damage or result.size > MAX_JPEG:
             return Decoded(result.size, result.damaged_in, result.damage, (DCT,))
         jpeg = b"".join(_chain(raw, before))
+    elif len(raw) > MAX_JPEG:
+        return Decoded(len(raw), not_decoded=(DCT,))
     else:
         jpeg = bytes(raw)
-    pixels, components, progressive = _jpeg_frame(jpeg)
-    # what libjpeg holds: a progressive JPEG's coefficients, else a few rows (and the picture at 1/8 scale)
-    needs = 2 * pixels * components if progressive else pixels * components // 16
-    headroom = memory_headroom()
-    if pixels > MAX_JPEG_PIXELS or progressive and needs > MAX_JPEG_COEFFICIENT_BYTES or (
-            headroom is not None and 2 * needs > headroom):
-        return Decoded(len(jpeg), not_decoded=(DCT,))  # (and Pillow never warns of a decompression bomb: a
-        # warning filter would be process-wide, and checks run in threads)
+    frame = _jpeg_frame(jpeg)
+    if frame is not None and frame[0] > MAX_JPEG_PIXELS:  # before Pillow reads it: Pillow warns of a large one,
+        return Decoded(len(jpeg), not_decoded=(DCT,))  # and a warning filter is process-wide (checks run in threads)
     try:
         with Image.open(io.BytesIO(jpeg), formats=["JPEG"]) as image:
+            if not _fits(jpeg, frame, image):
+                return Decoded(len(jpeg), not_decoded=(DCT,))
             width, height = image.size
             image.draft(image.mode, (max(1, width // 8), max(1, height // 8)))
             image.load()
     except MemoryError:
         raise
+    except (UnidentifiedImageError, Image.DecompressionBombError) as exc:
+        if isinstance(exc, Image.DecompressionBombError):
+            return Decoded(len(jpeg), not_decoded=(DCT,))
+        return Decoded(len(jpeg), DCT, "not a JPEG image (no JPEG header Pillow can read)")
     except Exception as exc:  # noqa: BLE001 - Pillow's errors for a broken JPEG are OSError, SyntaxError, ...
-        return Decoded(len(jpeg), DCT, " ".join(str(exc).split()) or type(exc).__name__)
+        message = re.sub(r"<[^<>]* at 0x[0-9a-f]+>", "the data", " ".join(str(exc).split()))  # no addresses
+        return Decoded(len(jpeg), DCT, message or type(exc).__name__)
     return Decoded(len(jpeg))
+
+
+def _fits(jpeg: bytes, frame: tuple[int, int, bool] | None, image: Any) -> bool:
+    """Whether decoding *image* (opened, not yet decoded) is safe: at most MAX_JPEG_PIXELS, and what
+    libjpeg then holds fits. A progressive JPEG, or one whose components come in scans of their own,
+    holds every coefficient (2 bytes a pixel and component) whatever the scale; a JPEG of one scan a
+    few rows. Read from the frame header where its markers lead, else from Pillow's reading of it."""
+    if frame is None:
+        width, height = image.size
+        components = len(image.getbands())
+        progressive = bool(image.info.get("progressive") or image.info.get("progression"))
+        pixels = width * height
+    else:
+        pixels, components, progressive = frame
+    buffered = progressive or jpeg.count(b"\xff\xda") > 1  # (0xFF in coded data is always 0xFF00)
+    needs = 2 * pixels * components if buffered else pixels * components // 16
+    headroom = memory_headroom()
+    return pixels <= MAX_JPEG_PIXELS and not (buffered and needs > MAX_JPEG_COEFFICIENT_BYTES) and (
+        headroom is None or 2 * needs <= headroom)
 
 
 def _chain(raw: memoryview | bytes, filters: list[str]) -> Iterator[bytes]:
@@ -244,9 +295,9 @@ def _chain(raw: memoryview | bytes, filters: list[str]) -> Iterator[bytes]:
     return stage
 
 
-def _jpeg_frame(jpeg: bytes) -> tuple[int, int, bool]:
-    """(width × height, components, progressive) from the JPEG's frame header (SOFn); (0, 0, False)
-    where there is none to read (Pillow then says what is wrong)."""
+def _jpeg_frame(jpeg: bytes) -> tuple[int, int, bool] | None:
+    """(width × height, components, progressive) from the JPEG's frame header (SOFn), or None where the
+    markers do not lead to one."""
     at = 2
     while at + 10 <= len(jpeg) and jpeg[at] == 0xFF:
         marker = jpeg[at + 1]
@@ -260,4 +311,4 @@ def _jpeg_frame(jpeg: bytes) -> tuple[int, int, bool]:
             at += 2
             continue
         at += 2 + int.from_bytes(jpeg[at + 2:at + 4], "big")
-    return 0, 0, False
+    return None
