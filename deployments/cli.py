@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import json
 import os
 import sys
@@ -13,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from somearkiv.log import configure_logging
+from somearkiv.log import configure_logging, console_without_tracebacks
 from somearkiv.models import AccountOutcome, CaptureStatus, SnapshotSummary, Trigger
 from somearkiv.runstate import run_result
 from somearkiv.settings import Settings, SettingsError, UnknownSetting, get_settings
@@ -254,25 +255,32 @@ def _run_snapshot(account_ids: list[str] | None, register: Path, trigger: Trigge
 
     from deployments.cli_runs import (
         as_cli_run,
+        forget_unsent_to_prefect,
         mark_orphans_crashed,
         quick_client_settings,
     )
 
     started = dt.datetime.now(dt.UTC)
+    began = False
     with _prefect_server(), temporary_settings(updates=quick_client_settings()):
         try:
             for name in mark_orphans_crashed():
                 typer.echo(f"marked the run {name} crashed: the command that ran it is gone", err=True)
+            began = True  # the server answered: from here on a lost server is lost during the run
             with as_cli_run():
                 state = snapshot_accounts(account_ids=account_ids, trigger=trigger, reason=reason,
                                           requested_by=requested_by, register_path=str(register), return_state=True)
         except Exception as exc:
             if _one_line(exc)[0] != EXIT_PREFECT:
                 raise
+            forget_unsent_to_prefect()  # else the exit waits on them, retried against a server that is gone
+            if not began:
+                raise _fail(f"{_one_line(exc)[1]}; nothing was started", EXIT_PREFECT) from None
             filed = _safely_filed_since(started)
-            raise _fail(f"the Prefect server went away during the run ({_one_line(exc)[1]}); "
-                        + (f"filed so far: {', '.join(filed)}" if filed else "nothing was filed")
-                        + "; run it again for the rest (the next run marks this one crashed)", EXIT_PREFECT) from None
+            so_far = ("the captures filed so far could not be listed (`somearkiv captures` lists them)" if filed is None
+                      else f"filed so far: {', '.join(filed)}" if filed else "nothing was filed")
+            raise _fail(f"the Prefect server went away during the run ({_one_line(exc)[1]}); {so_far}"
+                        "; run it again for the rest (the next run marks this one crashed)", EXIT_PREFECT) from None
     result = run_result(state)
     if not isinstance(result, SnapshotSummary):
         raise _fail(f"the snapshot run failed: {state.message or result}", 1)
@@ -880,6 +888,8 @@ def _prefect_server() -> Iterator[None]:
         temporary_settings,
     )
 
+    if not _DEBUG:  # Prefect's log handlers exist once it is imported (above)
+        console_without_tracebacks()
     if PREFECT_API_URL.value():
         yield
         return
@@ -1105,13 +1115,13 @@ app.add_typer(evidence_app, name="evidence")
 EXIT_FAILED, EXIT_USAGE, EXIT_CUSTODY, EXIT_STORAGE, EXIT_PREFECT, EXIT_FILE, EXIT_INTERRUPTED = 1, 2, 3, 5, 6, 7, 130
 
 
-def _safely_filed_since(started: dt.datetime) -> list[str]:
+def _safely_filed_since(started: dt.datetime) -> list[str] | None:
     from deployments.cli_runs import filed_since
 
     try:
         return filed_since(started)
-    except Exception:  # the storage may be gone too; the error says what is known
-        return []
+    except Exception:  # the storage may be gone too (None): the error line says so, not "nothing was filed"
+        return None
 
 
 def _one_line(exc: BaseException) -> tuple[int, str]:
@@ -1129,6 +1139,9 @@ def _one_line(exc: BaseException) -> tuple[int, str]:
             isinstance(exc, RuntimeError) and text.startswith("Failed to reach API at")):  # Prefect's client
         return EXIT_PREFECT, (f"the Prefect server: {text} (is it running, and is PREFECT_API_URL / "
                               "PREFECT_API_AUTH_STRING right? `somearkiv doctor` checks)")
+    if isinstance(exc, OSError) and exc.errno == errno.EADDRINUSE:  # not a path: a port another program holds
+        return EXIT_USAGE, (f"{text}: a port somearkiv listens on is taken (`ss -ltnp` shows by what): stop that "
+                            "program, or give somearkiv another port (the command's --help, SOMEARKIV_*_PORT)")
     if isinstance(exc, OSError):
         where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
         if isinstance(exc, FileExistsError | NotADirectoryError):
@@ -1169,8 +1182,12 @@ def main() -> None:
         sys.exit(EXIT_INTERRUPTED)
 
 
+_DEBUG = False  # `--debug` anywhere on the command line: tracebacks in full
+
+
 def _main() -> None:
-    debug = "--debug" in sys.argv[1:]
+    global _DEBUG
+    debug = _DEBUG = "--debug" in sys.argv[1:]
     if debug:
         sys.argv.remove("--debug")
     os.umask(0o077)  # everything somearkiv writes (local copies, servers' data) is its owner's only

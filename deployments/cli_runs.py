@@ -15,7 +15,8 @@ import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-__all__ = ["CLI_TAG_PREFIX", "as_cli_run", "filed_since", "mark_orphans_crashed", "quick_client_settings"]
+__all__ = ["CLI_TAG_PREFIX", "as_cli_run", "filed_since", "forget_unsent_to_prefect", "mark_orphans_crashed",
+           "quick_client_settings"]
 
 CLI_TAG_PREFIX = "cli:"
 
@@ -79,6 +80,25 @@ def filed_since(started: dt.datetime) -> list[str]:
     archive = Archive.connected(get_settings(), role="auditor")
     entries, _ = archive.ledger.verify(fresh=False)
     return [e.capture_id for e in entries if e.kind == "capture" and e.capture_id and e.at >= started]
+
+
+def forget_unsent_to_prefect() -> None:
+    """Drop the events and log lines still queued for a Prefect server that is gone.
+
+    Prefect sends them from background services that are drained as the process exits, each item
+    retried against the server (an event about every 7 s): with the server gone a command took
+    35-48 s to end after its one-line error (measured), all of it in that drain. What they held is
+    lost with the server either way; the archive's own records are in S3. Best effort: Prefect's
+    internals may change, and then the exit is only slower."""
+    try:
+        from prefect._internal.concurrency.services import _active_services
+    except ImportError:
+        return
+    for service in list(_active_services):
+        backlog = getattr(service, "_queue", None)
+        if backlog is not None and hasattr(backlog, "mutex"):
+            with backlog.mutex:
+                backlog.queue.clear()
 
 
 def quick_client_settings() -> dict:

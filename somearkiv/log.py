@@ -24,7 +24,8 @@ from typing import Any
 
 import structlog
 
-__all__ = ["SWEDISH_EVENTS", "configure_logging", "get_logger", "quiet_reported_failures", "run_line"]
+__all__ = ["SWEDISH_EVENTS", "configure_logging", "console_without_tracebacks", "get_logger",
+           "quiet_reported_failures", "run_line"]
 
 _SECRET_KEY = re.compile(r"secret|password|passwd|token|credential|authorization|api_?key|access_key", re.I)
 _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR,
@@ -142,6 +143,38 @@ def quiet_reported_failures() -> None:
     logger = logging.getLogger("prefect.flow_runs")
     if not any(isinstance(f, _DropReportedFailures) for f in logger.filters):
         logger.addFilter(_DropReportedFailures())
+
+
+class _OneLineExceptions(logging.Formatter):
+    """A console handler's formatter that shows an exception as one line after the message, not its
+    traceback: the record itself is not changed, so the Prefect UI (its own handler) keeps it whole."""
+
+    def __init__(self, inner: logging.Formatter | None) -> None:
+        super().__init__()
+        self.inner = inner or logging.Formatter()
+
+    def format(self, record: logging.LogRecord) -> str:
+        if record.exc_info or record.exc_text or record.stack_info:
+            exc = record.exc_info[1] if record.exc_info else None
+            said = " ".join(str(exc).split())[:300] if exc is not None else ""
+            record = logging.makeLogRecord({**record.__dict__, "exc_info": None, "exc_text": None, "stack_info": None,
+                                            "msg": record.getMessage() + (
+                                                f" ({type(exc).__name__}: {said})" if exc is not None else ""),
+                                            "args": None})
+        return self.inner.format(record)
+
+
+def console_without_tracebacks() -> None:
+    """The CLI's terminal shows Prefect's log lines with an exception in one line (`--debug` leaves them
+    whole): when the Prefect server goes away mid-run its engine and services log tracebacks (measured:
+    two, and an "Error logging to API" line), and the command's own one-line error says what happened.
+    Only console handlers are changed; the runs' logs in the UI keep their tracebacks."""
+    logging.raiseExceptions = False  # a handler that cannot write (the API gone) says nothing more
+    loggers = [logging.root] + [lg for lg in logging.root.manager.loggerDict.values() if isinstance(lg, logging.Logger)]
+    for logger in loggers:
+        for handler in logger.handlers:
+            if isinstance(handler, logging.StreamHandler) and not isinstance(handler.formatter, _OneLineExceptions):
+                handler.setFormatter(_OneLineExceptions(handler.formatter))
 
 
 def configure_logging(fmt: str | None = None, level: str | None = None) -> None:

@@ -477,3 +477,12 @@ def test_an_external_s3_without_credentials_is_told_which_variables_to_set():
     assert code == cli.EXIT_STORAGE and "AWS_ACCESS_KEY_ID" in line and "is it running" not in line
     code, line = cli._one_line(EndpointConnectionError(endpoint_url="http://127.0.0.1:1"))
     assert code == cli.EXIT_STORAGE and "is it running" in line
+
+
+def test_a_port_taken_by_another_program_is_said_as_such_not_as_a_path():
+    import errno
+
+    from deployments import cli
+
+    code, line = cli._one_line(OSError(errno.EADDRINUSE, "Address already in use"))
+    assert code == cli.EXIT_USAGE and "a port somearkiv listens on is taken" in line and "path" not in line

@@ -209,3 +209,61 @@ def test_any_account_shapes_give_file_line_and_field(tmp_path, entries):
     except ConfigError as exc:
         for problem in exc.problems:
             assert problem.path == str(path) and problem.line is not None
+
+
+def test_a_prefect_server_lost_mid_run_ends_the_cli_naming_what_was_filed_and_the_next_run_marks_it_crashed(
+        archive, sample_register, tmp_path):
+    """The Prefect server the CLI runs against is stopped once a capture is filed: the command ends within
+    60 s (exit 6, one line) listing the captures filed so far; the next `snapshot` on this machine, with
+    the server back, marks the run left behind Crashed (it would otherwise stay Running for ever)."""
+    import asyncio
+    import datetime as dt
+    import sys
+
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterTags
+    from prefect.settings import PREFECT_API_AUTH_STRING, PREFECT_API_URL, temporary_settings
+
+    from deployments.cli_runs import _tag as cli_tag
+    from deployments.cli_runs import filed_since
+    from deployments.prefect_server import LocalPrefectServer
+
+    from .processes import worker_port
+
+    server = LocalPrefectServer(tmp_path / "prefect", worker_port(18470))
+    server.start()
+    env = {**os.environ, **server.client_environment(), "SOMEARKIV_REGISTER_PATH": str(sample_register),
+           "SOMEARKIV_CAPTURE_CONCURRENCY": "1"}  # one capture at a time: the round outlasts its first filing
+    try:
+        began = dt.datetime.now(dt.UTC)
+        cli = subprocess.Popen([sys.executable, "-m", "deployments.cli", "snapshot", "--all"], env=env, text=True,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 120
+        while not (filed := filed_since(began)) and cli.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.3)
+        assert filed and cli.poll() is None, "no capture was filed while the run was going"
+        server.stop()
+        stopped = time.monotonic()
+        out, err = cli.communicate(timeout=120)
+        assert time.monotonic() - stopped < 60
+        lines = err.strip().splitlines()
+        assert cli.returncode == 6 and "Traceback" not in err, err[-3000:]
+        assert "the Prefect server went away during the run" in lines[-1] and "filed so far: " in lines[-1], lines
+        assert all(capture_id in lines[-1] for capture_id in filed), (filed, lines[-1])
+
+        server.start()  # the same database: the run is still Running there
+        again = subprocess.run([sys.executable, "-m", "deployments.cli", "snapshot", "--account", "demo-youtube"],
+                               env=env, capture_output=True, text=True, timeout=180)
+        assert again.returncode == 0, again.stderr[-3000:]
+        assert "crashed: the command that ran it is gone" in again.stderr, again.stderr[-3000:]
+
+        async def runs_of(pid: int):
+            async with get_client() as client:
+                return await client.read_flow_runs(flow_run_filter=FlowRunFilter(
+                    tags=FlowRunFilterTags(all_=[cli_tag(pid)])))
+
+        with temporary_settings(updates={PREFECT_API_URL: server.api_url, PREFECT_API_AUTH_STRING: server.auth_string}):
+            [left] = asyncio.run(runs_of(cli.pid))
+        assert left.state.type.value == "CRASHED", left.state
+    finally:
+        server.stop()
