@@ -89,7 +89,15 @@ def forget_unsent_to_prefect() -> None:
     retried against the server (an event about every 7 s): with the server gone a command took
     35-48 s to end after its one-line error (measured), all of it in that drain. What they held is
     lost with the server either way; the archive's own records are in S3. Best effort: Prefect's
-    internals may change, and then the exit is only slower."""
+    internals may change, and then the exit is only slower. Logging is switched off for the rest of
+    the process: an item already being sent fails once more as the process exits, and its log line
+    came after the command's own last line (seen in CI's load)."""
+    import logging
+
+    logging.disable(logging.CRITICAL)
+    loggers = [logging.root, *(lg for lg in logging.root.manager.loggerDict.values() if isinstance(lg, logging.Logger))]
+    for handler in {h for lg in loggers for h in lg.handlers}:  # (Prefect's own loggers ignore logging.disable)
+        handler.setLevel(logging.CRITICAL + 1)
     try:
         from prefect._internal.concurrency.services import _active_services
     except ImportError:
