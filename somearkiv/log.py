@@ -171,9 +171,11 @@ def console_without_tracebacks() -> None:
     Only console handlers are changed; the runs' logs in the UI keep their tracebacks."""
     logging.raiseExceptions = False  # a handler that cannot write (the API gone) says nothing more
     loggers = [logging.root] + [lg for lg in logging.root.manager.loggerDict.values() if isinstance(lg, logging.Logger)]
+    terminal = (sys.stderr, sys.stdout, sys.__stderr__, sys.__stdout__)
     for logger in loggers:
-        for handler in logger.handlers:
-            if isinstance(handler, logging.StreamHandler) and not isinstance(handler.formatter, _OneLineExceptions):
+        for handler in logger.handlers:  # the terminal's only: not a handler that keeps records (a test's capture)
+            if (isinstance(handler, logging.StreamHandler) and getattr(handler, "stream", None) in terminal
+                    and not isinstance(handler.formatter, _OneLineExceptions)):
                 handler.setFormatter(_OneLineExceptions(handler.formatter))
 
 

@@ -486,3 +486,34 @@ def test_a_port_taken_by_another_program_is_said_as_such_not_as_a_path():
 
     code, line = cli._one_line(OSError(errno.EADDRINUSE, "Address already in use"))
     assert code == cli.EXIT_USAGE and "a port somearkiv listens on is taken" in line and "path" not in line
+
+
+def test_the_terminal_shows_an_exception_in_one_line_and_a_kept_record_stays_whole():
+    """console_without_tracebacks changes how the terminal's handlers show a record, not the record: the
+    Prefect UI's handler (and any that keeps records) still gets its traceback."""
+    import io
+    import logging
+    import sys
+
+    from somearkiv.log import console_without_tracebacks
+
+    logger = logging.getLogger("somearkiv-test-one-line")
+    logger.propagate = False
+    terminal, kept = logging.StreamHandler(sys.stderr), logging.StreamHandler(io.StringIO())
+    for handler in (terminal, kept):
+        logger.addHandler(handler)
+    raise_exceptions = logging.raiseExceptions
+    try:
+        console_without_tracebacks()
+        try:
+            raise ConnectionRefusedError(111, "Connection refused")
+        except OSError:
+            record = logger.makeRecord(logger.name, logging.ERROR, __file__, 1, "the run failed", None,
+                                       sys.exc_info())
+        shown = terminal.format(record)
+        assert shown == "the run failed (ConnectionRefusedError: [Errno 111] Connection refused)", shown
+        assert "Traceback" in kept.format(record) and record.exc_info is not None
+    finally:
+        logging.raiseExceptions = raise_exceptions
+        for handler in (terminal, kept):
+            logger.removeHandler(handler)
