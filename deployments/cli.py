@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import errno
 import json
@@ -369,31 +370,48 @@ def captures(
 @app.command()
 def get(
     key: Annotated[str, typer.Argument(help="The object key, e.g. captures/<account>/<time>-<trigger>/startpage.pdf")],
-    output: Annotated[Path, typer.Option("--output", "-o", help="Where to write the file.")],
+    output: Annotated[str, typer.Option("--output", "-o", help="Where to write the file: a file, a folder (existing, "
+                                        "or ending in '/': the object's own name is used there), or '-' for "
+                                        "standard output.")],
     version_id: Annotated[str | None, typer.Option(help="A specific version.")] = None,
 ) -> None:
     """Download one archived object, checking its SHA-256 against the one it was filed with.
 
-    -o may name a file or an existing directory (the object's own name is used there).
+    -o may name a file, a folder (an existing one, or one ending in '/', which is made; the object's
+    own name is used there), or '-': the verified bytes on standard output, the check's line on
+    standard error. An existing file is replaced only once the download is verified.
     """
+    import shutil
+    import tempfile
+
     from storage import ArchiveError, FixityError
 
     if not key.strip() or key.endswith("/"):
         raise _fail(f"{key!r} is not an object's key: name one object (`somearkiv captures` lists them)")
-    if output.is_dir():
-        output = output / key.rsplit("/", 1)[-1]
-    if output.exists() and not output.is_file():
-        raise _fail(f"{output} exists and is not a regular file: choose another -o", 7)
-    archive = _archive("auditor")
-    try:
-        info = archive.download(key, output, version_id)
-    except OSError as exc:
-        raise _fail(f"cannot write {output}: {exc.strerror or exc} (choose another -o)", 7) from None
-    except FixityError as exc:
-        raise _fail(f"FIXITY ERROR: {exc}", 3) from None
-    except ArchiveError as exc:
-        raise _fail(str(exc)) from None
-    typer.echo(f"{output}: {info.size} bytes, sha256 {info.sha256} verified")
+    if not output.strip():
+        raise _fail("-o names nothing: give a file, a folder, or '-' for standard output")
+    name = key.rsplit("/", 1)[-1]
+    with tempfile.TemporaryDirectory(prefix="somearkiv-get-") if output == "-" else contextlib.nullcontext() as held:
+        path = Path(held) / name if held else Path(output)
+        if not held and (output.endswith(("/", os.sep)) or path.is_dir()):
+            path = path / name
+        if path.exists() and not path.is_file():
+            raise _fail(f"{path} exists and is not a regular file: choose another -o", 7)
+        archive = _archive("auditor")
+        try:
+            info = archive.download(key, path, version_id)
+        except OSError as exc:
+            raise _fail(f"cannot write {path}: {exc.strerror or exc} (choose another -o)", 7) from None
+        except FixityError as exc:
+            raise _fail(f"FIXITY ERROR: {exc}", 3) from None
+        except ArchiveError as exc:
+            raise _fail(str(exc)) from None
+        if held:  # verified first, then written out whole
+            with path.open("rb") as verified:
+                shutil.copyfileobj(verified, sys.stdout.buffer)
+            sys.stdout.buffer.flush()
+    typer.echo(f"{'standard output' if held else path}: {info.size} bytes, sha256 {info.sha256} verified",
+               err=bool(held))
 
 
 @metrics_app.callback(invoke_without_command=True)
@@ -1133,6 +1151,8 @@ def _one_line(exc: BaseException) -> tuple[int, str]:
     if name.endswith(("NoCredentialsError", "PartialCredentialsError")):  # an external S3 without its identity
         return EXIT_STORAGE, (f"the archive's S3 storage: {text}: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY "
                               "(or AWS_PROFILE) for SOMEARKIV_S3_ENDPOINT_URL (`somearkiv doctor` checks the set-up)")
+    if name == "storage.embedded.EmbeddedS3Error":  # this machine's S3 server: its message says what to do
+        return EXIT_STORAGE, f"the embedded S3 server: {text}"
     if isinstance(exc, ArchiveError) or name.startswith(("botocore.", "boto3.", "urllib3.")):
         return EXIT_STORAGE, f"the archive's S3 storage: {text} (is it running? `somearkiv doctor` checks the set-up)"
     if name.startswith(("httpx.", "prefect.exceptions", "httpcore.")) or (

@@ -517,3 +517,11 @@ def test_the_terminal_shows_an_exception_in_one_line_and_a_kept_record_stays_who
         logging.raiseExceptions = raise_exceptions
         for handler in (terminal, kept):
             logger.removeHandler(handler)
+
+
+def test_the_embedded_s3_servers_own_refusal_is_a_storage_error():
+    from deployments import cli
+    from storage.embedded import EmbeddedS3Error
+
+    code, line = cli._one_line(EmbeddedS3Error("the S3 server on port 18336 is the one of the data directory /a"))
+    assert code == cli.EXIT_STORAGE and line.startswith("the embedded S3 server: the S3 server on port")

@@ -182,6 +182,22 @@ def _cli(*args: str, **env: str) -> subprocess.CompletedProcess:
                           timeout=120, env={**os.environ, **env})
 
 
+def test_get_writes_to_a_file_a_folder_or_standard_output_only_what_verified(run: SnapshotSummary, archive,
+                                                                             tmp_path):
+    """-o FILE, -o FOLDER/ (made, the object's own name inside: it had written a file named FOLDER), -o -
+    (the verified bytes on standard output, the check's line on standard error); -o '' is refused."""
+    key = next(k for o in run.outcomes for k in o.object_keys if k.endswith("startpage.pdf"))
+    body = archive.read(key)
+    folder = _cli("get", key, "-o", f"{tmp_path / 'new' / 'folder'}/")
+    assert folder.returncode == 0 and (tmp_path / "new" / "folder" / "startpage.pdf").read_bytes() == body, folder
+    piped = subprocess.run([sys.executable, "-m", "deployments.cli", "get", key, "-o", "-"], capture_output=True,
+                           timeout=120)
+    assert piped.returncode == 0 and piped.stdout == body, piped.stderr[-2000:]
+    assert piped.stderr.decode().strip().endswith("verified") and piped.stderr.count(b"\n") == 1
+    empty = _cli("get", key, "-o", "")
+    assert empty.returncode == 2 and "-o names nothing" in empty.stderr
+
+
 def test_cli_errors_are_one_line_with_their_own_exit_status(run: SnapshotSummary, sample_register, tmp_path):
     key = next(k for o in run.outcomes for k in o.object_keys if k.endswith("startpage.pdf"))
     cases = [
