@@ -259,6 +259,7 @@ def _run_snapshot(account_ids: list[str] | None, register: Path, trigger: Trigge
         forget_unsent_to_prefect,
         mark_orphans_crashed,
         quick_client_settings,
+        server_unreachable,
     )
 
     started = dt.datetime.now(dt.UTC)
@@ -274,7 +275,8 @@ def _run_snapshot(account_ids: list[str] | None, register: Path, trigger: Trigge
         except Exception as exc:
             if _one_line(exc)[0] != EXIT_PREFECT:
                 raise
-            forget_unsent_to_prefect()  # else the exit waits on them, retried against a server that is gone
+            if server_unreachable(exc):  # (a live server that answered with an error still gets the run's logs)
+                forget_unsent_to_prefect()  # else the exit waits on them, retried against a server that is gone
             if not began:
                 raise _fail(f"{_one_line(exc)[1]}; nothing was started", EXIT_PREFECT) from None
             filed = _safely_filed_since(started)
@@ -906,7 +908,9 @@ def _prefect_server() -> Iterator[None]:
         temporary_settings,
     )
 
-    if not _DEBUG:  # Prefect's log handlers exist once it is imported (above)
+    if not _DEBUG:
+        import prefect.main  # noqa: F401 - sets up Prefect's logging (once), whose terminal handlers are changed here
+
         console_without_tracebacks()
     if PREFECT_API_URL.value():
         yield

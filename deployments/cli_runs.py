@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 __all__ = ["CLI_TAG_PREFIX", "as_cli_run", "filed_since", "forget_unsent_to_prefect", "mark_orphans_crashed",
-           "quick_client_settings"]
+           "quick_client_settings", "server_unreachable"]
 
 CLI_TAG_PREFIX = "cli:"
 
@@ -95,7 +95,8 @@ def forget_unsent_to_prefect() -> None:
     import logging
 
     logging.disable(logging.CRITICAL)
-    loggers = [logging.root, *(lg for lg in logging.root.manager.loggerDict.values() if isinstance(lg, logging.Logger))]
+    loggers = [logging.root, *(lg for lg in list(logging.root.manager.loggerDict.values())  # (a copy: threads
+                               if isinstance(lg, logging.Logger))]  # may add loggers meanwhile)
     for handler in {h for lg in loggers for h in lg.handlers}:  # (Prefect's own loggers ignore logging.disable)
         handler.setLevel(logging.CRITICAL + 1)
     try:
@@ -107,6 +108,24 @@ def forget_unsent_to_prefect() -> None:
         if backlog is not None and hasattr(backlog, "mutex"):
             with backlog.mutex:
                 backlog.queue.clear()
+
+
+_UNREACHABLE = ("ConnectError", "ConnectTimeout", "ReadTimeout", "WriteTimeout", "PoolTimeout", "RemoteProtocolError",
+                "ReadError", "WriteError")  # httpx's and httpcore's
+
+
+def server_unreachable(exc: BaseException) -> bool:
+    """Whether *exc* (or what caused it) says the Prefect server cannot be reached (refused, reset, timed
+    out), not that a live server answered with an error (a 500 while SQLite is busy)."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        name = type(exc).__name__
+        if isinstance(exc, ConnectionError | TimeoutError) or name in _UNREACHABLE or (
+                isinstance(exc, RuntimeError) and str(exc).startswith("Failed to reach API")):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
 
 
 def quick_client_settings() -> dict:

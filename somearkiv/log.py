@@ -156,7 +156,10 @@ class _OneLineExceptions(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         if record.exc_info or record.exc_text or record.stack_info:
             exc = record.exc_info[1] if record.exc_info else None
-            said = " ".join(str(exc).split())[:300] if exc is not None else ""
+            try:
+                said = " ".join(str(exc).split())[:300] if exc is not None else ""
+            except Exception:  # noqa: BLE001 - an exception whose str() fails must not drop the line
+                said = "<its text could not be read>"
             record = logging.makeLogRecord({**record.__dict__, "exc_info": None, "exc_text": None, "stack_info": None,
                                             "msg": record.getMessage() + (
                                                 f" ({type(exc).__name__}: {said})" if exc is not None else ""),
@@ -170,7 +173,9 @@ def console_without_tracebacks() -> None:
     two, and an "Error logging to API" line), and the command's own one-line error says what happened.
     Only console handlers are changed; the runs' logs in the UI keep their tracebacks."""
     logging.raiseExceptions = False  # a handler that cannot write (the API gone) says nothing more
-    loggers = [logging.root] + [lg for lg in logging.root.manager.loggerDict.values() if isinstance(lg, logging.Logger)]
+    # (a copy first: Prefect's threads may add loggers meanwhile)
+    loggers = [logging.root] + [lg for lg in list(logging.root.manager.loggerDict.values())
+                                if isinstance(lg, logging.Logger)]
     terminal = (sys.stderr, sys.stdout, sys.__stderr__, sys.__stdout__)
     for logger in loggers:
         for handler in logger.handlers:  # the terminal's only: not a handler that keeps records (a test's capture)

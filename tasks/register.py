@@ -96,10 +96,8 @@ def start_pages_refused(register: Register, allowed_hosts: Iterable[str]) -> lis
     refused = []
     for account in register.active:
         parts = urlsplit(str(account.url))
-        host = (parts.hostname or "").rstrip(".")
-        if host == "localhost" or host.endswith(".localhost"):  # always this machine (RFC 6761)
-            host = "127.0.0.1"
-        decision = policy.decide(host, parts.port or (443 if parts.scheme == "https" else 80), resolve=False)
+        host = parts.hostname or ""
+        decision = policy.decide_as_written(host, parts.port or (443 if parts.scheme == "https" else 80))
         if not decision.allowed:
             refused.append((account, decision.reason.removeprefix(f"{host} → ")))
     return refused

@@ -525,3 +525,40 @@ def test_the_embedded_s3_servers_own_refusal_is_a_storage_error():
 
     code, line = cli._one_line(EmbeddedS3Error("the S3 server on port 18336 is the one of the data directory /a"))
     assert code == cli.EXIT_STORAGE and line.startswith("the embedded S3 server: the S3 server on port")
+
+
+def test_only_a_prefect_server_that_cannot_be_reached_is_given_up_on():
+    """Prefect's queued logs and events are dropped for a server that is gone, not for one that answered
+    with an error (its run's log lines still reach the UI)."""
+    import httpx
+
+    from deployments.cli_runs import server_unreachable
+
+    try:
+        try:
+            raise ConnectionRefusedError(111, "Connection refused")
+        except OSError as exc:
+            raise httpx.ConnectError("[Errno 111] Connection refused") from exc
+    except httpx.ConnectError as wrapped:
+        assert server_unreachable(wrapped)
+    assert server_unreachable(RuntimeError("Failed to reach API at http://127.0.0.1:4200/api/"))
+    answered = httpx.HTTPStatusError("500", request=httpx.Request("GET", "http://127.0.0.1/"),
+                                     response=httpx.Response(500))
+    assert not server_unreachable(answered) and not server_unreachable(ValueError("x"))
+
+
+def test_a_log_line_whose_exception_cannot_be_read_is_still_shown():
+    import logging
+    import sys
+
+    from somearkiv.log import _OneLineExceptions
+
+    class Odd(Exception):
+        def __str__(self) -> str:
+            raise RuntimeError("no text")
+
+    try:
+        raise Odd()
+    except Odd:
+        record = logging.LogRecord("x", logging.ERROR, __file__, 1, "the run failed", None, sys.exc_info())
+    assert _OneLineExceptions(None).format(record) == "the run failed (Odd: <its text could not be read>)"

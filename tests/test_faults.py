@@ -234,18 +234,21 @@ def test_a_prefect_server_lost_mid_run_ends_the_cli_naming_what_was_filed_and_th
     server.start()
     env = {**os.environ, **server.client_environment(), "SOMEARKIV_REGISTER_PATH": str(sample_register),
            "SOMEARKIV_CAPTURE_CONCURRENCY": "1"}  # one capture at a time: the round outlasts its first filing
+    cli = None
     try:
         began = dt.datetime.now(dt.UTC)
-        cli = subprocess.Popen([sys.executable, "-m", "deployments.cli", "snapshot", "--all"], env=env, text=True,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        with (tmp_path / "out").open("w") as out, (tmp_path / "err").open("w") as errors:  # (files: no pipe fills up)
+            cli = subprocess.Popen([sys.executable, "-m", "deployments.cli", "snapshot", "--all"], env=env,
+                                   stdout=out, stderr=errors)
         deadline = time.monotonic() + 120
         while not (filed := filed_since(began)) and cli.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.3)
-        assert filed and cli.poll() is None, "no capture was filed while the run was going"
+            time.sleep(1.0)
+        assert filed and cli.poll() is None, (tmp_path / "err").read_text()[-3000:]
         server.stop()
         stopped = time.monotonic()
-        out, err = cli.communicate(timeout=120)
+        cli.wait(timeout=120)
         assert time.monotonic() - stopped < 60
+        err = (tmp_path / "err").read_text()
         lines = err.strip().splitlines()
         assert cli.returncode == 6 and "Traceback" not in err, err[-3000:]
         assert "the Prefect server went away during the run" in lines[-1] and "filed so far: " in lines[-1], lines
@@ -266,4 +269,7 @@ def test_a_prefect_server_lost_mid_run_ends_the_cli_naming_what_was_filed_and_th
             [left] = asyncio.run(runs_of(cli.pid))
         assert left.state.type.value == "CRASHED", left.state
     finally:
+        if cli is not None and cli.poll() is None:  # a failure above: the command is not left filing
+            cli.kill()
+            cli.wait(30)
         server.stop()

@@ -195,8 +195,13 @@ def test_a_start_page_the_browser_would_refuse_is_named_when_the_register_is_che
     path = write(tmp_path, inside + local + public)
     register = read_register(path, CLASSES)
     assert [(a.id, why) for a, why in start_pages_refused(register, ())] == [
-        ("perstorp-facebook", "10.0.0.5 is a private address"), ("lokal", "127.0.0.1 is a loopback address")]
-    assert start_pages_refused(register, ("10.0.0.5", "127.0.0.1:8080")) == []
+        ("perstorp-facebook", "10.0.0.5 is a private address"),
+        ("lokal", "localhost is this machine (it may be 127.0.0.1): 127.0.0.1 is a loopback address")]
+    assert start_pages_refused(register, ("10.0.0.5", "localhost:8080")) == []  # a name allowed by its name
+    assert start_pages_refused(register, ("10.0.0.5", "127.0.0.1:8080", "::1")) == []
+    # (localhost may be ::1 too, as in Debian's /etc/hosts: allowing 127.0.0.1 alone is not enough)
+    assert [(a.id, why) for a, why in start_pages_refused(register, ("10.0.0.5", "127.0.0.1:8080"))] == [
+        ("lokal", "localhost is this machine (it may be ::1): ::1 is a loopback address")]
     assert [a.id for a, _ in start_pages_refused(register, ("127.0.0.1:9999",))] == ["perstorp-facebook", "lokal"]
     result = CliRunner().invoke(app, ["register", "check", str(path)])
     assert result.exit_code == 0 and "OK, 3 accounts" in result.stdout

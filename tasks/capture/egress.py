@@ -234,6 +234,21 @@ class EgressPolicy:
                 return Decision(False, f"{host} → {refusal}")
         return Decision(True, "public" if not self.allowed_hosts else "allowed", str(addresses[0]))
 
+    def decide_as_written(self, host: str, port: int) -> Decision:
+        """The decision on what an address says, without looking a name up (`register check`): an
+        address is vetted; ``localhost`` (and ``*.localhost``) is this machine's loopback, which may
+        be 127.0.0.1 and ::1 (Debian's /etc/hosts gives both), vetted under its name as the guard
+        vets it; another name is allowed here (the guard vets its addresses when the browser asks)."""
+        host = host.strip("[]")
+        name = host.lower().rstrip(".")
+        if name == "localhost" or name.endswith(".localhost"):
+            for address in (ipaddress.ip_address("127.0.0.1"), ipaddress.ip_address("::1")):
+                refusal = self._address_allowed(name, address, port)
+                if refusal is not None:
+                    return Decision(False, f"{host} is this machine (it may be {address}): {refusal}")
+            return Decision(True, "allowed")
+        return self.decide(host, port, resolve=False)
+
     def check_url(self, url: str) -> Decision:
         """The same decision for a URL, refusing every scheme but http and https."""
         parts = urlsplit(url)
