@@ -94,10 +94,10 @@ def forget_unsent_to_prefect() -> None:
     came after the command's own last line (seen in CI's load)."""
     import logging
 
+    from somearkiv.log import every_handler
+
     logging.disable(logging.CRITICAL)
-    loggers = [logging.root, *(lg for lg in list(logging.root.manager.loggerDict.values())  # (a copy: threads
-                               if isinstance(lg, logging.Logger))]  # may add loggers meanwhile)
-    for handler in {h for lg in loggers for h in lg.handlers}:  # (Prefect's own loggers ignore logging.disable)
+    for handler in every_handler():  # (Prefect's own loggers ignore logging.disable)
         handler.setLevel(logging.CRITICAL + 1)
     try:
         from prefect._internal.concurrency.services import _active_services

@@ -24,7 +24,7 @@ from typing import Any
 
 import structlog
 
-__all__ = ["SWEDISH_EVENTS", "configure_logging", "console_without_tracebacks", "get_logger",
+__all__ = ["SWEDISH_EVENTS", "configure_logging", "console_without_tracebacks", "every_handler", "get_logger",
            "quiet_reported_failures", "run_line"]
 
 _SECRET_KEY = re.compile(r"secret|password|passwd|token|credential|authorization|api_?key|access_key", re.I)
@@ -173,15 +173,19 @@ def console_without_tracebacks() -> None:
     two, and an "Error logging to API" line), and the command's own one-line error says what happened.
     Only console handlers are changed; the runs' logs in the UI keep their tracebacks."""
     logging.raiseExceptions = False  # a handler that cannot write (the API gone) says nothing more
-    # (a copy first: Prefect's threads may add loggers meanwhile)
-    loggers = [logging.root] + [lg for lg in list(logging.root.manager.loggerDict.values())
-                                if isinstance(lg, logging.Logger)]
     terminal = (sys.stderr, sys.stdout, sys.__stderr__, sys.__stdout__)
-    for logger in loggers:
-        for handler in logger.handlers:  # the terminal's only: not a handler that keeps records (a test's capture)
-            if (isinstance(handler, logging.StreamHandler) and getattr(handler, "stream", None) in terminal
-                    and not isinstance(handler.formatter, _OneLineExceptions)):
-                handler.setFormatter(_OneLineExceptions(handler.formatter))
+    for handler in every_handler():  # the terminal's only: not a handler that keeps records (a test's capture)
+        if (isinstance(handler, logging.StreamHandler) and getattr(handler, "stream", None) in terminal
+                and not isinstance(handler.formatter, _OneLineExceptions)):
+            handler.setFormatter(_OneLineExceptions(handler.formatter))
+
+
+def every_handler() -> set[logging.Handler]:
+    """The handlers of every logger made so far, the root's included (the loggers copied first: Prefect's
+    threads may add some meanwhile)."""
+    loggers = [logging.root, *(lg for lg in list(logging.root.manager.loggerDict.values())
+                               if isinstance(lg, logging.Logger))]
+    return {handler for logger in loggers for handler in logger.handlers}
 
 
 def configure_logging(fmt: str | None = None, level: str | None = None) -> None:

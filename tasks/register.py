@@ -7,6 +7,7 @@ non-http(s) URLs and retention classes the archive does not know are refused.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Literal
@@ -88,18 +89,14 @@ def start_pages_refused(register: Register, allowed_hosts: Iterable[str]) -> lis
 
     The guard's own decision, on what the register says: names are not looked up here (a name that
     resolves to an internal address is refused at capture, with its reason in the run)."""
-    from urllib.parse import urlsplit
-
     from tasks.capture.egress import EgressPolicy
 
     policy = EgressPolicy(tuple(allowed_hosts))
     refused = []
     for account in register.active:
-        parts = urlsplit(str(account.url))
-        host = parts.hostname or ""
-        decision = policy.decide_as_written(host, parts.port or (443 if parts.scheme == "https" else 80))
-        if not decision.allowed:
-            refused.append((account, decision.reason.removeprefix(f"{host} → ")))
+        decision = policy.check_url(str(account.url), as_written=True)
+        if not decision.allowed:  # ('10.0.0.5 → 10.0.0.5 is a private address': the address once)
+            refused.append((account, re.sub(r"^\S+ → ", "", decision.reason)))
     return refused
 
 

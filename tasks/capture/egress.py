@@ -249,14 +249,16 @@ class EgressPolicy:
             return Decision(True, "allowed")
         return self.decide(host, port, resolve=False)
 
-    def check_url(self, url: str) -> Decision:
-        """The same decision for a URL, refusing every scheme but http and https."""
+    def check_url(self, url: str, as_written: bool = False) -> Decision:
+        """The same decision for a URL, refusing every scheme but http and https; *as_written*: on what
+        the URL says, without looking its name up (``decide_as_written``)."""
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https"):
             return Decision(False, f"scheme {parts.scheme or '(none)'}: is not allowed")
         if not parts.hostname:
             return Decision(False, "no host")
-        return self.decide(parts.hostname, parts.port or (443 if parts.scheme == "https" else 80))
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        return self.decide_as_written(parts.hostname, port) if as_written else self.decide(parts.hostname, port)
 
 
 def protected_endpoints(settings: Settings) -> tuple[str, ...]:

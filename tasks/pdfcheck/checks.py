@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 import pikepdf
 import pikepdf.pdfa
 
-from tasks.pdfcheck.decoding import CLAUSES, decode, filters_of
+from tasks.pdfcheck.decoding import CLAUSES, Decoded, decode, filters_of
 from tasks.pdfcheck.dispositions import disposition
 from tasks.pdfcheck.findings import Finding
 from tasks.pdfcheck.graphics import check_jpeg2000, check_page_transparency
@@ -180,9 +180,7 @@ def _oversized_content_stream(pdf: PdfFile) -> str | None:
         if obj.value.get("/Subtype") == "/Image" or pdf.encrypted:
             continue
         assert obj.stream is not None
-        filters = _filters(pdf, obj)
-        if filters and decode(memoryview(pdf.data)[obj.stream.start:obj.stream.end], filters,
-                              MAX_CONTENT_STREAM).size > MAX_CONTENT_STREAM:
+        if _decoded(pdf, obj, MAX_CONTENT_STREAM).size > MAX_CONTENT_STREAM:
             return _where(obj)
     return None
 
@@ -380,12 +378,9 @@ def check_stream_data(pdf: PdfFile) -> Iterator[Finding]:
     if pdf.encrypted:
         return
     for obj in _streams(pdf):
-        assert obj.stream is not None
-        filters = _filters(pdf, obj)
-        if not filters:
-            continue
-        found = decode(memoryview(pdf.data)[obj.stream.start:obj.stream.end], filters)
+        found = _decoded(pdf, obj)
         if found.damaged_in:
+            filters = _filters(pdf, obj)
             where = _where(obj) + (f" (filters {' '.join(filters)})" if len(filters) > 1 else "")
             yield pdf.finding(f"ISO_32000_1:{CLAUSES[found.damaged_in]}", where,
                               f"the {found.damaged_in[1:]} data is damaged: {found.damage}")
@@ -418,10 +413,24 @@ def check_stream_lengths(pdf: PdfFile) -> Iterator[Finding]:
                               f"but {frame.real_length} bytes lie between the keywords")
 
 
+def _decoded(pdf: PdfFile, obj: IndirectObject, stop_after: int | None = None) -> Decoded:
+    """The stream's data through its filters (``decoding.decode``), decoded once per file: a result that
+    reached the end of the data is kept for the next check that asks (the content-stream bound before
+    pikepdf, then the damage check, read the same streams)."""
+    kept = pdf.__dict__.setdefault("_decoded", {})
+    found = kept.get(obj.ref)
+    if found is None:
+        assert obj.stream is not None
+        found = decode(memoryview(pdf.data)[obj.stream.start:obj.stream.end], _filters(pdf, obj), stop_after)
+        if stop_after is None or found.size <= stop_after:  # whole: not cut at the bound
+            kept[obj.ref] = found
+    return found
+
+
 def _filters(pdf: PdfFile, obj: IndirectObject) -> list[str]:
     """The stream's filters, each name read through an indirect reference ('/Filter 5 0 R') if it is one."""
     value = pdf.resolve(obj.value.get("/Filter"))
-    return filters_of({"/Filter": [pdf.resolve(v) for v in value] if isinstance(value, list) else value})
+    return filters_of([pdf.resolve(v) for v in value] if isinstance(value, list) else value)
 
 
 def _streams(pdf: PdfFile) -> Iterator[IndirectObject]:

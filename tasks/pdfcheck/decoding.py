@@ -62,9 +62,8 @@ class Decoded:
     not_decoded: tuple[str, ...] = ()
 
 
-def filters_of(stream_dict: dict[str, Any]) -> list[str]:
-    """The stream's /Filter as full names, in order; a name that is not a name is kept as its text."""
-    value = stream_dict.get("/Filter")
+def filters_of(value: Any) -> list[str]:
+    """A stream's /Filter value as full names, in order; a name that is not a name is kept as its text."""
     names = value if isinstance(value, list) else [] if value is None else [value]
     return [_ABBREVIATED.get(name, name) if isinstance(name, str) else repr(name) for name in names]
 
@@ -73,8 +72,8 @@ def decode(raw: memoryview | bytes, filters: list[str], stop_after: int | None =
     """Run *raw* through *filters*, throwing the output away. Counting (and decoding) stops just past
     *stop_after* bytes of output; damage found later is then not seen."""
     filters = [_ABBREVIATED.get(name, name) for name in filters]
-    if not len(raw):  # an empty stream (a page without content): nothing there to be damaged, as qpdf reads it
-        return Decoded(0)
+    if not len(raw) or not filters:  # empty (a page without content), or the data as it is: nothing to decode
+        return Decoded(len(raw))
     decodable = 0
     while decodable < len(filters) and filters[decodable] in _FILTERS:
         decodable += 1
