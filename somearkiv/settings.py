@@ -89,6 +89,10 @@ class Settings(BaseSettings):
         default=0.75, ge=0,
         description="A page is settled when, at its bottom, its height and items stayed the same this "
                     "long (s) and no request is in flight (a slow request is waited for, however long).")
+    page_dwell_s: float = Field(
+        default=1.0, ge=0,
+        description="A page is shot no sooner than this after it landed (s): one that moves on by itself in that "
+                    "time (a script, a meta refresh) is followed to where it goes.")
     capture_concurrency: int = Field(default=2, ge=1, le=256, description="Captures at once in one process.")
     browser_pages: int = Field(
         default=0, ge=0, description="Pages open at once in the browser, across captures (a capture's views run "

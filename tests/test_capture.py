@@ -105,6 +105,24 @@ def test_the_consent_look_ends_early_only_when_nothing_is_loading(sample_site, t
     assert not record.consent.found and record.timings["desktop.dismiss_consent"] < 2.0, record.timings
 
 
+def test_the_consent_look_ends_after_the_first_pass_on_a_still_page_and_waits_on_a_changing_one(sample_site, tmp_path):
+    """autoconsent's first pass ran its rules and heuristics: on a page that stays still with nothing loading the
+    look is over without a second pass; a page that keeps changing (a clock drawn ten times a second) gets it."""
+    from tasks.capture.steps import dismiss_consent, navigate
+    from tasks.capture.views import run_view
+
+    s = get_settings()
+    pool = get_pool(find_browser(s.browser_path), s.capture_concurrency, EgressPolicy(tuple(s.allowed_hosts)))
+    looked = {}
+    for name in ("mastodon/", "traps/consent-timer.html?after=never", "traps/consent-timer.html?after=never&tick=100"):
+        state = pool.run(lambda b, name=name: run_view(b, account(id="look", url=sample_site.url + name), View(),
+                                                       tmp_path, pool.proxy, (navigate, dismiss_consent)), 60)
+        watcher = state.consent_watcher
+        looked[name] = (watcher.ended_still, watcher.main_lifecycle == "nothingDetected", state.consent.found)
+    assert looked == {"mastodon/": (True, False, False), "traps/consent-timer.html?after=never": (True, False, False),
+                      "traps/consent-timer.html?after=never&tick=100": (False, True, False)}, looked
+
+
 def test_the_quiet_since_the_page_landed_counts_only_for_the_same_unchanged_page():
     """settle counts the page's quiet from when it landed only when nothing says it changed since."""
     landed = PageShape(document=1, height=3042, items=60, at=100.0)
@@ -391,6 +409,19 @@ def test_a_closed_page_leaves_nothing_of_its_reader_behind(sample_site):
     gc.collect()
     assert title.startswith("Perstorps kommun") and was_kept
     assert page() is None and context() is None
+
+
+def test_the_changes_to_autoconsent_are_made_once_or_not_at_all():
+    """Its heuristics on the first pass and the message at each pass's end (tasks.capture.consent._PATCHES): an
+    update of the vendored script that moved that code stops the capture with a reason, not a different look."""
+    from tasks.capture.consent import _PATCHES, _VENDOR, _script, patched
+
+    published = (_VENDOR / "autoconsent.playwright.js").read_text(encoding="utf-8")
+    assert all(new in _script() and old not in _script() for old, new in _PATCHES)
+    for old, _ in _PATCHES:
+        for changed in (published.replace(old, ""), published.replace(old, old + "\n" + old)):
+            with pytest.raises(RuntimeError, match="not there once"):
+                patched(changed)
 
 
 def test_autoconsent_runs_only_in_views_that_look_for_consent(sample_site, tmp_path):

@@ -41,6 +41,21 @@ def test_consent_in_a_cross_origin_frame_is_refused_and_its_veil_is_gone(sample_
     assert pixel(folder / "startpage.png", (60, 450)) == PAGE_BACKGROUND, "the archived page has no veil"
 
 
+@pytest.mark.parametrize("after_ms", [150, 350, 500])
+@pytest.mark.parametrize("how", ["add", "reveal"])
+def test_a_consent_dialog_shown_by_a_timer_is_refused_whenever_it_comes(sample_site, tmp_path, how, after_ms):
+    """No request announces it: a dialog put in (or a hidden one shown by an attribute) a moment after the load.
+    Early, the look sees the page change and goes on; later than the look, it is refused before the shot. (The
+    page is done 0.75 s after it landed, the default: a dialog that comes later than that is not waited for.)"""
+    record, folder = capture(sample_site.url + f"traps/consent-timer.html?after={after_ms}&how={how}", tmp_path,
+                             settle_quiet_s=0.75)
+    assert record.consent.found and record.consent.dismissed, (record.consent, record.notes, record.timings,
+                                                               record.views[0].settle)
+    assert 'data-consent="rejected"' in (folder / "page.html").read_text(encoding="utf-8")
+    assert (folder / record.consent.evidence).exists()
+    assert pixel(folder / "startpage.png", (60, 890)) == PAGE_BACKGROUND, "the shot has no dialog over it"
+
+
 def test_consent_asked_on_another_host_is_refused_there_and_followed_back(sample_site, tmp_path):
     record, folder = capture(sample_site.url + "traps/roundtrip/", tmp_path)
     assert record.status is CaptureStatus.captured, record.wall

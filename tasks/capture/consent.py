@@ -22,6 +22,7 @@ from typing import Any
 from playwright.async_api import BrowserContext, Frame, Locator, Page
 from playwright.async_api import Error as PlaywrightError
 
+from tasks.capture.isolated import read
 from tasks.capture.overlay import veil_present
 
 __all__ = ["ACCEPT_BUTTON", "ConsentFinding", "ConsentWatcher", "REJECT_BUTTON", "SAVE_CHOICES",
@@ -66,9 +67,35 @@ _CONFIG = {
 }
 
 
+# Two changes to autoconsent, made when its script is read (the file stays as published; see its README):
+# its heuristics run on its first pass too (upstream: on every second pass only), and each pass says when it
+# is over. So a page that stays still after a first pass with every rule and the heuristics needs no second
+# pass half a second later to be sure there is no dialog (ConsentWatcher.dismiss).
+_PATCHES = (
+    ("this.state.findCmpAttempts % 2 === 0 ? [new AutoConsentHeuristicCMP",
+     "(this.state.findCmpAttempts % 2 === 0 || this.state.findCmpAttempts === 1) ? [new AutoConsentHeuristicCMP"),
+    ("      this.detectHeuristics();\n      if (foundCMPs.length === 0 && retries > 0) {",
+     "      this.detectHeuristics();\n"
+     "      this.sendContentMessage({ type: \"somearkivPassDone\", attempt: this.state.findCmpAttempts, "
+     "found: foundCMPs.length });\n"
+     "      if (foundCMPs.length === 0 && retries > 0) {"),
+)
+
+
+def patched(script: str) -> str:
+    """*script* with _PATCHES made; each must be found exactly once (an update of autoconsent that moved
+    the code is stopped here, not left to look differently)."""
+    for old, new in _PATCHES:
+        if script.count(old) != 1:
+            raise RuntimeError(f"autoconsent {autoconsent_version()}: the code to change is not there once "
+                               f"({old[:60]!r}...): see tasks/vendor/autoconsent/README.md")
+        script = script.replace(old, new)
+    return script
+
+
 @cache
 def _script() -> str:
-    return (_VENDOR / "autoconsent.playwright.js").read_text(encoding="utf-8")
+    return patched((_VENDOR / "autoconsent.playwright.js").read_text(encoding="utf-8"))
 
 
 @cache
@@ -120,6 +147,8 @@ class ConsentWatcher:
         self.popup: tuple[str, Frame] | None = None
         self.results: list[dict[str, Any]] = []
         self.main_lifecycle: str | None = None
+        self.first_pass_empty = False  # autoconsent's first pass on the page (rules and heuristics) found nothing
+        self.ended_still = False  # the look ended on a page still after that pass, without waiting for a second
 
     @classmethod
     async def attach(cls, context: BrowserContext) -> ConsentWatcher:
@@ -162,6 +191,8 @@ class ConsentWatcher:
             self.popup = (message.get("cmp", "?"), frame)
         elif kind in ("optOutResult", "autoconsentDone", "autoconsentError"):
             self.results.append(message)
+        elif kind == "somearkivPassDone" and message.get("attempt") == 1 and frame == frame.page.main_frame:
+            self.first_pass_empty = not message.get("found")
         elif kind == "report" and message.get("mainFrame"):
             self.main_lifecycle = (message.get("state") or {}).get("lifecycle")
         self.changed.set()
@@ -180,6 +211,33 @@ class ConsentWatcher:
                 pass
         return True
 
+    async def _look(self, page: Page, timeout: float, loading: Callable[[], bool]) -> None:
+        """Until autoconsent found a platform, or is sure there is none: after its second pass; or after its
+        first, once the page has stayed still for STILL_S with nothing loading (a second pass would look at
+        the same page). Still: no element or attribute of the document changed (a dialog added, or one shown
+        by a class or style), seen from our own world from the start of the look."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        sure = lambda: (self.popup is not None or bool(self.cmps)  # noqa: E731
+                        or (self.main_lifecycle == "nothingDetected" and not loading()))
+        still_for = await _still_for(page)  # starts watching
+        try:
+            while not sure():
+                if self.first_pass_empty and not loading():
+                    still_for = await _still_for(page)
+                    if still_for >= STILL_S:
+                        self.ended_still = True
+                        return
+                    pause = max(0.02, STILL_S - still_for)
+                else:
+                    pause = 0.25
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    return
+                await self._wait(sure, min(remaining, pause))
+        finally:
+            await _stop_watching(page)
+
     async def dismiss(self, page: Page, evidence_path: Path, detect_timeout: float = 4.0,
                       look_s: float = 1.0, whole_page: bool = False,
                       loading: Callable[[], bool] = lambda: False) -> ConsentFinding:
@@ -193,9 +251,8 @@ class ConsentWatcher:
         such as consent.youtube.com).
         """
         finding = ConsentFinding()
-        await self._wait(lambda: self.popup is not None or bool(self.cmps)
-                         or (self.main_lifecycle == "nothingDetected" and not loading()),
-                         min(detect_timeout, look_s))
+        if look_s > 0:
+            await self._look(page, min(detect_timeout, look_s), loading)
         if self.cmps and self.popup is None:
             await self._wait(lambda: self.popup is not None, detect_timeout)
         if self.popup is not None:
@@ -222,6 +279,39 @@ class ConsentWatcher:
         if finding.dismissed:
             await _veil_gone(page, finding)
         return finding
+
+
+STILL_S = 0.25  # how long the page must stay still after autoconsent's first pass to be done looking
+
+_STILL_FOR = """() => {
+  const root = document.documentElement;
+  let s = globalThis.__somearkivStill;
+  if (!s || s.root !== root) {
+    s = globalThis.__somearkivStill = {root, last: performance.now(), observer: null};
+    if (root) {
+      s.observer = new MutationObserver(() => { s.last = performance.now(); });
+      s.observer.observe(root, {subtree: true, childList: true, attributes: true, characterData: true});
+    }
+  }
+  return (performance.now() - s.last) / 1000;
+}"""
+
+
+async def _still_for(page: Page) -> float:
+    """Seconds since the page's document last changed, watched from our world since the first call (0 when
+    it cannot be read: the page is not known to be still)."""
+    try:
+        return float(await read(page, _STILL_FOR) or 0.0)
+    except (PlaywrightError, TypeError, ValueError):
+        return 0.0
+
+
+async def _stop_watching(page: Page) -> None:
+    try:
+        await read(page, "() => { const s = globalThis.__somearkivStill; if (s && s.observer) s.observer.disconnect(); "
+                         "delete globalThis.__somearkivStill; }")
+    except PlaywrightError:
+        pass
 
 
 # Frames whose address or name says they hold a consent dialog (Sourcepoint, TCF CMPs, ...).

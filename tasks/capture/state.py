@@ -39,6 +39,7 @@ class View:
     max_whole_page_height: int = 100000  # a long page that does not grow is taken whole up to here
     max_scroll_s: float = 30.0
     settle_quiet_s: float = 0.75  # at the bottom: nothing new for this long, and the network idle
+    dwell_s: float = 1.0  # never done sooner than this after the page landed (it may move on by itself)
     tile_height: int = 8192
     consent_timeout_s: float = 4.0
     consent_look_s: float = 1.0
@@ -48,7 +49,8 @@ class View:
     def desktop(cls, s: Settings) -> View:
         return cls(width=s.viewport_width, height=s.viewport_height, navigation_timeout_s=s.navigation_timeout_s,
                    max_page_height=s.max_page_height, max_whole_page_height=s.max_whole_page_height,
-                   max_scroll_s=s.max_scroll_s, settle_quiet_s=s.settle_quiet_s, tile_height=s.tile_height,
+                   max_scroll_s=s.max_scroll_s, settle_quiet_s=s.settle_quiet_s, dwell_s=s.page_dwell_s,
+                   tile_height=s.tile_height,
                    consent_timeout_s=s.consent_timeout_s, consent_look_s=s.consent_look_s, record_har=s.record_warc)
 
     def as_mobile(self, s: Settings) -> View:

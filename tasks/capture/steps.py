@@ -34,7 +34,7 @@ from tasks.watch.extract import EXTRACT_JS, rules_for
 
 __all__ = ["DESKTOP_STEPS", "IMAGES_DONE", "MOBILE_STEPS", "clear_overlay", "detect_wall", "dismiss_consent",
            "follow_late_navigation", "land", "navigate", "print_pdf", "profile_elements", "read_elements",
-           "read_words", "save_dom", "screenshot", "settle", "still_since", "unroll_pane"]
+           "read_words", "refuse_late_consent", "save_dom", "screenshot", "settle", "still_since", "unroll_pane"]
 
 
 async def navigate(state: CaptureState) -> None:
@@ -195,6 +195,26 @@ async def dismiss_consent(state: CaptureState) -> None:
         state.notes.append(f"consent popup could not be dismissed ({finding.action or 'no reject button'})")
 
 
+async def refuse_late_consent(state: CaptureState) -> None:
+    """A consent dialog that came after the look (shown by a timer, or on scrolling): refused before the shot.
+
+    The look ends once the page stayed still after autoconsent's first pass (ConsentWatcher._look); a
+    dialog that comes later is found here, by what autoconsent saw since or by the fallback, without
+    waiting again. Nothing when a dialog was found already.
+    """
+    if state.consent is not None and state.consent.found:
+        return
+    evidence = state.out_dir / state.view.file("consent-late-before")
+    finding = await state.consent_watcher.dismiss(state.page, evidence, detect_timeout=0.0, look_s=0.0)
+    if not finding.found:
+        return
+    finding.host = urlsplit(state.page.url).hostname
+    _keep_consent(state, finding, evidence)
+    outcome = "refused" if finding.dismissed else f"not dismissed ({finding.action or 'no button that refuses'})"
+    state.notes.append(f"a consent dialog came after the page was first looked at: {outcome}, before the shot")
+    await _measure_height(state)
+
+
 async def detect_wall(state: CaptureState) -> None:
     """Stop here if the page is a login, bot-check, rate-limit or error page, or another site."""
     raw = await read(state.page, SIGNALS_JS)
@@ -285,7 +305,8 @@ async def settle(state: CaptureState) -> None:
     ``max_whole_page_height``. ``time-limit`` when ``max_scroll_s`` ran out first.
     The quiet is counted from when the page landed if it has not changed since (the consent
     look's wait is time the page stayed the same too), but the page always gets one nudge at the
-    bottom before it is done.
+    bottom before it is done, and is never done sooner than ``dwell_s`` after it landed (a page that
+    moves on by itself in that time is followed to where it goes: follow_late_navigation).
     """
     v, page = state.view, state.page
     started = time.monotonic()
@@ -297,6 +318,7 @@ async def settle(state: CaptureState) -> None:
     rounds = grew = stuck = nudged = 0
     last: tuple[int, int, int] | None = None
     quiet_since = busy_at = started
+    landed_at = state.landed_shape.at if state.landed_shape is not None else started
     while True:
         rounds += 1
         bottom, height, items = await read(page, _PAGE_STATE)
@@ -319,7 +341,8 @@ async def settle(state: CaptureState) -> None:
             # the grace waits for an answer to be drawn, but never keeps a page that is still, with nothing
             # seen loading, for three quiet periods from being done (one that pings on every scroll event)
             grace = _RENDER_GRACE_S if now - max(quiet_since, busy_at) < 3 * v.settle_quiet_s else 0.0
-            if nudged and now - quiet_since >= v.settle_quiet_s and state.watch.network_idle(grace_s=grace):
+            if (nudged and now - quiet_since >= v.settle_quiet_s and now - landed_at >= v.dwell_s
+                    and state.watch.network_idle(grace_s=grace)):
                 outcome = "complete"
         elif bottom >= limit:
             outcome = "height-limit"
@@ -589,8 +612,8 @@ async def print_pdf(state: CaptureState) -> None:
                          format="A4", print_background=True)
 
 
-DESKTOP_STEPS: tuple[Step, ...] = (navigate, dismiss_consent, detect_wall, settle, clear_overlay,
-                                   follow_late_navigation, unroll_pane, read_elements, read_words, screenshot,
-                                   save_dom, print_pdf)
-MOBILE_STEPS: tuple[Step, ...] = (navigate, dismiss_consent, detect_wall, settle, clear_overlay,
-                                  follow_late_navigation, unroll_pane, read_words, screenshot)
+DESKTOP_STEPS: tuple[Step, ...] = (navigate, dismiss_consent, detect_wall, settle, refuse_late_consent,
+                                   clear_overlay, follow_late_navigation, unroll_pane, read_elements, read_words,
+                                   screenshot, save_dom, print_pdf)
+MOBILE_STEPS: tuple[Step, ...] = (navigate, dismiss_consent, detect_wall, settle, refuse_late_consent,
+                                  clear_overlay, follow_late_navigation, unroll_pane, read_words, screenshot)

@@ -51,6 +51,7 @@ from tasks.capture.steps import (
     navigate,
     profile_elements,
     read_words,
+    refuse_late_consent,
     save_dom,
     screenshot,
 )
@@ -104,7 +105,7 @@ async def extract_elements(state: CaptureState) -> None:
         json.dumps(found, ensure_ascii=False, indent=1), encoding="utf-8")
 
 
-WATCH_STEPS: tuple[Step, ...] = (navigate, dismiss_consent, detect_wall, glance, clear_overlay,
+WATCH_STEPS: tuple[Step, ...] = (navigate, dismiss_consent, detect_wall, glance, refuse_late_consent, clear_overlay,
                                  follow_late_navigation, extract_elements, read_words, screenshot, save_dom)
 
 
