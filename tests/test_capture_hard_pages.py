@@ -56,6 +56,16 @@ def test_a_consent_dialog_shown_by_a_timer_is_refused_whenever_it_comes(sample_s
     assert pixel(folder / "startpage.png", (60, 890)) == PAGE_BACKGROUND, "the shot has no dialog over it"
 
 
+def test_a_notice_that_can_only_be_accepted_is_left_as_it_is(sample_site, tmp_path):
+    """A cookie notice whose one button accepts: found, and nothing clicked (autoconsent's heuristics would click
+    "Accept all" on such a popup; they are told to act only on one with a button that refuses)."""
+    record, folder = capture(sample_site.url + "traps/consent-accept-only.html", tmp_path)
+    assert record.consent.found and not record.consent.dismissed, record.consent
+    assert "left as it is" in (record.consent.action or ""), record.consent
+    assert not any("choice=accepted" in hit for hit in sample_site.hits)
+    assert 'data-consent="accepted"' not in (folder / "page.html").read_text(encoding="utf-8")
+
+
 def test_consent_asked_on_another_host_is_refused_there_and_followed_back(sample_site, tmp_path):
     record, folder = capture(sample_site.url + "traps/roundtrip/", tmp_path)
     assert record.status is CaptureStatus.captured, record.wall

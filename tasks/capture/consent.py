@@ -22,7 +22,6 @@ from typing import Any
 from playwright.async_api import BrowserContext, Frame, Locator, Page
 from playwright.async_api import Error as PlaywrightError
 
-from tasks.capture.isolated import read
 from tasks.capture.overlay import veil_present
 
 __all__ = ["ACCEPT_BUTTON", "ConsentFinding", "ConsentWatcher", "REJECT_BUTTON", "SAVE_CHOICES",
@@ -55,7 +54,9 @@ _CONFIG = {
     "enableCosmeticRules": True,
     "enableGeneratedRules": True,
     "enableHeuristicDetection": True,
-    "heuristicMode": "tier2",
+    # its heuristics act only on a popup with a button that refuses: on one without, their opt-out clicks
+    # "acknowledge" or "accept" (autoconsent's HEURISTIC-TIER1/-TIER2); the fallback then says it was left as it is
+    "heuristicMode": "reject",
     # two passes (the rules, then the heuristics on the second): then "nothingDetected", which ends the look
     # early; more passes would only run after the look is over, and no one reads them (measured: the
     # look on a page without a dialog 1.05 -> 0.6 s, the same findings on the consent samples)
@@ -67,19 +68,41 @@ _CONFIG = {
 }
 
 
-# Two changes to autoconsent, made when its script is read (the file stays as published; see its README):
-# its heuristics run on its first pass too (upstream: on every second pass only), and each pass says when it
-# is over. So a page that stays still after a first pass with every rule and the heuristics needs no second
-# pass half a second later to be sure there is no dialog (ConsentWatcher.dismiss).
-_PATCHES = (
-    ("this.state.findCmpAttempts % 2 === 0 ? [new AutoConsentHeuristicCMP",
-     "(this.state.findCmpAttempts % 2 === 0 || this.state.findCmpAttempts === 1) ? [new AutoConsentHeuristicCMP"),
-    ("      this.detectHeuristics();\n      if (foundCMPs.length === 0 && retries > 0) {",
-     "      this.detectHeuristics();\n"
-     "      this.sendContentMessage({ type: \"somearkivPassDone\", attempt: this.state.findCmpAttempts, "
-     "found: foundCMPs.length });\n"
-     "      if (foundCMPs.length === 0 && retries > 0) {"),
-)
+# One change to autoconsent, made when its script is read (the file stays as published; see its README): its
+# second pass comes as soon as the page has stayed still for STILL_MS after the first (no element, attribute or
+# text changed), and at the latest after its own half second, as before. A page that is still needs no half
+# second to show what a second look would find; one that changes gets the whole wait. It says which it was.
+STILL_MS = 250
+_SECOND_PASS_WAIT = """        const waitFor2 = [this.domActions.wait(500)];
+        if (this.state.findCmpAttempts > 1) {
+          waitFor2.push(mutationObserver);
+        }
+        try {
+          await Promise.all(waitFor2);"""
+_STILL_OR_HALF_A_SECOND = """        const waitFor2 = [this.domActions.wait(500)];
+        if (this.state.findCmpAttempts > 1) {
+          waitFor2.push(mutationObserver);
+        }
+        try {
+          if (this.state.findCmpAttempts === 1) {  // somearkiv: still for %(still)d ms, or 500 ms gone by
+            const still = await new Promise((resolve) => {
+              const root = document.documentElement;
+              let quiet = null;
+              const most = setTimeout(() => end(false), 500);
+              const observer = new MutationObserver(() => {
+                clearTimeout(quiet);
+                quiet = setTimeout(() => end(true), %(still)d);
+              });
+              const end = (value) => {
+                clearTimeout(quiet); clearTimeout(most); observer.disconnect(); resolve(value);
+              };
+              quiet = setTimeout(() => end(true), %(still)d);
+              if (root) observer.observe(root, {subtree: true, childList: true, attributes: true, characterData: true});
+            });
+            this.sendContentMessage({ type: "somearkivSecondPass", still });
+          } else
+          await Promise.all(waitFor2);""" % {"still": STILL_MS}
+_PATCHES = ((_SECOND_PASS_WAIT, _STILL_OR_HALF_A_SECOND),)
 
 
 def patched(script: str) -> str:
@@ -147,8 +170,7 @@ class ConsentWatcher:
         self.popup: tuple[str, Frame] | None = None
         self.results: list[dict[str, Any]] = []
         self.main_lifecycle: str | None = None
-        self.first_pass_empty = False  # autoconsent's first pass on the page (rules and heuristics) found nothing
-        self.ended_still = False  # the look ended on a page still after that pass, without waiting for a second
+        self.second_pass_still: bool | None = None  # autoconsent's second pass came early, the page being still
 
     @classmethod
     async def attach(cls, context: BrowserContext) -> ConsentWatcher:
@@ -191,8 +213,8 @@ class ConsentWatcher:
             self.popup = (message.get("cmp", "?"), frame)
         elif kind in ("optOutResult", "autoconsentDone", "autoconsentError"):
             self.results.append(message)
-        elif kind == "somearkivPassDone" and message.get("attempt") == 1 and frame == frame.page.main_frame:
-            self.first_pass_empty = not message.get("found")
+        elif kind == "somearkivSecondPass" and frame.parent_frame is None:
+            self.second_pass_still = bool(message.get("still"))
         elif kind == "report" and message.get("mainFrame"):
             self.main_lifecycle = (message.get("state") or {}).get("lifecycle")
         self.changed.set()
@@ -206,37 +228,10 @@ class ConsentWatcher:
                 return False
             self.changed.clear()
             try:
-                await asyncio.wait_for(self.changed.wait(), min(remaining, 0.25))
+                await asyncio.wait_for(self.changed.wait(), min(remaining, 0.05))  # "loading" ends unannounced
             except TimeoutError:
                 pass
         return True
-
-    async def _look(self, page: Page, timeout: float, loading: Callable[[], bool]) -> None:
-        """Until autoconsent found a platform, or is sure there is none: after its second pass; or after its
-        first, once the page has stayed still for STILL_S with nothing loading (a second pass would look at
-        the same page). Still: no element or attribute of the document changed (a dialog added, or one shown
-        by a class or style), seen from our own world from the start of the look."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        sure = lambda: (self.popup is not None or bool(self.cmps)  # noqa: E731
-                        or (self.main_lifecycle == "nothingDetected" and not loading()))
-        still_for = await _still_for(page)  # starts watching
-        try:
-            while not sure():
-                if self.first_pass_empty and not loading():
-                    still_for = await _still_for(page)
-                    if still_for >= STILL_S:
-                        self.ended_still = True
-                        return
-                    pause = max(0.02, STILL_S - still_for)
-                else:
-                    pause = 0.25
-                remaining = deadline - loop.time()
-                if remaining <= 0:
-                    return
-                await self._wait(sure, min(remaining, pause))
-        finally:
-            await _stop_watching(page)
 
     async def dismiss(self, page: Page, evidence_path: Path, detect_timeout: float = 4.0,
                       look_s: float = 1.0, whole_page: bool = False,
@@ -252,10 +247,12 @@ class ConsentWatcher:
         """
         finding = ConsentFinding()
         if look_s > 0:
-            await self._look(page, min(detect_timeout, look_s), loading)
+            await self._wait(lambda: self.popup is not None or bool(self.cmps)
+                             or (self.main_lifecycle == "nothingDetected" and not loading()),
+                             min(detect_timeout, look_s))
         if self.cmps and self.popup is None:
             await self._wait(lambda: self.popup is not None, detect_timeout)
-        if self.popup is not None:
+        if self.popup is not None and not self.popup[1].is_detached():  # not a frame (or document) gone since
             platform, frame = self.popup
             finding.found, finding.method, finding.platform = True, "autoconsent", platform
             await page.screenshot(path=evidence_path, type="png")
@@ -279,39 +276,6 @@ class ConsentWatcher:
         if finding.dismissed:
             await _veil_gone(page, finding)
         return finding
-
-
-STILL_S = 0.25  # how long the page must stay still after autoconsent's first pass to be done looking
-
-_STILL_FOR = """() => {
-  const root = document.documentElement;
-  let s = globalThis.__somearkivStill;
-  if (!s || s.root !== root) {
-    s = globalThis.__somearkivStill = {root, last: performance.now(), observer: null};
-    if (root) {
-      s.observer = new MutationObserver(() => { s.last = performance.now(); });
-      s.observer.observe(root, {subtree: true, childList: true, attributes: true, characterData: true});
-    }
-  }
-  return (performance.now() - s.last) / 1000;
-}"""
-
-
-async def _still_for(page: Page) -> float:
-    """Seconds since the page's document last changed, watched from our world since the first call (0 when
-    it cannot be read: the page is not known to be still)."""
-    try:
-        return float(await read(page, _STILL_FOR) or 0.0)
-    except (PlaywrightError, TypeError, ValueError):
-        return 0.0
-
-
-async def _stop_watching(page: Page) -> None:
-    try:
-        await read(page, "() => { const s = globalThis.__somearkivStill; if (s && s.observer) s.observer.disconnect(); "
-                         "delete globalThis.__somearkivStill; }")
-    except PlaywrightError:
-        pass
 
 
 # Frames whose address or name says they hold a consent dialog (Sourcepoint, TCF CMPs, ...).

@@ -198,11 +198,12 @@ async def dismiss_consent(state: CaptureState) -> None:
 async def refuse_late_consent(state: CaptureState) -> None:
     """A consent dialog that came after the look (shown by a timer, or on scrolling): refused before the shot.
 
-    The look ends once the page stayed still after autoconsent's first pass (ConsentWatcher._look); a
-    dialog that comes later is found here, by what autoconsent saw since or by the fallback, without
-    waiting again. Nothing when a dialog was found already.
+    The look ends once autoconsent's second pass found nothing, which comes early on a page that stays
+    still (tasks.capture.consent); a dialog that comes later is found here, by what autoconsent saw
+    since or by the fallback, without waiting again, and the page is settled afresh after refusing it.
+    Nothing when a dialog was found already, or when the page moved on (follow_late_navigation looks there).
     """
-    if state.consent is not None and state.consent.found:
+    if (state.consent is not None and state.consent.found) or state.watch.documents != state.landed:
         return
     evidence = state.out_dir / state.view.file("consent-late-before")
     finding = await state.consent_watcher.dismiss(state.page, evidence, detect_timeout=0.0, look_s=0.0)
@@ -212,7 +213,8 @@ async def refuse_late_consent(state: CaptureState) -> None:
     _keep_consent(state, finding, evidence)
     outcome = "refused" if finding.dismissed else f"not dismissed ({finding.action or 'no button that refuses'})"
     state.notes.append(f"a consent dialog came after the page was first looked at: {outcome}, before the shot")
-    await _measure_height(state)
+    if finding.dismissed:
+        await settle(state)  # what the dialog held back (a page it kept from scrolling) comes now
 
 
 async def detect_wall(state: CaptureState) -> None:
@@ -337,13 +339,15 @@ async def settle(state: CaptureState) -> None:
         last = (bottom, height, items)
         limit = v.max_page_height if grew else v.max_whole_page_height
         outcome = None
+        dwell_left = 0.0
         if bottom >= height - 2:
             # the grace waits for an answer to be drawn, but never keeps a page that is still, with nothing
             # seen loading, for three quiet periods from being done (one that pings on every scroll event)
             grace = _RENDER_GRACE_S if now - max(quiet_since, busy_at) < 3 * v.settle_quiet_s else 0.0
-            if (nudged and now - quiet_since >= v.settle_quiet_s and now - landed_at >= v.dwell_s
-                    and state.watch.network_idle(grace_s=grace)):
-                outcome = "complete"
+            if nudged and now - quiet_since >= v.settle_quiet_s and state.watch.network_idle(grace_s=grace):
+                dwell_left = landed_at + v.dwell_s - now
+                if dwell_left <= 0:
+                    outcome = "complete"
         elif bottom >= limit:
             outcome = "height-limit"
         elif stuck >= 6:
@@ -356,7 +360,9 @@ async def settle(state: CaptureState) -> None:
         if bottom >= height - 2 and not scroller and (scroller := await read(page, _FIND_SCROLLER)):
             last = None  # an app whose pane was filled late (or drawn again): measured there from now on
             continue
-        if bottom >= height - 2:  # a scroll event, as a visitor's nudge at the bottom would give
+        if dwell_left > 0:  # done but for the time it gets to move on by itself: that time, then look again
+            await asyncio.sleep(dwell_left)
+        elif bottom >= height - 2:  # a scroll event, as a visitor's nudge at the bottom would give
             await read(page, f"() => {_SCROLLED}.dispatchEvent(new Event('scroll'))")  # the page's listeners get it
             await page.wait_for_timeout(200)
             nudged += 1
@@ -493,7 +499,7 @@ async def follow_late_navigation(state: CaptureState) -> None:
         state.consent_watcher.reset()  # what autoconsent said was of the document before
         await _loaded(state)
         await land(state)
-        for step in (dismiss_consent, detect_wall, settle, clear_overlay):
+        for step in (dismiss_consent, detect_wall, settle, clear_overlay, refuse_late_consent):
             await step(state)
     raise CaptureError(f"the page kept navigating (more than {_MAX_LATE_NAVIGATIONS} times after it loaded)")
 
@@ -612,8 +618,8 @@ async def print_pdf(state: CaptureState) -> None:
                          format="A4", print_background=True)
 
 
-DESKTOP_STEPS: tuple[Step, ...] = (navigate, dismiss_consent, detect_wall, settle, refuse_late_consent,
-                                   clear_overlay, follow_late_navigation, unroll_pane, read_elements, read_words,
-                                   screenshot, save_dom, print_pdf)
-MOBILE_STEPS: tuple[Step, ...] = (navigate, dismiss_consent, detect_wall, settle, refuse_late_consent,
-                                  clear_overlay, follow_late_navigation, unroll_pane, read_words, screenshot)
+DESKTOP_STEPS: tuple[Step, ...] = (navigate, dismiss_consent, detect_wall, settle, clear_overlay,
+                                   refuse_late_consent, follow_late_navigation, unroll_pane, read_elements,
+                                   read_words, screenshot, save_dom, print_pdf)
+MOBILE_STEPS: tuple[Step, ...] = (navigate, dismiss_consent, detect_wall, settle, clear_overlay,
+                                  refuse_late_consent, follow_late_navigation, unroll_pane, read_words, screenshot)

@@ -82,6 +82,8 @@ async def glance(state: CaptureState) -> None:
         y, rounds = y + step, rounds + 1
     await read(page, IMAGES_DONE, 3000)
     await read(page, "() => window.scrollTo(0, 0)")
+    landed_at = state.landed_shape.at if state.landed_shape is not None else started
+    await asyncio.sleep(max(0.0, landed_at + v.dwell_s - time.monotonic()))  # time to move on by itself, as settle
     deadline = time.monotonic() + 2.0
     while not state.watch.network_idle() and time.monotonic() < deadline:
         await asyncio.sleep(0.1)
@@ -105,7 +107,7 @@ async def extract_elements(state: CaptureState) -> None:
         json.dumps(found, ensure_ascii=False, indent=1), encoding="utf-8")
 
 
-WATCH_STEPS: tuple[Step, ...] = (navigate, dismiss_consent, detect_wall, glance, refuse_late_consent, clear_overlay,
+WATCH_STEPS: tuple[Step, ...] = (navigate, dismiss_consent, detect_wall, glance, clear_overlay, refuse_late_consent,
                                  follow_late_navigation, extract_elements, read_words, screenshot, save_dom)
 
 
