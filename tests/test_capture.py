@@ -412,8 +412,8 @@ def test_a_closed_page_leaves_nothing_of_its_reader_behind(sample_site):
 
 
 def test_the_changes_to_autoconsent_are_made_once_or_not_at_all():
-    """Its heuristics on the first pass and the message at each pass's end (tasks.capture.consent._PATCHES): an
-    update of the vendored script that moved that code stops the capture with a reason, not a different look."""
+    """Its second pass as soon as the page is still (tasks.capture.consent._PATCHES): an update of the vendored
+    script that moved that code stops the capture with a reason, not a different look."""
     from tasks.capture.consent import _PATCHES, _VENDOR, _script, patched
 
     published = (_VENDOR / "autoconsent.playwright.js").read_text(encoding="utf-8")

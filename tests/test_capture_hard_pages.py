@@ -46,9 +46,8 @@ def test_consent_in_a_cross_origin_frame_is_refused_and_its_veil_is_gone(sample_
 def test_a_consent_dialog_shown_by_a_timer_is_refused_whenever_it_comes(sample_site, tmp_path, how, after_ms):
     """No request announces it: a dialog put in (or a hidden one shown by an attribute) a moment after the load.
     Early, the look sees the page change and goes on; later than the look, it is refused before the shot. (The
-    page is done 0.75 s after it landed, the default: a dialog that comes later than that is not waited for.)"""
-    record, folder = capture(sample_site.url + f"traps/consent-timer.html?after={after_ms}&how={how}", tmp_path,
-                             settle_quiet_s=0.75)
+    page is done no sooner than its dwell, 1 s after it landed: a dialog that comes later is not waited for.)"""
+    record, folder = capture(sample_site.url + f"traps/consent-timer.html?after={after_ms}&how={how}", tmp_path)
     assert record.consent.found and record.consent.dismissed, (record.consent, record.notes, record.timings,
                                                                record.views[0].settle)
     assert 'data-consent="rejected"' in (folder / "page.html").read_text(encoding="utf-8")

@@ -33,7 +33,7 @@ from tasks.capture.walls import SIGNALS_JS, PageSignals, Wall, classify, same_si
 from tasks.watch.extract import EXTRACT_JS, rules_for
 
 __all__ = ["DESKTOP_STEPS", "IMAGES_DONE", "MOBILE_STEPS", "clear_overlay", "detect_wall", "dismiss_consent",
-           "follow_late_navigation", "land", "navigate", "print_pdf", "profile_elements", "read_elements",
+           "follow_late_navigation", "land", "landed_at", "navigate", "print_pdf", "profile_elements", "read_elements",
            "read_words", "refuse_late_consent", "save_dom", "screenshot", "settle", "still_since", "unroll_pane"]
 
 
@@ -320,7 +320,7 @@ async def settle(state: CaptureState) -> None:
     rounds = grew = stuck = nudged = 0
     last: tuple[int, int, int] | None = None
     quiet_since = busy_at = started
-    landed_at = state.landed_shape.at if state.landed_shape is not None else started
+    landed = landed_at(state, started)
     while True:
         rounds += 1
         bottom, height, items = await read(page, _PAGE_STATE)
@@ -345,7 +345,7 @@ async def settle(state: CaptureState) -> None:
             # seen loading, for three quiet periods from being done (one that pings on every scroll event)
             grace = _RENDER_GRACE_S if now - max(quiet_since, busy_at) < 3 * v.settle_quiet_s else 0.0
             if nudged and now - quiet_since >= v.settle_quiet_s and state.watch.network_idle(grace_s=grace):
-                dwell_left = landed_at + v.dwell_s - now
+                dwell_left = landed + v.dwell_s - now
                 if dwell_left <= 0:
                     outcome = "complete"
         elif bottom >= limit:
@@ -438,6 +438,11 @@ def still_since(state: CaptureState, height: int, items: int, default: float) ->
             or (state.consent is not None and state.consent.found)):
         return default
     return landed.at
+
+
+def landed_at(state: CaptureState, default: float) -> float:
+    """When the document now shown landed (monotonic); *default* when it was not taken stock of."""
+    return state.landed_shape.at if state.landed_shape is not None else default
 
 
 async def _network_quiet(state: CaptureState, seconds: float) -> None:

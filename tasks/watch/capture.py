@@ -48,6 +48,7 @@ from tasks.capture.steps import (
     detect_wall,
     dismiss_consent,
     follow_late_navigation,
+    landed_at,
     navigate,
     profile_elements,
     read_words,
@@ -82,8 +83,7 @@ async def glance(state: CaptureState) -> None:
         y, rounds = y + step, rounds + 1
     await read(page, IMAGES_DONE, 3000)
     await read(page, "() => window.scrollTo(0, 0)")
-    landed_at = state.landed_shape.at if state.landed_shape is not None else started
-    await asyncio.sleep(max(0.0, landed_at + v.dwell_s - time.monotonic()))  # time to move on by itself, as settle
+    await asyncio.sleep(max(0.0, landed_at(state, started) + v.dwell_s - time.monotonic()))  # as settle: its dwell
     deadline = time.monotonic() + 2.0
     while not state.watch.network_idle() and time.monotonic() < deadline:
         await asyncio.sleep(0.1)
