@@ -24,6 +24,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--accounts", type=int, default=8)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--concurrency", type=int, default=1, help="of B and of the pipeline alike")
     args = parser.parse_args(argv)
     work = Path(tempfile.mkdtemp(prefix="somearkiv-alternate-"))
     sys.path.insert(0, str(ROOT))
@@ -40,10 +41,11 @@ def main(argv: list[str] | None = None) -> int:
             from prefect import flow
 
             flow(lambda: None, name="warm-up")()  # the temporary server's start, outside the timings
-            for b, full in alternated(urls, register, browser, args.accounts, args.rounds, work / "alternated"):
+            for b, full in alternated(urls, register, browser, args.accounts, args.rounds, work / "alternated",
+                                   args.concurrency):
                 pairs.append((b, full))
                 print(f"round {len(pairs)}: B {b.seconds / b.captures:.2f} s, {b.cpu_seconds / b.captures:.2f} CPU-s "
-                      f"per capture; full pipeline (c=1) {full.seconds / full.captures:.2f} s, "
+                      f"per capture; full pipeline {full.seconds / full.captures:.2f} s, "
                       f"{full.cpu_seconds / full.captures:.2f} CPU-s; "
                       f"time {_per_capture_ratio(full, b, 'seconds'):.2f}×, "
                       f"CPU {_per_capture_ratio(full, b, 'cpu_seconds'):.2f}×", flush=True)

@@ -1,7 +1,8 @@
 """somearkiv against the ways archivists capture pages today, measured in one run on this machine.
 
     ./run bench                      # 8 sample accounts, concurrency 1, 2, 4; then 3 rounds of B and the
-                                     # full pipeline (c=1) taking turns, for the time and CPU against B
+                                     # full pipeline (c=1) taking turns, for the time and CPU against B,
+                                     # and 3 more with both at the default concurrency (2), shown beside
     ./run bench --accounts 20 --scaling 10,50,200
 
 Everything is served from 127.0.0.1 (the bundled sample pages). Prints a table of ratios and the
@@ -386,17 +387,18 @@ def full_pipeline(register: Path, concurrency: int, accounts: int, peak: bool = 
 
 
 def alternated(urls: list[str], register: Path, browser: str, accounts: int, rounds: int,
-               out: Path) -> Iterator[tuple[Phase, Phase]]:
-    """B and the full pipeline at c=1 taking turns, *rounds* times: (B, full) per round, as each ends.
+               out: Path, concurrency: int = 1) -> Iterator[tuple[Phase, Phase]]:
+    """B and the full pipeline, both at *concurrency*, taking turns *rounds* times: (B, full) per round, as each
+    ends.
 
     A virtual machine's speed drifts by the minute: B measured first and the pipeline minutes
     later moved their ratio from 1.32 to 1.46 in two runs of the same code. Taking turns, a
     slower minute falls on both. Needs Prefect's server warmed up (see main).
     """
     for round_ in range(rounds):
-        (out / f"b{round_}").mkdir(parents=True)
-        b = baseline_b(urls, out / f"b{round_}", browser)
-        yield b, full_pipeline(register, 1, accounts)
+        (out / f"b{concurrency}-{round_}").mkdir(parents=True)
+        b = baseline_b(urls, out / f"b{concurrency}-{round_}", browser, concurrency)
+        yield b, full_pipeline(register, concurrency, accounts)
 
 
 def summed(phases: list[Phase], name: str) -> Phase:
@@ -543,6 +545,7 @@ def main(argv: list[str] | None = None) -> int:
     work = Path(tempfile.mkdtemp(prefix="somearkiv-bench-"))
     browser, server = bench_setup(work, 18700)
     from deployments.sample_site import SampleSiteProcess
+    from somearkiv.settings import Settings
     results: dict = {"machine": {"cores": os.cpu_count(), "python": sys.version.split()[0], "browser": browser},
                      "started": dt.datetime.now(dt.UTC).isoformat(), "accounts": args.accounts, "phases": {}}
     try:
@@ -575,6 +578,13 @@ def main(argv: list[str] | None = None) -> int:
             pairs = list(alternated(urls, register, browser, args.accounts, args.rounds, work / "alternated")) \
                 if 1 in levels else []
             results["alternated"] = [{"b": b_.summary(), "full": f_.summary()} for b_, f_ in pairs]
+            # beside target 1: both at the default concurrency, where a capture's waits meet the other's work
+            default_c = Settings.model_fields["capture_concurrency"].default
+            pairs_default = list(alternated(urls, register, browser, args.accounts, args.rounds,
+                                            work / "alternated", default_c)) if args.rounds and default_c != 1 else []
+            results["alternated_default_concurrency"] = {
+                "concurrency": default_c, "rounds": [{"b": b_.summary(), "full": f_.summary()}
+                                                     for b_, f_ in pairs_default]}
             results["pdfa"] = pdfa_speed(work / "cap1" if 1 in stage else work)
             results["s3"] = s3_speed()
             for count in [int(n) for n in args.scaling.split(",") if n]:
@@ -625,6 +635,9 @@ def main(argv: list[str] | None = None) -> int:
                          if pairs else None,
                          "full_over_b_cpu_taking_turns": _per_capture_ratio(target_full, target_b, "cpu_seconds")
                          if pairs else None,
+                         "full_over_b_time_default_concurrency": _per_capture_ratio(
+                             summed([f_ for _, f_ in pairs_default], "full"),
+                             summed([b_ for b_, _ in pairs_default], "B"), "seconds") if pairs_default else None,
                          "full_over_b_switches_time": _per_capture_ratio(c1, b2, "seconds"),
                          "full_over_b_switches_cpu": _per_capture_ratio(c1, b2, "cpu_seconds"),
                          "somearkiv_over_a_per_minute": _ratio(stage[first].per_minute, a.per_minute)}
@@ -643,6 +656,13 @@ def main(argv: list[str] | None = None) -> int:
     for i, (b_, f_) in enumerate(pairs, 1):
         print(f"taking turns, round {i}: B {b_.seconds / max(1, b_.captures):.2f} s per capture, full pipeline (c=1) "
               f"{f_.seconds / max(1, f_.captures):.2f} s: {_per_capture_ratio(f_, b_, 'seconds')}×")
+    for i, (b_, f_) in enumerate(pairs_default, 1):
+        print(f"taking turns at the default concurrency ({default_c}), round {i}: B "
+              f"{b_.seconds / max(1, b_.captures):.2f} s per capture, full pipeline "
+              f"{f_.seconds / max(1, f_.captures):.2f} s: {_per_capture_ratio(f_, b_, 'seconds')}×")
+    if pairs_default:
+        print(f"beside target 1, both at the default concurrency ({default_c}): full pipeline "
+              f"{ratios['full_over_b_time_default_concurrency']}× B's time per capture")
     if pairs and ratios["full_over_b_time"] is not None:
         print(f"the phases above alone (B minutes before the pipeline): {ratios['full_over_b_time']}× in time, "
               f"{ratios['full_over_b_cpu']}× in CPU")
