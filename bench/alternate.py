@@ -1,11 +1,12 @@
 """The full pipeline's time and CPU against bare Playwright (B), the two alternated in one process.
 
-    .venv/bin/python -m bench.alternate [--accounts 8] [--rounds 3]
+    .venv/bin/python -m bench.alternate [--accounts 8] [--rounds 3] [--concurrency 1]
 
 `./run bench` runs B first and the pipeline a minute or more later; on a virtual machine whose
 speed drifts, that alone moved the time ratio from 1.32 to 1.46 in two runs of the same code.
-Here B and the full pipeline at c=1 take turns, round after round, on the same sample pages,
-so a slower minute falls on both; the ratio is printed per round and over all rounds.
+Here B and the full pipeline take turns, round after round, on the same sample pages, both at
+c=1 (or both at --concurrency), so a slower minute falls on both; the ratio is printed per round
+and over all rounds.
 The pipeline is bench.run's (Prefect's temporary server, the embedded S3 on its own port).
 """
 
