@@ -15,7 +15,8 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
-__all__ = ["ConfigError", "Problem", "capped", "load_model", "line_of", "read_config_text", "validation_problems"]
+__all__ = ["ConfigError", "Problem", "capped", "line_of", "load_model", "located_problems", "read_config_text",
+           "validation_problems"]
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -277,12 +278,19 @@ def load_model(path: Path, model: type[M], **context: Any) -> tuple[M, yaml.Node
 def validation_problems(path: str, node: yaml.Node, exc: ValidationError, prefix: tuple[Any, ...] = ()) -> list[Problem]:
     """One Problem per pydantic error, the first MAX_PROBLEMS with their lines (finding a line walks
     the file's mapping) and the rest counted; *prefix* is where the validated value sits in the file."""
+    return capped(*located_problems(path, node, exc, prefix))
+
+
+def located_problems(path: str, node: yaml.Node, exc: ValidationError,
+                     prefix: tuple[Any, ...] = ()) -> tuple[list[Problem], int]:
+    """The first MAX_PROBLEMS of *exc*'s errors as Problems with their lines, and how many errors there are
+    in all: for a file checked in parts (a register's accounts), whose problems are capped once, together."""
     errors = exc.errors()
     found = []
     for err in errors[:MAX_PROBLEMS]:
         loc = (*prefix, *err["loc"])
         found.append(Problem(path, line_of(node, loc), _field_name(loc), err["msg"]))
-    return capped(found, len(errors))
+    return found, len(errors)
 
 
 def capped(problems: list[Problem], total: int | None = None) -> list[Problem]:

@@ -22,8 +22,8 @@ from somearkiv.yamlfile import (
     capped,
     line_of,
     load_model,
+    located_problems,
     read_config_text,
-    validation_problems,
 )
 
 __all__ = ["read_register", "load_register", "select_accounts", "start_pages_refused", "UnknownAccountError"]
@@ -56,6 +56,7 @@ def read_register(path: Path | str, retention_classes: Iterable[str] | None = No
     accounts: list[Account] = []
     first_line: dict[str, int | None] = {}
     known = frozenset(retention_classes) if retention_classes is not None else None
+    unlisted = 0  # an account's errors beyond the first MAX_PROBLEMS: counted, not located
     for i, raw in enumerate(parsed.accounts):
         try:
             account = Account.model_validate(raw)
@@ -66,8 +67,10 @@ def read_register(path: Path | str, retention_classes: Iterable[str] | None = No
             if account.session_file is not None and not account.session_file.is_absolute():
                 account = account.model_copy(update={"session_file": path.parent / account.session_file})
             accounts.append(account)
-        except ValidationError as exc:
-            problems += validation_problems(str(path), node, exc, ("accounts", i))
+        except ValidationError as exc:  # capped once for the whole file below, its count last
+            listed, total = located_problems(str(path), node, exc, ("accounts", i))
+            problems += listed
+            unlisted += total - len(listed)
         account_id, line = str(raw.get("id")), line_of(node, ("accounts", i, "id"))
         if account_id in first_line:
             problems.append(Problem(str(path), line, f"accounts[{i}].id",
@@ -79,7 +82,7 @@ def read_register(path: Path | str, retention_classes: Iterable[str] | None = No
                                     f"accounts[{i}].retention_class",
                                     f"unknown retention class {retention_class!r}; known: {', '.join(sorted(known))}"))
     if problems:
-        raise ConfigError(capped(sorted(problems, key=lambda p: p.line or 0)))
+        raise ConfigError(capped(sorted(problems, key=lambda p: p.line or 0), len(problems) + unlisted))
     return Register(municipality=parsed.municipality, accounts=tuple(accounts), source=str(path))
 
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import time
 
+import pytest
 from typer.testing import CliRunner
 
 from deployments.cli import app
 from somearkiv import yamlfile
+from somearkiv.models import Account
 
 BOMB = "register_version: 1\nmunicipality: x\n" + 'a0: &a0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n' + "".join(
     f"a{i}: &a{i} [{','.join([f'*a{i - 1}'] * 9)}]\n" for i in range(1, 10)) + "accounts: []\n"
@@ -395,6 +397,27 @@ def test_a_file_of_many_wrong_keys_lists_the_first_problems_and_counts_the_rest(
     assert time.monotonic() - started < 30
     assert code != 0 and f"and {100_000 - yamlfile.MAX_PROBLEMS} more problems" in output, output[-300:]
     assert output.count("\n") <= yamlfile.MAX_PROBLEMS + 3 and ":4: k0:" in output, output[:300]
+
+
+def test_a_register_of_many_broken_accounts_lists_the_first_problems_by_line_and_counts_every_other_last(tmp_path):
+    """The accounts are checked one by one and capped once for the file: an account with more errors than are
+    listed adds its count to the one count at the end (it came first, without a line, and was counted as one)."""
+    from tasks.register import read_register
+
+    path = tmp_path / "accounts.yaml"
+    extra = "".join(f"    x{i}: 1\n" for i in range(yamlfile.MAX_PROBLEMS + 20))
+    path.write_text("register_version: 1\nmunicipality: x\naccounts:\n  - id: a\n" + extra +
+                    "  - id: b\n  - id: c\n", encoding="utf-8")
+    with pytest.raises(yamlfile.ConfigError) as caught:
+        read_register(path)
+    problems = caught.value.problems
+    # each account lacks every required field but its id; account a has 70 unknown keys besides
+    missing = len([f for f, info in Account.model_fields.items() if info.is_required()]) - 1
+    total = 3 * missing + yamlfile.MAX_PROBLEMS + 20
+    *listed, count = problems
+    assert len(listed) == yamlfile.MAX_PROBLEMS and all(p.line for p in listed)
+    assert [p.line for p in listed] == sorted(p.line for p in listed)
+    assert count.line is None and count.message.startswith(f"and {total - yamlfile.MAX_PROBLEMS} more problems")
 
 
 def test_a_reason_of_only_invisible_characters_is_refused():
