@@ -296,8 +296,9 @@ def located_problems(path: str, node: yaml.Node, exc: ValidationError,
 def capped(problems: list[Problem], total: int | None = None) -> list[Problem]:
     """At most MAX_PROBLEMS of *problems*, and a last one counting the rest of *total* (their number)."""
     total = len(problems) if total is None else total
-    if total <= MAX_PROBLEMS:
-        return problems
+    listed = problems[:MAX_PROBLEMS]
+    if total <= len(listed):
+        return listed
     path = problems[0].path if problems else ""
-    return [*problems[:MAX_PROBLEMS],
-            Problem(path, None, "", f"and {total - MAX_PROBLEMS} more problems (mend these first, then check again)")]
+    return [*listed,
+            Problem(path, None, "", f"and {total - len(listed)} more problems (mend these first, then check again)")]
