@@ -140,10 +140,10 @@ accounts:
     runner = CliRunner()
     result = runner.invoke(app, ["metrics", "check", "--register", str(register), "--json"])
     assert result.exit_code == 0, result.output  # x has no token: read from the page, not a failure
-    # the JSON, whatever logging writes after it to the stderr CliRunner mixes in (a handler an earlier test
-    # made holds that test's stream, closed since: logging then reports its error there)
-    listed, _end = json.JSONDecoder().raw_decode(result.output, result.output.index("["))
-    shown = {c["account_id"]: c for c in listed}
+    # the JSON is the command's standard output; what logging says goes to standard error, which
+    # result.output mixes in (a handler made in an earlier test, holding that test's stream closed since,
+    # reports its error there)
+    shown = {c["account_id"]: c for c in json.loads(result.stdout[result.stdout.index("["):])}
     assert shown["ok-youtube"]["followers"] == 1200 and shown["bad-x"]["source"] == "page"
     monkeypatch.setenv("SOMEARKIV_X_TOKEN", "wrong-x-token-S3CRET")
     result = runner.invoke(app, ["metrics", "check", "--register", str(register)])
