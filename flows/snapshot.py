@@ -17,11 +17,10 @@ from tasks.fanout import publish_batch, spread_round
 from tasks.filing import file_capture, prepare_archive, seal_ledger_head
 from tasks.metrics.capture import ask_for_missing_metrics, read_capture_metrics
 from tasks.pdfa import convert_to_pdfa, warm_converter
-from tasks.pipeline import as_captured, final_state, outcome
+from tasks.pipeline import as_captured, final_state, outcome, reviewed
 from tasks.register import load_register, select_accounts
 from tasks.retention import load_retention_schedule
-from tasks.review import report_snapshot
-from tasks.watch.since import changes_since_previous
+from tasks.review import recent_captures, report_snapshot, review_capture
 
 __all__ = ["before_major_change", "snapshot_accounts", "snapshot_batch"]
 
@@ -103,16 +102,22 @@ def _snapshot(account_ids: list[str] | None, trigger: Trigger, reason: str | Non
 def _capture_round(accounts: list[Account], municipality: str, schedule: RetentionSchedule, settings: Settings,
                    trigger: Trigger, reason: str | None, requested_by: str | None, ask_for_missing: bool,
                    manual_timeout_s: int) -> tuple[list[AccountOutcome], list[CaptureRecord]]:
-    """Each account through capture, metrics, PDF/A and filing, in this run; outcomes and filed records."""
+    """Each account through capture, metrics, PDF/A, filing and review, in this run; outcomes and filed records."""
+    recent = recent_captures.submit([a.id for a in accounts])  # read while the first pages load
 
     def capture(account: Account) -> PrefectFuture:
         return capture_start_page.submit(account, municipality, trigger, reason, requested_by)
 
-    def convert_and_file(account: Account, counted: PrefectFuture) -> tuple[PrefectFuture, PrefectFuture]:
+    def convert_file_and_review(account: Account, counted: PrefectFuture) -> tuple[PrefectFuture, ...]:
         converted = convert_to_pdfa.submit(counted)
-        return converted, file_capture.submit(converted, schedule.get(account.retention_class))
+        filed = file_capture.submit(converted, schedule.get(account.retention_class))
+        earlier = recent.result(raise_on_failure=False)  # the first time, waits for the read (done by then)
+        reviews[account.id] = review_capture.submit(filed, earlier.get(account.id, []) if isinstance(earlier, dict)
+                                                    else None)
+        return converted, filed
 
     pipelines: dict[str, tuple[PrefectFuture, ...]] = {}
+    reviews: dict[str, PrefectFuture] = {}
     if ask_for_missing:  # every count must be in before the form is shown: capture all, then ask, then file
         measured: dict[str, tuple[PrefectFuture, PrefectFuture]] = {}
         for account in accounts:
@@ -121,18 +126,18 @@ def _capture_round(accounts: list[Account], municipality: str, schedule: Retenti
         typed_in = ask_for_missing_metrics(measured, manual_timeout_s)
         for account in accounts:
             captured, counted = measured[account.id]
-            pipelines[account.id] = (captured, counted, *convert_and_file(account, typed_in.get(account.id, counted)))
+            pipelines[account.id] = (captured, counted,
+                                     *convert_file_and_review(account, typed_in.get(account.id, counted)))
     else:
         warm_converter()  # its start overlaps the first page's load
         for account, captured in as_captured(accounts, capture, ahead=settings.capture_concurrency + 1):
             counted = read_capture_metrics.submit(captured)
-            pipelines[account.id] = (captured, counted, *convert_and_file(account, counted))
-    wait([stages[-1] for stages in pipelines.values()])
+            pipelines[account.id] = (captured, counted, *convert_file_and_review(account, counted))
+    wait([stages[-1] for stages in pipelines.values()] + list(reviews.values()))
 
     read = [outcome(account, pipelines[account.id]) for account in accounts]
-    records = [record for _, record in read if record is not None]
-    changed = changes_since_previous(records)  # in this run, so a round in batches shares the work too
-    return [result.model_copy(update={"change": changed.get(result.account_id)}) for result, _ in read], records
+    return [reviewed(result, reviews.get(account.id)) for account, (result, _) in zip(accounts, read)], \
+        [record for _, record in read if record is not None]
 
 
 @flow(name="before-major-change", task_runner=ThreadPoolTaskRunner(max_workers=4))

@@ -23,6 +23,7 @@ __all__ = [
     "BlockedRequestInfo",
     "BrowserInfo",
     "CaptureRecord",
+    "CaptureReview",
     "Captured",
     "ConsentInfo",
     "CaptureStatus",
@@ -459,6 +460,16 @@ class AccountOutcome(_Model):
     failed_stage: str | None = None
     error: str | None = None
     change: str | None = Field(default=None, description="What changed since the account's previous snapshot.")
+    follower_change: int | None = Field(default=None, description="Followers now minus at the capture before.")
+    inactive: bool = Field(default=False, description="No written posts, capture after capture (tasks.inactivity).")
+
+
+class CaptureReview(_Model):
+    """What the review of one filed capture said (tasks.review.review_capture): its outcome's last fields."""
+
+    change: str | None = None
+    follower_change: int | None = None
+    inactive: bool = False
 
 
 class SnapshotSummary(_Model):

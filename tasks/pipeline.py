@@ -11,7 +11,7 @@ from prefect.states import Completed, State
 from somearkiv.models import Account, AccountOutcome, CaptureRecord, CaptureStatus, SnapshotSummary
 from somearkiv.runstate import failed_state
 
-__all__ = ["STAGES", "as_captured", "filed_outcome", "final_state", "outcome"]
+__all__ = ["STAGES", "as_captured", "filed_outcome", "final_state", "outcome", "reviewed"]
 
 STAGES = ("capture", "metrics", "pdfa", "filing")
 
@@ -44,6 +44,14 @@ def outcome(account: Account, stages: tuple[PrefectFuture, ...]) -> tuple[Accoun
                                   failed_stage=stage, error=future.state.message), None
     record, folder = stages[-1].result()  # the filed Captured
     return filed_outcome(record, str(folder)), record
+
+
+def reviewed(result: AccountOutcome, review: PrefectFuture | None) -> AccountOutcome:
+    """*result* with what its capture's review said (tasks.review.review_capture); as it is when there was no
+    review (the account was not filed) or the review failed (its task run in the UI says why)."""
+    if review is None or not review.state.is_completed():
+        return result
+    return result.model_copy(update=review.result().model_dump())
 
 
 def filed_outcome(record: CaptureRecord, local_folder: str | None = None) -> AccountOutcome:

@@ -1,10 +1,10 @@
 """What the archivist reads in the Prefect UI after a snapshot run, without a terminal.
 
-A summary of the run that answers "is everything archived?" (one row per account, problems
-first, reasons in plain Swedish, links), an overview of the whole archive, and a page per
-account with the record's essentials, its screenshot and time-limited links to its files
-(Prefect's table artifacts do not render links; markdown does). Artifact keys follow
-Prefect's rule [a-z0-9-].
+A page per account with the record's essentials, its screenshot and time-limited links to its
+files (Prefect's table artifacts do not render links; markdown does), made as soon as the
+account is filed; then a summary of the run that answers "is everything archived?" (one row
+per account, problems first, reasons in plain Swedish, links) and an overview of the whole
+archive. Artifact keys follow Prefect's rule [a-z0-9-].
 """
 
 from __future__ import annotations
@@ -19,16 +19,18 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
 from somearkiv.log import get_logger
-from somearkiv.models import Account, CaptureRecord, CaptureStatus, SnapshotSummary
-from somearkiv.settings import get_settings
+from somearkiv.models import Account, Captured, CaptureRecord, CaptureReview, CaptureStatus, SnapshotSummary
+from somearkiv.settings import Settings, get_settings
 from storage import Archive
 from tasks.events import emit
 from tasks.inactivity import INACTIVE_LABEL, follower_change, is_inactive
 from tasks.reasons import outcome_in_swedish, wall_in_swedish
 from tasks.timestamp import TOKEN_NAME
+from tasks.watch.config import read_watch_config
+from tasks.watch.since import change_since
 
-__all__ = ["artifact_key", "capture_markdown", "metrics_csv", "metrics_rows", "overview_markdown", "report_snapshot",
-           "summary_markdown"]
+__all__ = ["artifact_key", "capture_markdown", "metrics_csv", "metrics_rows", "overview_markdown", "recent_captures",
+           "report_snapshot", "review_capture", "summary_markdown"]
 
 _STOCKHOLM = ZoneInfo("Europe/Stockholm")
 _STATUS_SV = {"captured": "tagen", "blocked": "blockerad", "failed": "misslyckades"}
@@ -99,37 +101,83 @@ def _number(value) -> str:
     return "—" if value is None or value.value is None else f"{value.value} ({value.source})"
 
 
+def _history_size(settings: Settings) -> int:
+    """Captures an account's review reads: enough for inactivity (inactive_after in a row with numbers),
+    and the one before this round's for the change."""
+    return settings.inactive_after + 3
+
+
+@task(name="recent-captures", cache_policy=NO_CACHE)
+def recent_captures(account_ids: list[str]) -> dict[str, list[CaptureRecord]]:
+    """Task: each account's newest filed captures, the ledger read once (for review_capture, read while the
+    round's first pages load). A capture of this round filed meanwhile may be among them: the review leaves
+    it out."""
+    settings = get_settings()
+    archive = Archive.connected(settings, role="auditor")
+    state = archive.custody()
+    with ThreadPoolExecutor(8) as pool:  # a few small reads from S3 per account
+        return dict(zip(account_ids, pool.map(
+            lambda account_id: archive.list_captures(account_id, state=state, last=_history_size(settings)),
+            account_ids)))
+
+
+@task(name="review-capture", cache_policy=NO_CACHE)
+def review_capture(filed: Captured, earlier: list[CaptureRecord] | None) -> CaptureReview:
+    """Task: one capture, as soon as it is filed: what changed since the account's previous snapshot, its
+    followers against that one, whether the account is now inactive, and its page for the archivist
+    (artifact ``capture-<account>``).
+
+    earlier: the account's newest captures as recent_captures read them; None when they could not be
+    read (then nothing is said about change or inactivity rather than something wrong).
+    """
+    record, _ = filed
+    settings = get_settings()
+    review = CaptureReview()
+    if earlier is not None:
+        before = sorted((r for r in earlier if r.capture_id != record.capture_id and r.started_at < record.started_at
+                         and r.status is CaptureStatus.captured), key=lambda r: (r.started_at, r.capture_id))
+        history = before + ([record] if record.status is CaptureStatus.captured else [])
+        review = CaptureReview(
+            change=change_since(Archive.connected(settings, role="auditor"), record, before[-1] if before else None,
+                                read_watch_config(), settings) if record.status is CaptureStatus.captured else None,
+            follower_change=follower_change(history), inactive=is_inactive(history, settings.inactive_after))
+    elif record.status is CaptureStatus.captured:
+        review = CaptureReview(change="inte jämförd / not compared (the account's earlier captures were not read)")
+    archive, hours = Archive.connected(settings), settings.review_link_hours
+    create_markdown_artifact(capture_markdown(record, _links(archive, record, hours), hours, review.change),
+                             key=artifact_key("capture", record.account.id),
+                             description=f"{record.account.id}: {record.status.value}")
+    return review
+
+
+def _links(archive: Archive, record: CaptureRecord, hours: int) -> dict[str, str]:
+    return {f.name: archive.presigned_url(f.key, hours * 3600) for f in record.files if f.key}
+
+
 @task(name="report-snapshot", cache_policy=NO_CACHE)
 def report_snapshot(summary: SnapshotSummary, records: list[CaptureRecord],
                     register_accounts: list[Account] | None = None) -> None:
     """Task: the run's artifacts, the metrics report (CSV in the bucket), inactivity flags, failure events.
 
-    Artifacts: per account a page with the record's essentials (``capture-<account>``), then the
-    overview of the whole archive (``archive-overview``, refreshed by every run) and last the
-    run's summary (``snapshot-summary``), one row per account with links: the newest card.
+    Artifacts: the overview of the whole archive (``archive-overview``, refreshed by every run) and
+    last the run's summary (``snapshot-summary``), one row per account with links: the newest card.
+    Each account's own page was made when it was filed (review_capture), which also said whether it
+    is inactive and how its followers changed.
     """
     settings = get_settings()
     archive = Archive.connected(settings)
     by_account = {r.account.id: r for r in records}
-    state = archive.custody()  # the ledger read once for every account's history
+    state = archive.custody()  # the ledger read once: which captures are sealed, the archive's overview
     rows, inactive = [], []
-    changes = {o.account_id: o.change for o in summary.outcomes if o.change}
-    # the newest few captures say inactive (the last inactive_after with numbers) and the follower
-    # change; read for all accounts at once (small reads from S3)
-    with ThreadPoolExecutor(8) as pool:
-        histories = dict(zip(by_account, pool.map(
-            lambda account_id: archive.list_captures(account_id, state=state, last=settings.inactive_after + 3),
-            by_account)))
     for o in summary.outcomes:
         record = by_account.get(o.account_id)
-        history = histories.get(o.account_id, []) if record else []
-        flagged = bool(record) and is_inactive(history, settings.inactive_after)
+        flagged = bool(record) and o.inactive
         if flagged:
             inactive.append(o.account_id)
             emit("account.inactive", o.account_id, capture_id=record.capture_id,
                  rule=f"no written posts at {settings.inactive_after} captures in a row")
         m = record.metrics if record else None
-        change = follower_change(history) if record else None
+        change = o.follower_change if record else None
         rows.append({
             "konto / account": o.account_id, "plattform / platform": o.platform.value,
             "status": o.status.value + (f" – {INACTIVE_LABEL}" if flagged else ""),
@@ -144,13 +192,7 @@ def report_snapshot(summary: SnapshotSummary, records: list[CaptureRecord],
     if rows:
         _file_report(archive, summary, rows)
     hours = settings.review_link_hours
-    links_of = {r.account.id: {f.name: archive.presigned_url(f.key, hours * 3600) for f in r.files if f.key}
-                for r in records}
-    for record in sorted(records, key=lambda r: r.account.id, reverse=True):
-        create_markdown_artifact(capture_markdown(record, links_of[record.account.id], hours,
-                                                  changes.get(record.account.id)),
-                                 key=artifact_key("capture", record.account.id),
-                                 description=f"{record.account.id}: {record.status.value}")
+    links_of = {r.account.id: _links(archive, r, hours) for r in records}
     if register_accounts:
         create_markdown_artifact(overview_markdown(register_accounts, state, settings), key="archive-overview",
                                  description="Arkivet i dag / the archive today")

@@ -148,25 +148,40 @@ def test_each_snapshot_says_what_changed_from_the_elements_read_on_the_live_page
                                                                                  since_register, monkeypatch):
     """Snapshots compare the elements each capture read on the live page (elements.json): no page is
     rendered again; the offline rendering kept for older captures finds the same elements."""
+    from prefect import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId, ArtifactFilterKey
+
     import tasks.watch.run as watch_run
     from flows.snapshot import snapshot_accounts
     from somearkiv.runstate import run_result
+    from tasks.inactivity import is_inactive
 
     def run(version: str):
         sample_site.set_watch_version("kommun", version)
         state = snapshot_accounts(account_ids=["since-kommun"], register_path=str(since_register),
                                   trigger=Trigger.manual, reason="test", batch_size=0, return_state=True)
-        [outcome] = run_result(state).outcomes
+        summary = run_result(state)
+        [outcome] = summary.outcomes
         assert outcome.status is CaptureStatus.captured, outcome
+        # said as it was filed: the account's page in this run, with the change; inactivity as its history says
+        with get_client(sync_client=True) as client:
+            [card] = client.read_artifacts(artifact_filter=ArtifactFilter(
+                key=ArtifactFilterKey(any_=["capture-since-kommun"]),
+                flow_run_id=ArtifactFilterFlowRunId(any_=[summary.flow_run_id])))
+        assert outcome.change in card.data and outcome.capture_id in card.data
+        assert outcome.inactive is is_inactive(archive.list_captures("since-kommun"), get_settings().inactive_after)
         return outcome
 
-    assert run("v1").change == "första ögonblicksbilden / first snapshot"
+    first = run("v1")
+    assert first.change == "första ögonblicksbilden / first snapshot" and first.follower_change is None
     rendered = watch_run._rendered_elements
     with monkeypatch.context() as patch:
         patch.setattr(watch_run, "_rendered_elements", lambda *a: pytest.fail("a snapshot was rendered again"))
-        assert run("v1-noise").change.startswith("ingen ändring sedan")
+        noise = run("v1-noise")
+        assert noise.change.startswith("ingen ändring sedan") and noise.follower_change == 4836 - 4812
         changed = run("v2-bio")
     assert changed.change.startswith("större ändring sedan") and "bio:" in changed.change, changed.change
+    assert changed.follower_change == 0
 
     [record] = [r for r in archive.list_captures("since-kommun") if r.capture_id == changed.capture_id]
     live = watch_run.snapshot_side(archive, record, get_settings(), screenshot=False)
