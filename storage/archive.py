@@ -364,19 +364,29 @@ class Archive:
         state: the custody already read (``custody()``), to read the ledger once.
         last: only the newest *last* of them (by the time in their ids), so only those are read.
         """
+        return self.read_records(self.capture_records(account_id, status, state, last))
+
+    def capture_records(self, account_id: str | None = None, status: CaptureStatus = CaptureStatus.captured,
+                        state: dict[str, CaptureCustody] | None = None, last: int | None = None
+                        ) -> list[LedgerObject]:
+        """The record.json versions that list_captures reads (as the ledger filed them), without reading
+        them: small, to be read later with read_records."""
         source = self.custody() if state is None else state
         candidates = source.of_account(account_id) if account_id and isinstance(source, Custody) \
             else source.values()
         kept = sorted((k for k in candidates if k.entry.status is status and k.record_object is not None
                        and (not account_id or k.entry.account_id == account_id)),
                       key=lambda k: k.capture_id.rsplit("/", 1)[-1])  # its time, then its trigger
+        return [k.record_object for k in (kept[-last:] if last is not None else kept)]
+
+    def read_records(self, objects: list[LedgerObject]) -> list[CaptureRecord]:
+        """The capture records at these versions, oldest first; one missing is left out (fixity reports it)."""
         records = []
-        for k in kept[-last:] if last is not None else kept:
-            found = k.record_object
+        for found in objects:
             try:
                 records.append(self.read_record(found.key, found.version_id))
             except ObjectMissing:
-                continue  # a missing record is for fixity to report
+                continue
         return sorted(records, key=lambda r: (r.started_at, r.capture_id))
 
     # -- the audit trail, documents ---------------------------------------------------------------

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from concurrent.futures import ThreadPoolExecutor
 from zoneinfo import ZoneInfo
 
 from prefect import task
@@ -19,7 +18,15 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
 from somearkiv.log import get_logger
-from somearkiv.models import Account, Captured, CaptureRecord, CaptureReview, CaptureStatus, SnapshotSummary
+from somearkiv.models import (
+    Account,
+    Captured,
+    CaptureRecord,
+    CaptureReview,
+    CaptureStatus,
+    LedgerObject,
+    SnapshotSummary,
+)
 from somearkiv.settings import Settings, get_settings
 from storage import Archive
 from tasks.events import emit
@@ -108,41 +115,41 @@ def _history_size(settings: Settings) -> int:
 
 
 @task(name="recent-captures", cache_policy=NO_CACHE)
-def recent_captures(account_ids: list[str]) -> dict[str, list[CaptureRecord]]:
-    """Task: each account's newest filed captures, the ledger read once (for review_capture, read while the
-    round's first pages load). A capture of this round filed meanwhile may be among them: the review leaves
-    it out."""
+def recent_captures(account_ids: list[str]) -> dict[str, list[LedgerObject]]:
+    """Task: where each account's newest filed capture records are, the ledger read once (for review_capture,
+    while the round's first pages load). Not the records themselves: each review reads its account's, so a
+    round holds a few small references per account, not a few records (38 kB each in memory, measured)."""
     settings = get_settings()
     archive = Archive.connected(settings, role="auditor")
     state = archive.custody()
-    with ThreadPoolExecutor(8) as pool:  # a few small reads from S3 per account
-        return dict(zip(account_ids, pool.map(
-            lambda account_id: archive.list_captures(account_id, state=state, last=_history_size(settings)),
-            account_ids)))
+    return {account_id: archive.capture_records(account_id, state=state, last=_history_size(settings))
+            for account_id in account_ids}
 
 
 @task(name="review-capture", cache_policy=NO_CACHE)
-def review_capture(filed: Captured, earlier: list[CaptureRecord] | None) -> CaptureReview:
+def review_capture(filed: Captured, earlier: list[LedgerObject] | None) -> CaptureReview:
     """Task: one capture, as soon as it is filed: what changed since the account's previous snapshot, its
     followers against that one, whether the account is now inactive, and its page for the archivist
     (artifact ``capture-<account>``).
 
-    earlier: the account's newest captures as recent_captures read them; None when they could not be
-    read (then nothing is said about change or inactivity rather than something wrong).
+    earlier: the account's newest capture records as recent_captures found them, read here (one of this
+    round's, filed meanwhile, is left out); None when they could not be found (then nothing is said about
+    change or inactivity rather than something wrong).
     """
     record, _ = filed
     settings = get_settings()
     review = CaptureReview()
     if earlier is not None:
-        before = sorted((r for r in earlier if r.capture_id != record.capture_id and r.started_at < record.started_at
-                         and r.status is CaptureStatus.captured), key=lambda r: (r.started_at, r.capture_id))
+        reader = Archive.connected(settings, role="auditor")
+        before = [r for r in reader.read_records(earlier) if r.capture_id != record.capture_id
+                  and r.started_at < record.started_at and r.status is CaptureStatus.captured]
         history = before + ([record] if record.status is CaptureStatus.captured else [])
         review = CaptureReview(
-            change=change_since(Archive.connected(settings, role="auditor"), record, before[-1] if before else None,
-                                read_watch_config(), settings) if record.status is CaptureStatus.captured else None,
+            change=change_since(reader, record, before[-1] if before else None, read_watch_config(), settings)
+            if record.status is CaptureStatus.captured else None,
             follower_change=follower_change(history), inactive=is_inactive(history, settings.inactive_after))
     elif record.status is CaptureStatus.captured:
-        review = CaptureReview(change="inte jämförd / not compared (the account's earlier captures were not read)")
+        review = CaptureReview(change="inte jämförd / not compared (the account's earlier captures were not found)")
     archive, hours = Archive.connected(settings), settings.review_link_hours
     create_markdown_artifact(capture_markdown(record, _links(archive, record, hours), hours, review.change),
                              key=artifact_key("capture", record.account.id),
