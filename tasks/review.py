@@ -133,15 +133,20 @@ def review_capture(filed: Captured, earlier: list[LedgerObject] | None) -> Captu
     (artifact ``capture-<account>``).
 
     earlier: the account's newest capture records as recent_captures found them, read here (one of this
-    round's, filed meanwhile, is left out); None when they could not be found (then nothing is said about
-    change or inactivity rather than something wrong).
+    round's, filed meanwhile, is left out); None when they could not be found. Not found or not read, nothing
+    is said about change or inactivity rather than something wrong, and the page is still made.
     """
     record, _ = filed
     settings = get_settings()
     review = CaptureReview()
-    if earlier is not None:
-        reader = Archive.connected(settings, role="auditor")
-        before = [r for r in reader.read_records(earlier) if r.capture_id != record.capture_id
+    reader = Archive.connected(settings, role="auditor")
+    try:  # the account's page is made whatever happens to its history
+        read = None if earlier is None else reader.read_records(earlier)
+    except Exception as exc:  # noqa: BLE001 - S3 refused or went away: said, never a reason to fail
+        get_logger(account=record.account.id).warning("review.history_unread", error=type(exc).__name__)
+        read = None
+    if read is not None:
+        before = [r for r in read if r.capture_id != record.capture_id
                   and r.started_at < record.started_at and r.status is CaptureStatus.captured]
         history = before + ([record] if record.status is CaptureStatus.captured else [])
         review = CaptureReview(
@@ -149,7 +154,7 @@ def review_capture(filed: Captured, earlier: list[LedgerObject] | None) -> Captu
             if record.status is CaptureStatus.captured else None,
             follower_change=follower_change(history), inactive=is_inactive(history, settings.inactive_after))
     elif record.status is CaptureStatus.captured:
-        review = CaptureReview(change="inte jämförd / not compared (the account's earlier captures were not found)")
+        review = CaptureReview(change="inte jämförd / not compared (the account's earlier captures were not read)")
     archive, hours = Archive.connected(settings), settings.review_link_hours
     create_markdown_artifact(capture_markdown(record, _links(archive, record, hours), hours, review.change),
                              key=artifact_key("capture", record.account.id),

@@ -189,3 +189,39 @@ def test_each_snapshot_says_what_changed_from_the_elements_read_on_the_live_page
     assert live.screenshot is None and rendered is watch_run._rendered_elements
     for name in ("name", "handle", "bio"):
         assert live.elements[name].found and live.elements[name].text == offline.elements[name].text, name
+
+
+def test_a_review_whose_history_cannot_be_read_still_makes_the_page_and_says_nothing_wrong(prefect_server, archive,
+                                                                                          tmp_path, monkeypatch):
+    """review_capture: S3 failing on the account's earlier records is said as "not compared" (never "first
+    snapshot", never inactive), and the account's page is made all the same."""
+    from prefect import flow, get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+    from somearkiv.models import LedgerObject
+    from storage import Archive, ArchiveError
+    from tasks.review import review_capture
+
+    from .factories import record
+
+    filed = (record(account=account(id="review-unread")), tmp_path)
+    earlier = [LedgerObject(key="captures/review-unread/2026-01-01T040000Z-scheduled/record.json", version_id="v")]
+
+    @flow(name="review-check")
+    def review(found):
+        return review_capture(filed, found)
+
+    assert review([]).change == "första ögonblicksbilden / first snapshot"  # none before it
+
+    def refused(self, objects):
+        raise ArchiveError("S3 went away")
+
+    monkeypatch.setattr(Archive, "read_records", refused)
+    for found in (earlier, None):  # not read, or not found by recent-captures
+        said = review(found)
+        assert said.change.startswith("inte jämförd / not compared") and not said.inactive, said
+        assert said.follower_change is None
+    with get_client(sync_client=True) as client:
+        cards = client.read_artifacts(artifact_filter=ArtifactFilter(
+            key=ArtifactFilterKey(any_=["capture-review-unread"])))
+    assert len(cards) == 3 and sum("inte jämförd / not compared" in c.data for c in cards) == 2
