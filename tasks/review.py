@@ -146,8 +146,7 @@ def review_capture(filed: Captured, earlier: list[LedgerObject] | None) -> Captu
         get_logger(account=record.account.id).warning("review.history_unread", error=type(exc).__name__)
         read = None
     if read is not None:
-        before = [r for r in read if r.capture_id != record.capture_id
-                  and r.started_at < record.started_at and r.status is CaptureStatus.captured]
+        before = [r for r in read if r.capture_id != record.capture_id and r.started_at < record.started_at]
         history = before + ([record] if record.status is CaptureStatus.captured else [])
         review = CaptureReview(
             change=change_since(reader, record, before[-1] if before else None, read_watch_config(), settings)
