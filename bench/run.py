@@ -78,13 +78,35 @@ def _usage(pid: int) -> Usage:
     usage = Usage()
     for p in _tree(pid):
         try:
-            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            fields = _stat(p)
             usage.cpu += sum(int(x) for x in fields[11:15]) / _TICK
             usage.own[(p, int(fields[19]))] = (int(fields[11]) + int(fields[12])) / _TICK
             usage.rss += int(fields[21]) * os.sysconf("SC_PAGE_SIZE")
         except (OSError, IndexError, ValueError):
             continue
     return usage
+
+
+def _stat(pid: int) -> list[str]:
+    """The fields of /proc/<pid>/stat after the command name (state first: utime is [11])."""
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+
+def _cpu_of(pids: Iterable[int]) -> float:
+    """CPU seconds of *pids* (each with its reaped children), as /proc/<pid>/stat has them now."""
+    total = 0.0
+    for p in pids:
+        try:
+            total += sum(int(x) for x in _stat(p)[11:15]) / _TICK
+        except (OSError, IndexError, ValueError):
+            continue
+    return total
+
+
+def _machine_times() -> tuple[int, int]:
+    """The machine's CPU time so far in ticks, (all, idle and waiting for I/O), from /proc/stat."""
+    ticks = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return sum(ticks[:8]), ticks[3] + ticks[4]  # guest time is already in user time
 
 
 def _pss(processes: Iterable[int]) -> int:
@@ -118,6 +140,8 @@ class Phase:
     pss_p90_mb: float = 0.0  # the tree's PSS was at or under this 90 % of the phase (see measure)
     pss_every_s: float = _PSS_EVERY_S  # how often PSS was read on the clock (0: on every tick)
     sampler_cpu_seconds: float = 0.0  # the measurement's own CPU, taken off cpu_seconds
+    stand_in_cpu_seconds: float = 0.0  # the page server's standing in for the platforms (NOT_MEASURED)
+    machine_busy: float | None = None  # the whole machine's cores busy over the phase, from /proc/stat
     bytes_per_capture: float = 0.0
 
     @property
@@ -132,8 +156,23 @@ class Phase:
         data["p95_s"] = round(sorted(self.per_capture)[max(0, int(0.95 * len(self.per_capture)) - 1)], 2) \
             if self.per_capture else None
         data["cpu_s_per_capture"] = round(self.cpu_seconds / self.captures, 2) if self.captures else None
-        data["cpu_busy"] = round(self.cpu_seconds / (self.seconds * (os.cpu_count() or 1)), 2) if self.seconds else None
+        data["cpu_busy"] = round(self.cpu_busy, 2) if self.seconds else None
+        data["cpu_busy_of_wall"] = round(self.cpu_seconds / self.core_seconds, 2) if self.seconds else None
         return data
+
+    @property
+    def core_seconds(self) -> float:
+        return self.seconds * (os.cpu_count() or 1)
+
+    @property
+    def cpu_busy(self) -> float:
+        """The tree's CPU seconds over the cores' time left to it: the phase's wall time times the cores,
+        less what the benchmark's sampler and the stand-in page server took (they ran on the same cores;
+        that time was neither idle nor the tree's to use). ``cpu_busy_of_wall`` in the summary is the
+        tree's CPU over the whole of the cores' time, and ``machine_busy`` every process's, from /proc/stat.
+        """
+        left = self.core_seconds - self.sampler_cpu_seconds - self.stand_in_cpu_seconds
+        return self.cpu_seconds / left if left > 0 else 0.0
 
 
 @contextmanager
@@ -165,6 +204,9 @@ def measure(phase: Phase):
     sampler_cpu = [0.0]
     before = _usage(os.getpid())
     seen = dict(before.own)
+    stand_ins = set(NOT_MEASURED)  # the page server's CPU is not the tree's; counted to take it off the cores' time
+    stand_in_before = _cpu_of(stand_ins)
+    machine_before = _machine_times()
 
     def sample():
         began = time.thread_time()
@@ -192,6 +234,10 @@ def measure(phase: Phase):
         phase.seconds = time.monotonic() - began
         stop.set()
         sampler.join()
+        machine_after = _machine_times()
+        phase.stand_in_cpu_seconds = round(max(0.0, _cpu_of(stand_ins) - stand_in_before), 2)
+        ticks, idle = (after - before for after, before in zip(machine_after, machine_before))
+        phase.machine_busy = round(1 - idle / ticks, 2) if ticks > 0 else None
         after = _usage(os.getpid())
         seen.update(after.own)
         reaped = after.cpu - before.cpu
@@ -622,11 +668,10 @@ def main(argv: list[str] | None = None) -> int:
         peak_growth = _ratio(scaled[high].peak_pss_mb, scaled[low].peak_pss_mb)  # shown beside it (see measure)
         targets[f"memory (90th percentile of PSS over the round) at {high} accounts ≤ 1.05× at {low} (c=2)"] = (
             _ratio(scaled[high].pss_p90_mb, scaled[low].pss_p90_mb), 1.05, "≤")
-    for count, phase in sorted(scaled.items()):
-        if count >= 50:
-            targets[f"CPU busy ≥ 90 % of the cores in a {count}-account round (c=2)"] = (
-                phase.summary()["cpu_busy"], 0.9, "≥")
-            break
+    busy_count, busy_round = next(((n, phase) for n, phase in sorted(scaled.items()) if n >= 50), (0, None))
+    if busy_round is not None:  # to three places: 0.895 is not 90 %
+        targets[f"CPU busy ≥ 90 % of the cores' time left to it in a {busy_count}-account round (c=2)"] = (
+            round(busy_round.cpu_busy, 3), 0.9, "≥")
     results["targets"] = {k: {"value": v, "target": t, "met": v is not None and (v <= t if op == "≤" else v >= t)}
                           for k, (v, t, op) in targets.items()}
     results["ratios"] = {"full_over_b_time": _per_capture_ratio(c1, b, "seconds"),
@@ -675,6 +720,11 @@ def main(argv: list[str] | None = None) -> int:
     if peak_growth is not None:
         print(f"  (beside it: the peak PSS at {high} accounts is {peak_growth}× that at {low}; a longer round "
               "meets more instants)")
+    if busy_round is not None:
+        s = busy_round.summary()
+        print(f"  (beside it: the round's CPU over all the cores' time {s['cpu_busy_of_wall']}, with the sampler's "
+              f"{busy_round.sampler_cpu_seconds} and the page server's {busy_round.stand_in_cpu_seconds} CPU seconds "
+              f"of {busy_round.core_seconds:.0f} left out; the whole machine busy {busy_round.machine_busy})")
     out_file = ROOT / "bench" / "results" / f"{dt.datetime.now(dt.UTC):%Y-%m-%dT%H%M%SZ}.json"
     out_file.parent.mkdir(exist_ok=True)
     out_file.write_text(json.dumps(results, indent=2, ensure_ascii=False))
