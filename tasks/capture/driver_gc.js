@@ -14,9 +14,12 @@ const CHECK_EVERY_MS = 1000;
 if (typeof gc === 'function') {
   let floor = process.memoryUsage().heapUsed;
   setInterval(() => {
-    if (process.memoryUsage().heapUsed - floor > GROWTH_MB * 2 ** 20) {
+    const used = process.memoryUsage().heapUsed;
+    if (used - floor > GROWTH_MB * 2 ** 20) {
       gc();
       floor = process.memoryUsage().heapUsed;
+    } else {
+      floor = Math.min(floor, used); // V8 collected by itself meanwhile
     }
   }, CHECK_EVERY_MS).unref(); // never what keeps the driver running
 }
