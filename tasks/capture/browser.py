@@ -131,7 +131,9 @@ def _node_quoted(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-DRIVER_NODE_OPTIONS = f"--max-semi-space-size=2 --expose-gc --require {_node_quoted(str(DRIVER_GC))}"
+# (without the file, as in a copy that lost its package data, node would refuse to start: then without it)
+DRIVER_NODE_OPTIONS = "--max-semi-space-size=2" + (f" --require {_node_quoted(str(DRIVER_GC))}"
+                                                   if DRIVER_GC.is_file() else "")
 
 
 def default_pages() -> int:
