@@ -43,7 +43,8 @@ def test_importing_the_benchmark_changes_no_setting_of_the_process():
     import subprocess
     import sys
 
-    check = ("import json, os; before = dict(os.environ); import bench.run, bench.alternate, bench.watch_cost; "
+    check = ("import json, os; before = dict(os.environ); "
+             "import bench.run, bench.alternate, bench.busy, bench.watch_cost; "
              "print(json.dumps(sorted(set(os.environ.items()) ^ set(before.items()))))")
     done = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, timeout=60, check=True,
                           cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
